@@ -1,0 +1,56 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
+import S3rver from 's3rver';
+import { createS3Client } from '../common/s3-client.js';
+
+/** A real S3 API server (s3rver) on loopback, with a bucket and a client configured for it. */
+export interface LocalS3 {
+  /** e.g. `http://127.0.0.1:41234` */
+  readonly endpoint: string;
+  readonly port: number;
+  readonly bucket: string;
+  /** Where s3rver keeps the objects on disk. */
+  readonly directory: string;
+  readonly client: S3Client;
+  close(): Promise<void>;
+}
+
+export interface LocalS3Options {
+  /** @default 0 (any free port) */
+  readonly port?: number;
+  /** @default 'recordings' */
+  readonly bucket?: string;
+  /** @default a fresh temporary folder, removed on close */
+  readonly directory?: string;
+}
+
+/** Starts s3rver on 127.0.0.1. Close it in `afterAll`/`afterEach`. */
+export async function startLocalS3(options: LocalS3Options = {}): Promise<LocalS3> {
+  const bucket = options.bucket ?? 'recordings';
+  const ownDirectory = options.directory === undefined;
+  const directory = options.directory ?? (await mkdtemp(join(tmpdir(), 'local-s3-')));
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: options.port ?? 0,
+    silent: true,
+    directory,
+    configureBuckets: [{ name: bucket }],
+  });
+  const address = await server.run();
+  const endpoint = `http://127.0.0.1:${address.port}`;
+  const client = createS3Client({ endpoint });
+  return {
+    endpoint,
+    port: address.port,
+    bucket,
+    directory,
+    client,
+    async close() {
+      client.destroy();
+      await server.close();
+      if (ownDirectory) await rm(directory, { recursive: true, force: true });
+    },
+  };
+}
