@@ -18,7 +18,21 @@ export async function speechPcm(text: string, sampleRate: SampleRate): Promise<B
     const wav = join(dir, 'speech.wav');
     const raw = join(dir, 'speech.raw');
     await run('espeak-ng', ['-w', wav, text]);
-    await run('sox', [wav, '-r', String(sampleRate), '-c', '1', '-b', '16', '-e', 'signed-integer', '-L', '-t', 'raw', raw]);
+    await run('sox', [
+      wav,
+      '-r',
+      String(sampleRate),
+      '-c',
+      '1',
+      '-b',
+      '16',
+      '-e',
+      'signed-integer',
+      '-L',
+      '-t',
+      'raw',
+      raw,
+    ]);
     return await readFile(raw);
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -29,14 +43,19 @@ export async function speechPcm(text: string, sampleRate: SampleRate): Promise<B
 export function loopPcm(pcm: Buffer, sampleRate: SampleRate, seconds: number): Buffer {
   const target = Math.round(seconds * sampleRate) * 2;
   const out = Buffer.allocUnsafe(target);
-  for (let offset = 0; offset < target; offset += pcm.length) pcm.copy(out, offset, 0, Math.min(pcm.length, target - offset));
+  for (let offset = 0; offset < target; offset += pcm.length)
+    pcm.copy(out, offset, 0, Math.min(pcm.length, target - offset));
   return out;
 }
 
 /** What `soxi` says of a WAV file: sample rate, channels, bits, and duration in samples and seconds. */
-export async function soxi(path: string): Promise<{ sampleRate: number; channels: number; bits: number; samples: number; seconds: number }> {
+export async function soxi(
+  path: string,
+): Promise<{ sampleRate: number; channels: number; bits: number; samples: number; seconds: number }> {
   const field = async (flag: string) => (await run('soxi', [flag, path])).stdout.trim();
-  const [rate, channels, bits, samples, seconds] = await Promise.all(['-r', '-c', '-b', '-s', '-D'].map(field));
+  const [rate, channels, bits, samples, seconds] = await Promise.all(
+    ['-r', '-c', '-b', '-s', '-D'].map(field),
+  );
   return {
     sampleRate: Number(rate),
     channels: Number(channels),

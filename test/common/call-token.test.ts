@@ -12,8 +12,14 @@ describe('call token', () => {
 
   it('refuses a token for another call, another secret, or after expiry', () => {
     const token = signCallToken(secret, uuid, 2_000);
-    expect(verifyCallToken(secret, 'other-uuid', token, 1_000)).toEqual({ ok: false, reason: 'bad-signature' });
-    expect(verifyCallToken('b'.repeat(48), uuid, token, 1_000)).toEqual({ ok: false, reason: 'bad-signature' });
+    expect(verifyCallToken(secret, 'other-uuid', token, 1_000)).toEqual({
+      ok: false,
+      reason: 'bad-signature',
+    });
+    expect(verifyCallToken('b'.repeat(48), uuid, token, 1_000)).toEqual({
+      ok: false,
+      reason: 'bad-signature',
+    });
     expect(verifyCallToken(secret, uuid, token, 2_001)).toEqual({ ok: false, reason: 'expired' });
   });
 

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs everything the local stack and the tests need on a fresh Debian machine:
+# sox/soxi and espeak-ng (real speech and WAV checks), then the exact npm dependencies.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(sox libsox-fmt-all espeak-ng)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  echo "setup: installing Debian packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+echo "setup: npm ci"
+npm ci --no-audit --no-fund --loglevel=error
