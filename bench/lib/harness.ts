@@ -1,0 +1,202 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { SampleRate } from '../../common/audio-format.js';
+import { recordingKey } from '../../common/recording-keys.js';
+import { createS3Client } from '../../common/s3-client.js';
+import { loopPcm, speechPcm } from '../../test-support/speech.js';
+import { type CallResult, expectedPcm } from './load-generator.js';
+import { bundleEntry, type StartedProcess, startRecorderProcess, startS3Process } from './processes.js';
+
+/** The two recorders a benchmark compares. */
+export type TargetName = 'recorder' | 'baseline';
+
+export const TARGET_ENTRIES: Record<TargetName, string> = {
+  recorder: 'fargate/src/main.ts',
+  baseline: 'bench/baseline/main.ts',
+};
+
+/** A recorder process with its own local S3 server, ready for calls. */
+export interface Target {
+  readonly name: TargetName;
+  readonly url: string;
+  readonly secret: string;
+  readonly endpoint: string;
+  readonly bucket: string;
+  readonly s3: S3Client;
+  readonly recorder: StartedProcess;
+  stop(): Promise<void>;
+}
+
+export interface TargetOptions {
+  /** CPUs for the recorder process (taskset list). @default '1' */
+  readonly recorderCpus?: string;
+  /** CPUs for the S3 server process. @default '0' */
+  readonly s3Cpus?: string;
+  readonly port?: number;
+  /** Extra env for the recorder process. */
+  readonly env?: Record<string, string>;
+}
+
+/** Bundles and starts one recorder (pinned) against a fresh local S3 server process. */
+export async function startTarget(name: TargetName, options: TargetOptions = {}): Promise<Target> {
+  const script = await bundleEntry(TARGET_ENTRIES[name]);
+  const s3 = await startS3Process({ cpus: options.s3Cpus ?? '0' });
+  const scratch = await mkdtemp(join(tmpdir(), `bench-${name}-scratch-`));
+  const secret = randomBytes(32).toString('hex');
+  const port = options.port ?? 18000 + Math.floor(Math.random() * 2000);
+  const recorder = await startRecorderProcess({
+    script,
+    port,
+    cpus: options.recorderCpus ?? '1',
+    label: name,
+    echo: process.env.BENCH_ECHO === '1',
+    env: {
+      HOST: '127.0.0.1',
+      RECORDINGS_BUCKET: s3.bucket,
+      CALL_TOKEN_SECRET: secret,
+      S3_ENDPOINT: s3.endpoint,
+      AWS_REGION: 'us-east-1',
+      SCRATCH_DIR: scratch,
+      LOG_LEVEL: 'WARN',
+      POWERTOOLS_LOG_LEVEL: 'WARN',
+      ...options.env,
+    },
+  });
+  const client = createS3Client({ endpoint: s3.endpoint });
+  return {
+    name,
+    url: `ws://127.0.0.1:${port}`,
+    secret,
+    endpoint: s3.endpoint,
+    bucket: s3.bucket,
+    s3: client,
+    recorder,
+    async stop() {
+      await recorder.stop();
+      client.destroy();
+      await s3.process.stop(10_000);
+      await rm(s3.directory, { recursive: true, force: true });
+      await rm(scratch, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Real speech, looped to `seconds`, written to a temporary raw PCM file for a load generator. */
+export async function speechFile(
+  sampleRate: SampleRate = 16000,
+  seconds = 30,
+): Promise<{ pcm: Buffer; file: string }> {
+  const speech = await speechPcm(
+    'Thank you for calling. This call is recorded for quality and training purposes. ' +
+      'Please say your account number after the tone, then press the pound key.',
+    sampleRate,
+  );
+  const pcm = loopPcm(speech, sampleRate, seconds);
+  const dir = await mkdtemp(join(tmpdir(), 'bench-pcm-'));
+  const file = join(dir, 'speech.raw');
+  await writeFile(file, pcm);
+  return { pcm, file };
+}
+
+export interface Verification {
+  readonly calls: number;
+  /** Calls whose WAV holds exactly the audio sent, with a correct header. */
+  readonly complete: number;
+  /** Frames sent but missing from the stored WAVs (all calls together). */
+  readonly framesLost: number;
+  /** Calls with no object, a wrong size, a bad header or different audio; up to 10 described. */
+  readonly failures: string[];
+  readonly failed: number;
+}
+
+/**
+ * Checks every call's WAV in S3 against what the load generator sent: size, RIFF header sizes
+ * and the PCM itself, byte for byte. `fullCompare: false` checks sizes with HEAD only.
+ */
+export async function verifyRecordings(
+  s3: S3Client,
+  bucket: string,
+  calls: readonly CallResult[],
+  pcm: Buffer,
+  options: { fullCompare?: boolean; concurrency?: number; frameSize?: number } = {},
+): Promise<Verification> {
+  const frameSize = options.frameSize ?? 640;
+  const failures: string[] = [];
+  let complete = 0;
+  let framesLost = 0;
+  let failed = 0;
+  const queue = [...calls];
+  const fail = (call: CallResult, why: string) => {
+    failed += 1;
+    if (failures.length < 10) failures.push(`${call.uuid}: ${why}`);
+  };
+  const check = async (call: CallResult): Promise<void> => {
+    const keys = [
+      ...new Set([
+        call.storedKey,
+        recordingKey(call.uuid, new Date(call.openedAt)),
+        recordingKey(call.uuid, new Date()),
+      ]),
+    ].filter((key): key is string => key !== undefined);
+    for (const key of keys) {
+      try {
+        if (options.fullCompare === false) {
+          const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+          const audio = (head.ContentLength ?? 0) - 44;
+          if (audio === call.bytesSent) complete += 1;
+          else {
+            framesLost += Math.max(0, Math.ceil((call.bytesSent - audio) / frameSize));
+            fail(call, `stored ${audio} audio bytes, sent ${call.bytesSent}`);
+          }
+          return;
+        }
+        const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        const body = Buffer.from(
+          await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+        );
+        const audio = body.subarray(44);
+        const why = checkWav(body, call, pcm);
+        if (why === undefined) complete += 1;
+        else {
+          framesLost += Math.max(0, Math.ceil((call.bytesSent - audio.length) / frameSize));
+          fail(call, why);
+        }
+        return;
+      } catch (error) {
+        const name = (error as { name?: string }).name;
+        if (name !== 'NoSuchKey' && name !== 'NotFound') throw error;
+      }
+    }
+    framesLost += call.framesSent;
+    fail(call, `no recording (sent ${call.framesSent} frames)`);
+  };
+  await Promise.all(
+    Array.from({ length: options.concurrency ?? 8 }, async () => {
+      for (let call = queue.shift(); call; call = queue.shift()) await check(call);
+    }),
+  );
+  return { calls: calls.length, complete, framesLost, failures, failed };
+}
+
+/** Why a WAV does not hold exactly the call's audio, or undefined when it does. */
+export function checkWav(body: Buffer, call: CallResult, pcm: Buffer): string | undefined {
+  if (
+    body.length < 44 ||
+    body.toString('latin1', 0, 4) !== 'RIFF' ||
+    body.toString('latin1', 8, 12) !== 'WAVE'
+  ) {
+    return `not a WAV (${body.length} bytes)`;
+  }
+  const audio = body.subarray(44);
+  if (body.readUInt32LE(4) !== body.length - 8)
+    return `RIFF size ${body.readUInt32LE(4)}, file ${body.length}`;
+  if (body.readUInt32LE(40) !== audio.length)
+    return `data size ${body.readUInt32LE(40)}, holds ${audio.length}`;
+  if (audio.length !== call.bytesSent) return `stored ${audio.length} audio bytes, sent ${call.bytesSent}`;
+  if (!audio.equals(expectedPcm(pcm, call.pcmOffset, call.bytesSent)))
+    return 'audio differs from what was sent';
+  return undefined;
+}
