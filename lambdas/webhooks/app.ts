@@ -1,0 +1,191 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { type AnswerCall, buildAnswerNcco, buildFallbackNcco, parseAnswerRequest } from './answer.js';
+import { validateWebhookConfig, type WebhookConfig } from './config.js';
+import { NotFoundError, UnauthorizedError, WebhookError } from './errors.js';
+import { parseCallEvent, storeCallEvent } from './event.js';
+import { readParams, readRequest, type WebhookRequest } from './request.js';
+import { checkSignedWebhook } from './signature.js';
+
+/** The logging the webhooks need; a Powertools `Logger` fits. */
+export type WebhookLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
+/** The metrics the webhooks emit; a Powertools `Metrics` fits (the caller publishes them). */
+export type WebhookMetrics = Pick<Metrics, 'addMetric'>;
+
+export interface WebhookDependencies {
+  readonly s3: S3Client;
+  /** @default () => new Date() */
+  readonly now?: () => Date;
+  /** @default a console logger writing structured JSON lines */
+  readonly logger?: WebhookLogger;
+  /** @default none */
+  readonly metrics?: WebhookMetrics;
+}
+
+export type WebhookHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+
+function json(statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+    body: JSON.stringify(body),
+  };
+}
+
+function errorResponse(error: WebhookError): APIGatewayProxyStructuredResultV2 {
+  return json(error.statusCode, {
+    error: error.code,
+    ...(error instanceof UnauthorizedError ? { reason: error.reason } : {}),
+    message: error.message,
+  });
+}
+
+function consoleLogger(): WebhookLogger {
+  const write =
+    (level: string) =>
+    (message: unknown, ...extra: unknown[]) => {
+      const attributes = Object.assign({}, ...extra.filter((item) => typeof item === 'object'));
+      for (const [name, value] of Object.entries(attributes)) {
+        if (value instanceof Error) attributes[name] = { name: value.name, message: value.message };
+      }
+      console.log(JSON.stringify({ level, message, timestamp: new Date().toISOString(), ...attributes }));
+    };
+  return { info: write('INFO'), warn: write('WARN'), error: write('ERROR') } as WebhookLogger;
+}
+
+/**
+ * The answer when the webhooks cannot be built (e.g. a secret could not be fetched): an answer
+ * still gets a valid NCCO telling the caller the call cannot be recorded, anything else a 503 so
+ * Vonage delivers it again.
+ */
+export function unavailableResponse(
+  event: APIGatewayProxyEventV2,
+  greeting: WebhookConfig['greeting'],
+): APIGatewayProxyStructuredResultV2 {
+  if ((event.rawPath ?? event.requestContext?.http?.path) === '/answer')
+    return json(200, buildFallbackNcco(greeting));
+  return json(503, { error: 'unavailable', message: 'the webhooks are not ready; retry later' });
+}
+
+/**
+ * Builds the webhooks: `GET|POST /answer` answers an NCCO that greets the caller and connects the
+ * call to the recorder; `POST /event` stores each call event in the bucket. The configuration is
+ * validated here, so a bad value fails at start-up. Used in-process by the local stack and by the
+ * AWS entry (`handler.ts`).
+ */
+export function createWebhookHandler(config: WebhookConfig, deps: WebhookDependencies): WebhookHandler {
+  validateWebhookConfig(config);
+  const now = deps.now ?? (() => new Date());
+  const logger = deps.logger ?? consoleLogger();
+  const metrics = deps.metrics;
+  const count = (name: string) => metrics?.addMetric(name, 'Count', 1);
+  if (config.signatureSecret === undefined) {
+    logger.warn(
+      'signed-webhook verification is off: no Vonage signature secret is configured, so anyone who knows the URLs can call them',
+    );
+  }
+
+  function authorize(request: WebhookRequest): void {
+    if (config.signatureSecret === undefined) return;
+    const result = checkSignedWebhook({
+      authorization: request.headers.authorization,
+      rawBody: request.rawBody,
+      secret: config.signatureSecret,
+      maxAgeSeconds: config.signatureMaxAgeSeconds,
+      nowSeconds: Math.floor(now().getTime() / 1000),
+    });
+    if (!result.ok) throw new UnauthorizedError(result.reason);
+  }
+
+  function eventUrlFor(event: APIGatewayProxyEventV2): string {
+    if (config.eventUrl) return config.eventUrl;
+    const domain = event.requestContext?.domainName;
+    if (!domain) throw new Error('no eventUrl configured and the request has no requestContext.domainName');
+    return `https://${domain}/event`;
+  }
+
+  function refused(
+    error: WebhookError,
+    request: WebhookRequest,
+    callUuid?: unknown,
+  ): APIGatewayProxyStructuredResultV2 {
+    count(error instanceof UnauthorizedError ? 'WebhookUnauthorized' : 'WebhookRejected');
+    logger.warn('webhook refused', {
+      path: request.path,
+      status: error.statusCode,
+      error: error.code,
+      detail: error.message,
+      ...(typeof callUuid === 'string' ? { callUuid } : {}),
+    });
+    return errorResponse(error);
+  }
+
+  async function answer(event: APIGatewayProxyEventV2, request: WebhookRequest) {
+    let call: AnswerCall;
+    let params: Record<string, unknown> = {};
+    try {
+      authorize(request);
+      params = readParams(request);
+      call = parseAnswerRequest(params);
+    } catch (error) {
+      if (error instanceof WebhookError) return refused(error, request, params.uuid);
+      return fallback(error, params.uuid);
+    }
+    try {
+      const ncco = buildAnswerNcco(call, { ...config, eventUrl: eventUrlFor(event) }, now());
+      count('CallsAnswered');
+      logger.info('call answered', { callUuid: call.uuid, conversationUuid: call.conversationUuid });
+      return json(200, ncco);
+    } catch (error) {
+      return fallback(error, call.uuid);
+    }
+  }
+
+  function fallback(error: unknown, callUuid: unknown) {
+    count('AnswerFallbacks');
+    logger.error('answer failed: the caller is told the call cannot be recorded', {
+      callUuid: typeof callUuid === 'string' ? callUuid : null,
+      error,
+    });
+    return json(200, buildFallbackNcco(config.greeting));
+  }
+
+  async function callEvent(request: WebhookRequest) {
+    let params: Record<string, unknown> = {};
+    try {
+      authorize(request);
+      params = readParams(request);
+      const event = parseCallEvent(params);
+      const stored = await storeCallEvent(deps.s3, config.bucket, event);
+      count(stored.duplicate ? 'EventDuplicates' : 'EventsStored');
+      logger.info(stored.duplicate ? 'event already stored' : 'event stored', {
+        callUuid: event.uuid,
+        conversationUuid: event.conversationUuid,
+        status: event.status,
+        key: stored.key,
+      });
+      return json(200, { stored: stored.key, duplicate: stored.duplicate });
+    } catch (error) {
+      if (error instanceof WebhookError && error.statusCode < 500)
+        return refused(error, request, params.uuid);
+      count('EventFailures');
+      logger.error('event not stored: Vonage will deliver it again', {
+        callUuid: typeof params.uuid === 'string' ? params.uuid : null,
+        error,
+      });
+      if (error instanceof WebhookError) return errorResponse(error);
+      return json(500, { error: 'internal', message: 'the event could not be processed' });
+    }
+  }
+
+  return async (event) => {
+    const request = readRequest(event);
+    if (request.path === '/answer' && (request.method === 'GET' || request.method === 'POST')) {
+      return answer(event, request);
+    }
+    if (request.path === '/event' && request.method === 'POST') return callEvent(request);
+    return refused(new NotFoundError(`no route for ${request.method} ${request.path}`), request);
+  };
+}

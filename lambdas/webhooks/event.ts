@@ -1,0 +1,111 @@
+import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { eventKey, isValidCallUuid } from '../../common/recording-keys.js';
+import { BadRequestError, StorageError } from './errors.js';
+
+/** A validated Vonage call event, with the body it arrived with. */
+export interface CallEvent {
+  readonly uuid: string;
+  readonly conversationUuid: string;
+  readonly status: string;
+  readonly timestamp: Date;
+  /** The event as received; stored verbatim (re-serialized) as the audit record. */
+  readonly body: Readonly<Record<string, unknown>>;
+}
+
+const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})$/;
+const MAX_STATUS_LENGTH = 64;
+
+function requiredString(body: Record<string, unknown>, name: string): string {
+  const value = body[name];
+  if (value === undefined || value === null || value === '') throw new BadRequestError(`${name} is required`);
+  if (typeof value !== 'string') throw new BadRequestError(`${name} must be a string`);
+  return value;
+}
+
+function requiredUuid(body: Record<string, unknown>, name: string): string {
+  const value = requiredString(body, name);
+  if (!isValidCallUuid(value)) {
+    throw new BadRequestError(
+      `${name} must be letters, digits and dashes (at most 128): ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}
+
+/** Validates an event webhook body: `status`, `uuid`, `conversation_uuid` and `timestamp` are required. */
+export function parseCallEvent(body: Record<string, unknown>): CallEvent {
+  const status = requiredString(body, 'status');
+  if (status.length > MAX_STATUS_LENGTH) {
+    throw new BadRequestError(`status must be at most ${MAX_STATUS_LENGTH} characters`);
+  }
+  const uuid = requiredUuid(body, 'uuid');
+  const conversationUuid = requiredUuid(body, 'conversation_uuid');
+  const rawTimestamp = requiredString(body, 'timestamp');
+  const timestamp = new Date(rawTimestamp);
+  if (!ISO_TIMESTAMP.test(rawTimestamp) || Number.isNaN(timestamp.getTime())) {
+    throw new BadRequestError(`timestamp must be an ISO 8601 date-time: ${JSON.stringify(rawTimestamp)}`);
+  }
+  return { uuid, conversationUuid, status, timestamp, body };
+}
+
+/** The outcome of storing one event. */
+export interface StoredEvent {
+  readonly key: string;
+  /** True when the event was already in the bucket (a repeated delivery): nothing was written. */
+  readonly duplicate: boolean;
+}
+
+function httpStatus(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+}
+
+/**
+ * Stores an event under its key (`events/YYYY/MM/DD/<conversation>/<ts>_<leg>_<status>.json`),
+ * once. The bucket is versioned, so a blind re-PUT of a repeated delivery would add a version:
+ * a HEAD finds the usual repeat cheaply, and the PUT is conditional (`If-None-Match: *`), so on
+ * S3 a repeat is refused (412 = already stored) even when two deliveries race or the role may not
+ * read (HEAD 403). s3rver ignores `If-None-Match` on PUT; there the HEAD does the job.
+ * Any other failure is a `StorageError` (answered 5xx, so Vonage delivers the event again).
+ */
+export async function storeCallEvent(s3: S3Client, bucket: string, event: CallEvent): Promise<StoredEvent> {
+  const key = eventKey({
+    conversationUuid: event.conversationUuid,
+    legUuid: event.uuid,
+    status: event.status,
+    timestamp: event.timestamp,
+  });
+  try {
+    await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    return { key, duplicate: true };
+  } catch (error) {
+    // 404: not stored yet. 403: the role may put but not read; the conditional PUT decides.
+    const status = httpStatus(error);
+    if (status !== 404 && status !== 403) {
+      throw new StorageError(
+        `could not check ${key}: ${(error as Error).name}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+  try {
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: JSON.stringify(event.body),
+        ContentType: 'application/json',
+        IfNoneMatch: '*',
+      }),
+    );
+    return { key, duplicate: false };
+  } catch (error) {
+    if (httpStatus(error) === 412) return { key, duplicate: true };
+    // 409 (ConditionalRequestConflict) means a racing write is still in flight and may yet fail:
+    // answering 5xx lets Vonage deliver again, when the HEAD settles it.
+    throw new StorageError(`could not store ${key}: ${(error as Error).name}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}

@@ -1,0 +1,72 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { verifySignature } from '@vonage/jwt';
+import type { SignatureFailure } from './errors.js';
+
+/** How far in the future an `iat` may lie before it is refused (clock skew between Vonage and AWS). */
+export const MAX_CLOCK_SKEW_SECONDS = 60;
+
+export interface SignedWebhookCheck {
+  /** The `Authorization` header value, if any. */
+  readonly authorization: string | undefined;
+  /** The request body exactly as received. */
+  readonly rawBody: Buffer;
+  /** The Vonage account's signature secret. */
+  readonly secret: string;
+  /** Oldest accepted `iat`, as an age in seconds. */
+  readonly maxAgeSeconds: number;
+  readonly nowSeconds: number;
+}
+
+export type SignedWebhookResult =
+  | { ok: true; claims: Record<string, unknown> }
+  | { ok: false; reason: SignatureFailure };
+
+const BEARER = /^Bearer\s+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)\s*$/i;
+
+function decodeSegment(segment: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+    return value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function sameHex(given: string, expected: string): boolean {
+  const a = Buffer.from(given.toLowerCase(), 'utf8');
+  const b = Buffer.from(expected, 'utf8');
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * Checks a Vonage signed webhook: an HS256 JWT in `Authorization: Bearer`, signed with the
+ * account's signature secret. `@vonage/jwt` checks the signature only, so the freshness of `iat`
+ * and, for a request with a body, `payload_hash` (SHA-256 hex of the raw body) are checked here.
+ */
+export function checkSignedWebhook(check: SignedWebhookCheck): SignedWebhookResult {
+  if (!check.authorization) return { ok: false, reason: 'missing-token' };
+  const match = BEARER.exec(check.authorization);
+  if (!match) return { ok: false, reason: 'malformed-token' };
+  const token = match[1] as string;
+  const [headerSegment, payloadSegment] = token.split('.') as [string, string, string];
+  const header = decodeSegment(headerSegment);
+  const claims = decodeSegment(payloadSegment);
+  if (!header || !claims) return { ok: false, reason: 'malformed-token' };
+  // Vonage signs with HS256 only; refusing other algorithms up front closes algorithm-confusion tricks.
+  if (header.alg !== 'HS256' || !verifySignature(token, check.secret)) {
+    return { ok: false, reason: 'bad-signature' };
+  }
+  const iat = claims.iat;
+  if (typeof iat !== 'number' || !Number.isFinite(iat)) return { ok: false, reason: 'missing-iat' };
+  if (check.nowSeconds - iat > check.maxAgeSeconds) return { ok: false, reason: 'stale-iat' };
+  if (iat - check.nowSeconds > MAX_CLOCK_SKEW_SECONDS) return { ok: false, reason: 'future-iat' };
+  if (check.rawBody.length > 0) {
+    const hash = claims.payload_hash;
+    if (typeof hash !== 'string' || hash.length === 0) return { ok: false, reason: 'missing-payload-hash' };
+    const expected = createHash('sha256').update(check.rawBody).digest('hex');
+    if (!sameHex(hash, expected)) return { ok: false, reason: 'payload-hash-mismatch' };
+  }
+  return { ok: true, claims };
+}
