@@ -1,0 +1,122 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { RecordingMetadata } from '../../common/recording-metadata.js';
+import { listRecordingEntries, mapLimit, readMetadata } from './recording-store.js';
+
+/** Filters for `recordings list`; every one given must match. */
+export interface ListFilters {
+  /** Calls that started at or after this instant. */
+  readonly from?: Date;
+  /** Calls that started at or before this instant. */
+  readonly to?: Date;
+  /** Caller number; `+`, spaces and dashes are ignored. */
+  readonly caller?: string;
+  readonly callee?: string;
+  readonly uuid?: string;
+  readonly minDurationSeconds?: number;
+  readonly maxDurationSeconds?: number;
+  /** Only recordings whose call did not end normally. */
+  readonly interrupted?: boolean;
+}
+
+/** Where a recording stands in the bucket, as far as a listing can tell. */
+export type RecordingState = 'ok' | 'missing-metadata' | 'missing-audio' | 'bad-metadata';
+
+/** One row of `recordings list`. Fields the metadata would give are null when it is missing. */
+export interface RecordingRow {
+  readonly uuid: string;
+  readonly state: RecordingState;
+  /** ISO 8601 start (from the metadata; the key's day at midnight UTC without it). */
+  readonly startedAt: string;
+  readonly from: string | null;
+  readonly to: string | null;
+  readonly durationSeconds: number | null;
+  readonly wavBytes: number | null;
+  readonly interrupted: boolean | null;
+  readonly endedBy: string | null;
+  readonly conversationUuid: string | null;
+  readonly wavKey: string | null;
+  readonly metadataKey: string | null;
+  /** Why the metadata could not be used, for `bad-metadata`. */
+  readonly problem?: string;
+}
+
+const normalizeNumber = (value: string) => value.replace(/[\s+()-]/g, '');
+
+/** Lists recordings matching the filters, reading every matching recording's metadata. */
+export async function listRecordings(
+  s3: S3Client,
+  bucket: string,
+  filters: ListFilters = {},
+): Promise<RecordingRow[]> {
+  const entries = await listRecordingEntries(s3, bucket, {
+    ...(filters.from ? { from: filters.from } : {}),
+    ...(filters.to ? { to: filters.to } : {}),
+  });
+  const candidates = filters.uuid ? entries.filter((entry) => entry.uuid === filters.uuid) : entries;
+  const rows = await mapLimit(candidates, 16, async (entry): Promise<RecordingRow> => {
+    const base = {
+      uuid: entry.uuid,
+      startedAt: `${entry.day}T00:00:00.000Z`,
+      from: null,
+      to: null,
+      durationSeconds: null,
+      wavBytes: entry.wav?.size ?? null,
+      interrupted: null,
+      endedBy: null,
+      conversationUuid: null,
+      wavKey: entry.wav?.key ?? null,
+      metadataKey: entry.metadata?.key ?? null,
+    };
+    if (!entry.metadata) return { ...base, state: 'missing-metadata' };
+    const read = await readMetadata(s3, bucket, entry.metadata.key);
+    if (!read.ok) return { ...base, state: 'bad-metadata', problem: read.reason };
+    return { ...rowFromMetadata(read.metadata, base), state: entry.wav ? 'ok' : 'missing-audio' };
+  });
+  return rows.filter((row) => matches(row, filters));
+}
+
+function rowFromMetadata(
+  metadata: RecordingMetadata,
+  base: Omit<RecordingRow, 'state'>,
+): Omit<RecordingRow, 'state'> {
+  return {
+    ...base,
+    startedAt: metadata.startedAt,
+    from: metadata.from,
+    to: metadata.to,
+    durationSeconds: metadata.durationSeconds,
+    wavBytes: base.wavBytes ?? metadata.wavBytes,
+    interrupted: metadata.interrupted,
+    endedBy: metadata.end?.by ?? null,
+    conversationUuid: metadata.conversationUuid,
+  };
+}
+
+/** Rows without metadata match only filters that need none (dates, uuid). */
+function matches(row: RecordingRow, filters: ListFilters): boolean {
+  const started = new Date(row.startedAt).getTime();
+  const dayEnd = started + 86_400_000 - 1;
+  const hasMetadata = row.durationSeconds !== null;
+  // Without metadata only the key's day is known: keep the row when any part of that day is in range.
+  if (filters.from && (hasMetadata ? started : dayEnd) < filters.from.getTime()) return false;
+  if (filters.to && started > filters.to.getTime()) return false;
+  if (
+    filters.caller !== undefined &&
+    (row.from === null || normalizeNumber(row.from) !== normalizeNumber(filters.caller))
+  )
+    return false;
+  if (
+    filters.callee !== undefined &&
+    (row.to === null || normalizeNumber(row.to) !== normalizeNumber(filters.callee))
+  )
+    return false;
+  if (filters.minDurationSeconds !== undefined && (row.durationSeconds ?? -1) < filters.minDurationSeconds)
+    return false;
+  if (
+    filters.maxDurationSeconds !== undefined &&
+    (row.durationSeconds === null || row.durationSeconds > filters.maxDurationSeconds)
+  )
+    return false;
+  if (filters.interrupted && row.interrupted !== true) return false;
+  return true;
+}

@@ -1,0 +1,62 @@
+import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { createS3Client } from '../../common/s3-client.js';
+import { UsageError } from './errors.js';
+import { DEFAULT_STACK_NAME, readOutputsFile, readStackOutputs, requireOutput } from './stack-outputs.js';
+
+/** The local stack's S3 API and bucket (see `npm start`). */
+export const LOCAL_S3_ENDPOINT = 'http://127.0.0.1:4569';
+export const LOCAL_BUCKET = 'recordings';
+
+/** How the operator chose the bucket. */
+export interface TargetFlags {
+  /** The local stack: its S3 endpoint and bucket unless `endpoint`/`bucket` say otherwise. */
+  readonly local?: boolean;
+  /** A deployed stack's name; its `RecordingsBucketName` output names the bucket. */
+  readonly stack?: string;
+  /** Read the stack's outputs from this `cdk deploy --outputs-file` file instead of CloudFormation. */
+  readonly outputs?: string;
+  /** The bucket itself (skips the outputs). */
+  readonly bucket?: string;
+  /** A custom S3 API endpoint. */
+  readonly endpoint?: string;
+  readonly region?: string;
+}
+
+export interface RecordingsTarget {
+  readonly s3: S3Client;
+  readonly bucket: string;
+  /** e.g. `bucket recordings at http://127.0.0.1:4569`, for messages. */
+  readonly description: string;
+}
+
+/**
+ * Picks the bucket and S3 client: `--bucket` as given, else `--local`, else the stack's outputs
+ * (from `--outputs FILE` or CloudFormation; stack `CallRecorder` unless `--stack NAME`). AWS
+ * targets use the default credential chain.
+ */
+export async function resolveTarget(
+  flags: TargetFlags,
+  deps: { cloudFormation?: CloudFormationClient } = {},
+): Promise<RecordingsTarget> {
+  if (flags.local && (flags.stack || flags.outputs)) {
+    throw new UsageError('--local and --stack/--outputs name different targets: pick one');
+  }
+  let bucket = flags.bucket;
+  let endpoint = flags.endpoint;
+  if (!bucket && flags.local) bucket = LOCAL_BUCKET;
+  if (flags.local) endpoint ??= LOCAL_S3_ENDPOINT;
+  if (!bucket) {
+    const stackName = flags.stack ?? DEFAULT_STACK_NAME;
+    const outputs = flags.outputs
+      ? await readOutputsFile(flags.outputs, stackName)
+      : await readStackOutputs(stackName, deps.cloudFormation);
+    const source = flags.outputs ? `stack ${stackName} in ${flags.outputs}` : `stack ${stackName}`;
+    bucket = requireOutput(outputs, 'RecordingsBucketName', source);
+  }
+  const s3 = createS3Client({
+    ...(endpoint ? { endpoint } : {}),
+    ...(flags.region ? { region: flags.region } : {}),
+  });
+  return { s3, bucket, description: `bucket ${bucket}${endpoint ? ` at ${endpoint}` : ''}` };
+}
