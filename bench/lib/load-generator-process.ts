@@ -20,7 +20,12 @@ export interface LoadRunMessage {
   readonly rampMs?: number;
   readonly pingIntervalMs?: number;
   readonly pcmFile: string;
-  readonly finalization?: { readonly endpoint: string; readonly bucket: string; readonly timeoutMs?: number };
+  readonly finalization?: {
+    readonly endpoint: string;
+    readonly bucket: string;
+    readonly timeoutMs?: number;
+    readonly pollIntervalMs?: number;
+  };
 }
 
 export type LoadChildMessage =
@@ -32,6 +37,11 @@ export type LoadChildMessage =
     }
   | { readonly type: 'result'; readonly result: LoadResult }
   | { readonly type: 'error'; readonly message: string };
+
+function withoutEndpoint<T extends { endpoint: string }>(value: T): Omit<T, 'endpoint'> {
+  const { endpoint: _endpoint, ...rest } = value;
+  return rest;
+}
 
 function reply(message: LoadChildMessage): void {
   process.send?.(message);
@@ -52,15 +62,7 @@ process.once('message', (message: LoadRunMessage) => {
       ...(message.pingIntervalMs === undefined ? {} : { pingIntervalMs: message.pingIntervalMs }),
       pcm,
       ...(message.finalization && s3
-        ? {
-            finalization: {
-              s3,
-              bucket: message.finalization.bucket,
-              ...(message.finalization.timeoutMs === undefined
-                ? {}
-                : { timeoutMs: message.finalization.timeoutMs }),
-            },
-          }
+        ? { finalization: { ...withoutEndpoint(message.finalization), s3 } }
         : {}),
       onProgress: (progress) => reply({ type: 'progress', ...progress }),
     });

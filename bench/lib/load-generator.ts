@@ -43,7 +43,13 @@ export interface LoadOptions {
   /** Extra fields in the first text frame (Vonage echoes NCCO `headers` there). */
   readonly headers?: Record<string, unknown>;
   /** When set, after hangup each call polls S3 until its WAV is complete, and records how long it took. */
-  readonly finalization?: { readonly s3: S3Client; readonly bucket: string; readonly timeoutMs?: number };
+  readonly finalization?: {
+    readonly s3: S3Client;
+    readonly bucket: string;
+    readonly timeoutMs?: number;
+    /** @default 5 */
+    readonly pollIntervalMs?: number;
+  };
   /** Milliseconds to wait for the last pong before hanging up anyway. @default 10000 */
   readonly ackTimeoutMs?: number;
   /** Called once a second with the counters so far. */
@@ -301,7 +307,7 @@ export function startLoad(options: LoadOptions): RunningLoad {
       } catch (error) {
         if ((error as { name?: string }).name !== 'NotFound') throw error;
       }
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await new Promise((resolve) => setTimeout(resolve, finalization.pollIntervalMs ?? 5));
     }
   };
 

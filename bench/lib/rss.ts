@@ -53,3 +53,12 @@ export class RssSampler {
     clearInterval(this.#timer);
   }
 }
+
+/** CPU time (user + system) a process has used, in seconds, from `/proc/<pid>/stat`. Linux only. */
+export async function readCpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name; utime and stime are fields 14 and 15 (1-based).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return ticks / 100;
+}

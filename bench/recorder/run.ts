@@ -1,0 +1,104 @@
+/**
+ * Recorder benchmarks, each run against the recorder and the baseline in the same invocation:
+ *
+ *   npx tsx bench/recorder/run.ts capacity      [--steps 250,500,1000,1500,2000] [--seconds 20]
+ *   npx tsx bench/recorder/run.ts memory        [--calls 100] [--seconds 600] [--speed 5]
+ *   npx tsx bench/recorder/run.ts finalization  [--short-calls 100] [--long-calls 20] [--long-speed 10]
+ *
+ * Every process is separate: the recorder (pinned to CPU 1 with taskset), the load generator and
+ * the local S3 server (pinned to CPU 0). Results are printed as a Markdown table and written as
+ * JSON under bench/recorder/results/.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import type { TargetName } from '../lib/harness.js';
+import { ROOT } from '../lib/processes.js';
+import { runCapacity, type StepOutcome } from './capacity.js';
+import { runFinalization } from './finalization.js';
+import { runMemory } from './memory.js';
+
+const program = new Command('bench-recorder').description('recorder benchmarks beside the baseline');
+program.option('--targets <list>', 'which recorders, in order', 'recorder,baseline');
+
+function targets(): TargetName[] {
+  const list = String(program.opts().targets).split(',') as TargetName[];
+  for (const name of list) {
+    if (name !== 'recorder' && name !== 'baseline') throw new Error(`unknown target ${name}`);
+  }
+  return list;
+}
+
+async function save(kind: string, result: unknown): Promise<void> {
+  const dir = join(ROOT, 'bench/recorder/results');
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, `${kind}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  const context = {
+    command: process.argv.slice(2).join(' '),
+    at: new Date().toISOString(),
+    loadavg: loadavg(),
+  };
+  await writeFile(file, `${JSON.stringify({ context, result }, null, 2)}\n`);
+  console.log(`\nresults: ${file}`);
+}
+
+program
+  .command('capacity')
+  .description('step up concurrent real-time calls until frames are lost or p99 ingest lag > 20 ms')
+  .option('--steps <list>', 'concurrent calls per step', '250,500,1000,1500,2000,2500')
+  .option('--seconds <n>', 'audio seconds per call in each step', '20')
+  .option('--lag-limit <ms>', 'p99 ingest lag limit', '20')
+  .action(async (options: { steps: string; seconds: string; lagLimit: string }) => {
+    const results: Record<string, StepOutcome[]> = {};
+    for (const target of targets()) {
+      results[target] = await runCapacity(target, {
+        steps: options.steps.split(',').map(Number),
+        seconds: Number(options.seconds),
+        lagLimitMs: Number(options.lagLimit),
+      });
+    }
+    await save('capacity', results);
+  });
+
+program
+  .command('memory')
+  .description('RSS per active call at steady state over a long call')
+  .option('--calls <n>', 'concurrent calls', '100')
+  .option('--seconds <n>', 'audio seconds per call', '600')
+  .option('--speed <x>', 'send this many times faster than real time', '5')
+  .action(async (options: { calls: string; seconds: string; speed: string }) => {
+    const results: Record<string, unknown> = {};
+    for (const target of targets()) {
+      results[target] = await runMemory(target, {
+        calls: Number(options.calls),
+        seconds: Number(options.seconds),
+        speed: Number(options.speed),
+      });
+    }
+    await save('memory', results);
+  });
+
+program
+  .command('finalization')
+  .description('hangup → complete WAV readable in S3, for short and long calls')
+  .option('--short-calls <n>', 'number of 10-second calls', '100')
+  .option('--long-calls <n>', 'number of 10-minute calls', '20')
+  .option('--long-seconds <n>', 'length of a long call', '600')
+  .option('--long-speed <x>', 'send long calls this many times faster than real time', '10')
+  .action(
+    async (options: { shortCalls: string; longCalls: string; longSeconds: string; longSpeed: string }) => {
+      const results: Record<string, unknown> = {};
+      for (const target of targets()) {
+        results[target] = await runFinalization(target, {
+          shortCalls: Number(options.shortCalls),
+          longCalls: Number(options.longCalls),
+          longSeconds: Number(options.longSeconds),
+          longSpeed: Number(options.longSpeed),
+        });
+      }
+      await save('finalization', results);
+    },
+  );
+
+await program.parseAsync();
