@@ -11,7 +11,7 @@ export function fixture(name: string): Record<string, unknown> {
   return JSON.parse(readFileSync(new URL(`../../fixtures/vonage/${name}.json`, import.meta.url), 'utf8'));
 }
 
-export const CALL_TOKEN_SECRET = 'c'.repeat(16) + 'AllLettersAndDigits0123456789xyzABCDEFGHIJKLMNOPQR';
+export const CALL_TOKEN_SECRET = 'AllLettersAndDigits0123456789xyzABCDEFGHIJKLMNOPQRcccccccccccccccc';
 export const SIGNATURE_SECRET = 'vonage-signature-secret-0123456789abcdef';
 
 export function webhookConfig(overrides: Partial<WebhookConfig> = {}): WebhookConfig {
@@ -119,7 +119,6 @@ export function vonageToken(options: {
   }
   return jwt.sign(claims, options.secret ?? SIGNATURE_SECRET, {
     algorithm: options.algorithm ?? 'HS256',
-    noTimestamp: true,
   });
 }
 

@@ -1,0 +1,240 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { eventKey, eventsPrefix } from '../../../common/recording-keys.js';
+import { createS3Client } from '../../../common/s3-client.js';
+import { createWebhookHandler } from '../../../lambdas/webhooks/index.js';
+import { type LocalS3, startLocalS3 } from '../../../test-support/local-s3.js';
+import { capturedLogger, fixture, httpEvent, jsonPost, parseBody, webhookConfig } from './support.js';
+
+const CONVERSATION = 'CON-f972836a-550f-45fa-956c-12a2ab5b7d22';
+const FIXTURES = [
+  'event-started',
+  'event-ringing',
+  'event-answered',
+  'event-websocket-answered',
+  'event-completed',
+];
+
+/** Records the name of every command the client sends, as it goes on the wire. */
+function recordCommands(client: S3Client): string[] {
+  const sent: string[] = [];
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      sent.push(context.commandName as string);
+      return next(args);
+    },
+    { step: 'initialize', name: 'recordCommands' },
+  );
+  return sent;
+}
+
+describe('event webhook', () => {
+  let s3: LocalS3;
+  let sent: string[];
+  let logs: ReturnType<typeof capturedLogger>;
+
+  beforeAll(async () => {
+    s3 = await startLocalS3();
+    sent = recordCommands(s3.client);
+    logs = capturedLogger();
+  });
+  afterAll(async () => {
+    logs.restore();
+    await s3.close();
+  });
+  beforeEach(() => {
+    sent.length = 0;
+  });
+
+  const handle = (client: S3Client = s3.client) =>
+    createWebhookHandler(webhookConfig({ bucket: s3.bucket }), { s3: client, logger: logs.logger });
+
+  async function keysUnder(prefix: string): Promise<string[]> {
+    const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: prefix }));
+    return (listed.Contents ?? []).map((object) => object.Key as string);
+  }
+
+  async function bodyOf(key: string): Promise<unknown> {
+    const object = await s3.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: key }));
+    expect(object.ContentType).toBe('application/json');
+    return JSON.parse(await (object.Body?.transformToString() ?? Promise.resolve('')));
+  }
+
+  it('stores each event of a call, as received, together under the conversation', async () => {
+    const handler = handle();
+    for (const name of FIXTURES) {
+      const event = fixture(name);
+      const result = await handler(jsonPost('/event', event));
+      expect(result.statusCode).toBe(200);
+      const key = eventKey({
+        conversationUuid: CONVERSATION,
+        legUuid: event.uuid as string,
+        status: event.status as string,
+        timestamp: new Date(event.timestamp as string),
+      });
+      expect(parseBody(result)).toEqual({ stored: key, duplicate: false });
+      expect(await bodyOf(key)).toEqual(event);
+    }
+    const keys = await keysUnder(eventsPrefix(CONVERSATION, new Date('2026-11-28T00:00:00Z')));
+    expect(keys).toEqual([
+      `events/2026/11/28/${CONVERSATION}/2026-11-28T14-00-00.000Z_63f61863-4a51-4f6b-86e1-46edebcf9356_started.json`,
+      `events/2026/11/28/${CONVERSATION}/2026-11-28T14-00-00.120Z_63f61863-4a51-4f6b-86e1-46edebcf9356_ringing.json`,
+      `events/2026/11/28/${CONVERSATION}/2026-11-28T14-00-00.540Z_63f61863-4a51-4f6b-86e1-46edebcf9356_answered.json`,
+      `events/2026/11/28/${CONVERSATION}/2026-11-28T14-00-04.020Z_8a1c3f5e-0b2d-4e6f-9a7b-c3d4e5f60718_answered.json`,
+      `events/2026/11/28/${CONVERSATION}/2026-11-28T14-01-04.010Z_63f61863-4a51-4f6b-86e1-46edebcf9356_completed.json`,
+    ]);
+    const logged = logs.lines().filter((line) => line.message === 'event stored');
+    expect(logged).toContainEqual(
+      expect.objectContaining({
+        level: 'INFO',
+        callUuid: '63f61863-4a51-4f6b-86e1-46edebcf9356',
+        status: 'completed',
+      }),
+    );
+  });
+
+  it('writes a repeated delivery once: no second PUT, the first object untouched', async () => {
+    const event = { ...fixture('event-started'), conversation_uuid: 'CON-duplicate-1' };
+    const handler = handle();
+    const first = await handler(jsonPost('/event', event));
+    const key = (parseBody(first) as { stored: string }).stored;
+    const before = await s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: key }));
+    sent.length = 0;
+
+    const again = await handler(jsonPost('/event', event));
+    expect(again.statusCode).toBe(200);
+    expect(parseBody(again)).toEqual({ stored: key, duplicate: true });
+    // s3rver has no versioning (ListObjectVersions is NotImplemented): the commands on the wire show
+    // no second write was made, so a versioned bucket gets no second version.
+    expect(sent).toEqual(['HeadObjectCommand']);
+    const after = await s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: key }));
+    expect(after.ETag).toBe(before.ETag);
+    expect(after.LastModified).toEqual(before.LastModified);
+    expect(await keysUnder('events/2026/11/28/CON-duplicate-1/')).toEqual([key]);
+  });
+
+  it('accepts a form-encoded event and a base64-encoded body', async () => {
+    const event = { ...fixture('event-ringing'), conversation_uuid: 'CON-form-1' } as Record<string, string>;
+    const form = new URLSearchParams(event).toString();
+    const result = await handle()(
+      httpEvent({
+        path: '/event',
+        body: form,
+        contentType: 'application/x-www-form-urlencoded',
+        base64: true,
+      }),
+    );
+    expect(result.statusCode).toBe(200);
+    expect(await bodyOf((parseBody(result) as { stored: string }).stored)).toEqual(event);
+  });
+
+  const started = fixture('event-started');
+  it.each<[string, Record<string, unknown>, RegExp]>([
+    ['no status', { ...started, status: undefined }, /status is required/],
+    ['no uuid', { ...started, uuid: undefined }, /uuid is required/],
+    ['no conversation uuid', { ...started, conversation_uuid: undefined }, /conversation_uuid is required/],
+    ['no timestamp', { ...started, timestamp: undefined }, /timestamp is required/],
+    ['a timestamp that is not ISO 8601', { ...started, timestamp: 'yesterday at noon' }, /timestamp must be/],
+    ['a uuid with a slash', { ...started, uuid: 'a/../b' }, /uuid must be/],
+    ['a numeric status', { ...started, status: 7 }, /status must be a string/],
+  ])('refuses an event with %s: 400 and nothing stored', async (_, body, message) => {
+    const event = {
+      ...body,
+      conversation_uuid: body.conversation_uuid === undefined ? undefined : 'CON-bad-1',
+    };
+    const result = await handle()(jsonPost('/event', event));
+    expect(result.statusCode).toBe(400);
+    expect(parseBody(result)).toMatchObject({
+      error: 'bad-request',
+      message: expect.stringMatching(message),
+    });
+    expect(sent).toEqual([]);
+  });
+
+  it('refuses a body that is not a JSON object', async () => {
+    for (const body of ['[1,2]', 'null', '{"status":']) {
+      const result = await handle()(httpEvent({ path: '/event', body, contentType: 'application/json' }));
+      expect(result.statusCode).toBe(400);
+    }
+    expect((await handle()(httpEvent({ method: 'GET', path: '/event' }))).statusCode).toBe(404);
+    expect(sent).toEqual([]);
+  });
+
+  it('answers 503 when the bucket cannot be reached, so Vonage delivers again, and logs it', async () => {
+    const closed = createS3Client({ endpoint: 'http://127.0.0.1:9', overrides: { maxAttempts: 1 } });
+    try {
+      const result = await handle(closed)(jsonPost('/event', fixture('event-answered')));
+      expect(result.statusCode).toBe(503);
+      expect(parseBody(result)).toMatchObject({ error: 'storage-unavailable' });
+      expect(logs.lines()).toContainEqual(
+        expect.objectContaining({
+          level: 'ERROR',
+          callUuid: '63f61863-4a51-4f6b-86e1-46edebcf9356',
+          message: expect.stringMatching(/not stored/),
+        }),
+      );
+    } finally {
+      closed.destroy();
+    }
+  });
+});
+
+/**
+ * What s3rver lacks: S3's conditional write. A role that may put but not read gets 403 on HEAD;
+ * a PUT with `If-None-Match: *` onto an existing key gets 412 PreconditionFailed, or 409 while a
+ * racing conditional write is in flight. This server answers exactly that, on the wire.
+ */
+describe('event webhook against S3 conditional writes', () => {
+  let server: Server;
+  let client: S3Client;
+  let putStatus = 412;
+  const puts: IncomingHttpHeaders[] = [];
+
+  beforeAll(async () => {
+    server = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        if (request.method === 'HEAD') {
+          response.writeHead(403).end();
+          return;
+        }
+        puts.push(request.headers);
+        const code = putStatus === 412 ? 'PreconditionFailed' : 'ConditionalRequestConflict';
+        response
+          .writeHead(putStatus, { 'content-type': 'application/xml' })
+          .end(
+            `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${code}</Message></Error>`,
+          );
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    client = createS3Client({ endpoint: `http://127.0.0.1:${port}`, overrides: { maxAttempts: 1 } });
+  });
+  afterAll(async () => {
+    client.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  const handler = () =>
+    createWebhookHandler(webhookConfig(), {
+      s3: client,
+      logger: { info() {}, warn() {}, error() {} } as never,
+    });
+
+  it('treats 412 on the conditional PUT as already stored', async () => {
+    putStatus = 412;
+    const result = await handler()(jsonPost('/event', fixture('event-completed')));
+    expect(result.statusCode).toBe(200);
+    expect(parseBody(result)).toMatchObject({ duplicate: true });
+    expect(puts.at(-1)?.['if-none-match']).toBe('*');
+  });
+
+  it('answers 503 on 409, as the racing write may yet fail', async () => {
+    putStatus = 409;
+    const result = await handler()(jsonPost('/event', fixture('event-completed')));
+    expect(result.statusCode).toBe(503);
+  });
+});
