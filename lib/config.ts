@@ -1,0 +1,454 @@
+/**
+ * The stack's configuration: every key the app reads from cdk.json context (or `-c key=value`),
+ * its default, and the one validation pass that turns raw context into typed values.
+ *
+ * Context given on the command line always arrives as a string, so numbers and booleans are
+ * accepted either as JSON values or as their string spelling.
+ */
+
+/** Vonage streams linear PCM at these rates only. */
+export const SAMPLE_RATES = [8000, 16000, 24000] as const;
+export type SampleRate = (typeof SAMPLE_RATES)[number];
+
+/** Log retention periods CloudWatch Logs accepts (days). */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export type BucketEncryptionChoice = 's3' | 'kms';
+export type ObjectLockMode = 'governance' | 'compliance';
+
+/** Fargate task sizes: vCPU units and the memory (MiB) each allows. */
+const FARGATE_MEMORY: Record<number, { min: number; max: number; step: number }> = {
+  256: { min: 512, max: 2048, step: 512 },
+  512: { min: 1024, max: 4096, step: 1024 },
+  1024: { min: 2048, max: 8192, step: 1024 },
+  2048: { min: 4096, max: 16384, step: 1024 },
+  4096: { min: 8192, max: 30720, step: 1024 },
+};
+
+/** Validated configuration for {@link RecorderStack}. */
+export interface RecorderConfig {
+  /** What callers hear before recording starts. */
+  readonly greetingText: string;
+  /** Vonage text-to-speech language (BCP-47, e.g. `en-US`). */
+  readonly greetingLanguage: string;
+  /** Vonage text-to-speech voice style (a number per language). */
+  readonly greetingStyle: number;
+  /** Audio sample rate requested from Vonage, in Hz. */
+  readonly sampleRate: SampleRate;
+  /** Longest call the recorder accepts, in seconds (Vonage's own limit is 7200). */
+  readonly maxCallSeconds: number;
+  /** How long a per-call websocket token stays valid after the answer webhook signs it. */
+  readonly callTokenTtlSeconds: number;
+  /** Complete ARN of a Secrets Manager secret holding the Vonage signature secret, if any. */
+  readonly signatureSecretArn?: string;
+  /** Oldest signed webhook accepted, in seconds (the JWT `iat` age). */
+  readonly signatureMaxAgeSeconds: number;
+  /** Days to keep recordings and events; 0 keeps them forever. */
+  readonly retentionDays: number;
+  /** Days before recordings move to S3 Standard-IA; 0 skips this transition. */
+  readonly infrequentAccessAfterDays: number;
+  /** Days before recordings move to S3 Glacier Flexible Retrieval; 0 skips this transition. */
+  readonly glacierAfterDays: number;
+  /** Days a replaced or deleted object version is kept before it expires. */
+  readonly noncurrentVersionExpirationDays: number;
+  /** Days to keep S3 server access logs and ALB access logs. */
+  readonly accessLogRetentionDays: number;
+  /** Bucket encryption: S3-managed keys, or a customer-managed KMS key created by the stack. */
+  readonly bucketEncryption: BucketEncryptionChoice;
+  /** Object Lock default retention for regulated users; absent = Object Lock off. */
+  readonly objectLock?: { readonly mode: ObjectLockMode; readonly days: number };
+  /** Fewest recorder tasks kept running (at least 1, so a call never waits for a cold start). */
+  readonly minTasks: number;
+  /** Most recorder tasks auto scaling may run. */
+  readonly maxTasks: number;
+  /** Target concurrent calls per recorder task; auto scaling tracks the average against it. */
+  readonly callsPerTask: number;
+  /** Recorder task vCPU units (256, 512, 1024, 2048, 4096). */
+  readonly taskCpu: number;
+  /** Recorder task memory in MiB; must suit `taskCpu`. */
+  readonly taskMemoryMiB: number;
+  /** Seconds a stopping recorder lets calls finish before it closes them; also the ALB deregistration delay. */
+  readonly drainSeconds: number;
+  /** TLS for the recorder endpoint: both set, or neither (then the recorder URL is ws://). */
+  readonly tls?: {
+    readonly certificateArn: string;
+    readonly domainName: string;
+    /** Route 53 zone in which to create the alias record, if the stack should manage DNS. */
+    readonly hostedZone?: { readonly id: string; readonly name: string };
+  };
+  /** API Gateway steady-state request rate limit (requests per second). */
+  readonly apiRateLimit: number;
+  /** API Gateway burst limit (requests). */
+  readonly apiBurstLimit: number;
+  /** Days to keep Lambda, recorder, API access and VPC flow logs in CloudWatch Logs. */
+  readonly logRetentionDays: number;
+  /** Log level for the Lambda and the recorder. */
+  readonly logLevel: LogLevel;
+}
+
+/** Default for every optional key; what a deploy without context gets. */
+export const DEFAULTS = {
+  greetingText: 'This call is recorded.',
+  greetingLanguage: 'en-US',
+  greetingStyle: 0,
+  sampleRate: 16000,
+  maxCallSeconds: 7200,
+  callTokenTtlSeconds: 300,
+  signatureMaxAgeSeconds: 300,
+  retentionDays: 365,
+  infrequentAccessAfterDays: 30,
+  glacierAfterDays: 90,
+  noncurrentVersionExpirationDays: 30,
+  accessLogRetentionDays: 365,
+  bucketEncryption: 's3',
+  minTasks: 1,
+  maxTasks: 4,
+  callsPerTask: 20,
+  taskCpu: 512,
+  taskMemoryMiB: 1024,
+  drainSeconds: 100,
+  apiRateLimit: 50,
+  apiBurstLimit: 100,
+  logRetentionDays: 30,
+  logLevel: 'INFO',
+} as const;
+
+/** Every context key the app reads. */
+export const CONFIG_KEYS = [
+  'greetingText',
+  'greetingLanguage',
+  'greetingStyle',
+  'sampleRate',
+  'maxCallSeconds',
+  'callTokenTtlSeconds',
+  'signatureSecretArn',
+  'signatureMaxAgeSeconds',
+  'retentionDays',
+  'infrequentAccessAfterDays',
+  'glacierAfterDays',
+  'noncurrentVersionExpirationDays',
+  'accessLogRetentionDays',
+  'bucketEncryption',
+  'objectLockMode',
+  'objectLockRetentionDays',
+  'minTasks',
+  'maxTasks',
+  'callsPerTask',
+  'taskCpu',
+  'taskMemoryMiB',
+  'drainSeconds',
+  'certificateArn',
+  'domainName',
+  'hostedZoneId',
+  'hostedZoneName',
+  'apiRateLimit',
+  'apiBurstLimit',
+  'logRetentionDays',
+  'logLevel',
+] as const;
+export type ConfigKey = (typeof CONFIG_KEYS)[number];
+
+/** Raw context values, as read from cdk.json or `-c`. */
+export type RawConfig = Partial<Record<ConfigKey, unknown>>;
+
+/** Thrown when context holds a bad value; the message lists every bad key at once. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const CERTIFICATE_ARN = /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/;
+// A complete secret ARN ends in the 6-character suffix Secrets Manager adds; grants need it exact.
+const SECRET_ARN =
+  /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/;
+const DOMAIN_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+const HOSTED_ZONE_ID = /^Z[A-Z0-9]{1,31}$/;
+const LANGUAGE = /^[a-z]{2,3}(-[A-Za-z]{2,4})?$/;
+/** Vonage's talk action reads at most this many characters. */
+const MAX_GREETING_CHARS = 1500;
+
+function show(value: unknown): string {
+  return JSON.stringify(value) ?? String(value);
+}
+
+/** Collects problems so one failed synth reports every bad key, not just the first. */
+class Reader {
+  readonly problems: string[] = [];
+
+  constructor(private readonly raw: RawConfig) {}
+
+  has(key: ConfigKey): boolean {
+    const value = this.raw[key];
+    return value !== undefined && value !== null && value !== '';
+  }
+
+  integer(key: ConfigKey, fallback: number | undefined, min: number, max: number): number {
+    const value = this.raw[key];
+    if (value === undefined || value === null || value === '') {
+      if (fallback === undefined) throw new Error(`no default for ${key}`);
+      return fallback;
+    }
+    const parsed =
+      typeof value === 'number' ? value : typeof value === 'string' ? Number(value.trim()) : Number.NaN;
+    if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
+      this.problems.push(`${key} must be a whole number from ${min} to ${max}, got ${show(value)}`);
+      return fallback ?? min;
+    }
+    return parsed;
+  }
+
+  string(key: ConfigKey, fallback: string): string;
+  string(key: ConfigKey): string | undefined;
+  string(key: ConfigKey, fallback?: string): string | undefined {
+    const value = this.raw[key];
+    if (value === undefined || value === null || value === '') return fallback;
+    if (typeof value !== 'string') {
+      this.problems.push(`${key} must be a string, got ${show(value)}`);
+      return fallback;
+    }
+    return value;
+  }
+
+  oneOf<T extends string | number>(
+    key: ConfigKey,
+    allowed: readonly T[],
+    fallback: T,
+    normalize?: (v: string) => string,
+  ): T {
+    const value = this.raw[key];
+    if (value === undefined || value === null || value === '') return fallback;
+    const candidate =
+      typeof allowed[0] === 'number' && typeof value === 'string'
+        ? Number(value)
+        : typeof value === 'string' && normalize
+          ? normalize(value)
+          : value;
+    if (!(allowed as readonly unknown[]).includes(candidate)) {
+      this.problems.push(`${key} must be one of ${allowed.join(', ')}, got ${show(value)}`);
+      return fallback;
+    }
+    return candidate as T;
+  }
+
+  matching(key: ConfigKey, pattern: RegExp, what: string): string | undefined {
+    const value = this.string(key);
+    if (value !== undefined && !pattern.test(value)) {
+      this.problems.push(`${key} must be ${what}, got ${show(value)}`);
+      return undefined;
+    }
+    return value;
+  }
+
+  problem(message: string): void {
+    this.problems.push(message);
+  }
+}
+
+/**
+ * Validates raw context and fills in defaults.
+ *
+ * @throws {ConfigError} naming each bad key and the value it was given.
+ */
+export function parseConfig(raw: RawConfig): RecorderConfig {
+  const r = new Reader(raw);
+
+  const greetingText = r.string('greetingText', DEFAULTS.greetingText).trim();
+  if (greetingText === '' || greetingText.length > MAX_GREETING_CHARS) {
+    r.problem(`greetingText must be 1 to ${MAX_GREETING_CHARS} characters, got ${show(raw.greetingText)}`);
+  }
+  const greetingLanguage =
+    r.matching('greetingLanguage', LANGUAGE, 'a language tag such as en-US') ?? DEFAULTS.greetingLanguage;
+  const greetingStyle = r.integer('greetingStyle', DEFAULTS.greetingStyle, 0, 99);
+  const sampleRate = r.oneOf('sampleRate', SAMPLE_RATES, DEFAULTS.sampleRate);
+  const maxCallSeconds = r.integer('maxCallSeconds', DEFAULTS.maxCallSeconds, 60, 7200);
+  const callTokenTtlSeconds = r.integer('callTokenTtlSeconds', DEFAULTS.callTokenTtlSeconds, 30, 3600);
+  const signatureSecretArn = r.matching(
+    'signatureSecretArn',
+    SECRET_ARN,
+    'a complete secrets manager secret arn (with its 6-character suffix)',
+  );
+  const signatureMaxAgeSeconds = r.integer(
+    'signatureMaxAgeSeconds',
+    DEFAULTS.signatureMaxAgeSeconds,
+    10,
+    3600,
+  );
+
+  const retentionDays = r.integer('retentionDays', DEFAULTS.retentionDays, 0, 36500);
+  const infrequentAccessAfterDays = r.integer(
+    'infrequentAccessAfterDays',
+    DEFAULTS.infrequentAccessAfterDays,
+    0,
+    36500,
+  );
+  const glacierAfterDays = r.integer('glacierAfterDays', DEFAULTS.glacierAfterDays, 0, 36500);
+  // S3 refuses these lifecycle rules at deploy time; catching them here fails in seconds, not minutes.
+  if (infrequentAccessAfterDays > 0 && infrequentAccessAfterDays < 30) {
+    r.problem(
+      `infrequentAccessAfterDays must be 0 (no transition) or at least 30 (an s3 minimum), got ${infrequentAccessAfterDays}`,
+    );
+  }
+  if (
+    infrequentAccessAfterDays > 0 &&
+    glacierAfterDays > 0 &&
+    glacierAfterDays < infrequentAccessAfterDays + 30
+  ) {
+    r.problem(
+      `glacierAfterDays must be at least 30 days after infrequentAccessAfterDays (${infrequentAccessAfterDays}), got ${glacierAfterDays}`,
+    );
+  }
+  const lastTransition = Math.max(infrequentAccessAfterDays, glacierAfterDays);
+  if (retentionDays > 0 && retentionDays <= lastTransition) {
+    r.problem(
+      `retentionDays must be 0 (keep forever) or more than the last storage-class transition (${lastTransition} days), got ${retentionDays}`,
+    );
+  }
+  const noncurrentVersionExpirationDays = r.integer(
+    'noncurrentVersionExpirationDays',
+    DEFAULTS.noncurrentVersionExpirationDays,
+    1,
+    36500,
+  );
+  const accessLogRetentionDays = r.integer(
+    'accessLogRetentionDays',
+    DEFAULTS.accessLogRetentionDays,
+    1,
+    36500,
+  );
+  const bucketEncryption = r.oneOf<BucketEncryptionChoice>(
+    'bucketEncryption',
+    ['s3', 'kms'],
+    DEFAULTS.bucketEncryption,
+    (v) => v.toLowerCase(),
+  );
+
+  let objectLock: RecorderConfig['objectLock'];
+  if (r.has('objectLockMode')) {
+    const mode = r.oneOf<ObjectLockMode | 'none'>(
+      'objectLockMode',
+      ['governance', 'compliance'],
+      'none',
+      (v) => v.toLowerCase(),
+    );
+    if (!r.has('objectLockRetentionDays')) {
+      r.problem(`objectLockRetentionDays is required when objectLockMode is ${show(raw.objectLockMode)}`);
+    } else {
+      const days = r.integer('objectLockRetentionDays', 1, 1, 36500);
+      if (retentionDays > 0 && retentionDays < days) {
+        r.problem(
+          `retentionDays (${retentionDays}) must be 0 or at least objectLockRetentionDays (${days}): locked recordings cannot expire earlier`,
+        );
+      }
+      if (mode !== 'none') objectLock = { mode, days };
+    }
+  } else if (r.has('objectLockRetentionDays')) {
+    r.problem(
+      `objectLockRetentionDays is set (${show(raw.objectLockRetentionDays)}) but objectLockMode is not; set objectLockMode to governance or compliance`,
+    );
+  }
+
+  const minTasks = r.integer('minTasks', DEFAULTS.minTasks, 1, 100);
+  const maxTasks = r.integer('maxTasks', DEFAULTS.maxTasks, 1, 100);
+  if (maxTasks < minTasks) r.problem(`maxTasks (${maxTasks}) must be at least minTasks (${minTasks})`);
+  const callsPerTask = r.integer('callsPerTask', DEFAULTS.callsPerTask, 1, 1000);
+  const taskCpu = r.oneOf('taskCpu', [256, 512, 1024, 2048, 4096], DEFAULTS.taskCpu);
+  const taskMemoryMiB = r.integer('taskMemoryMiB', DEFAULTS.taskMemoryMiB, 512, 30720);
+  const memory = FARGATE_MEMORY[taskCpu];
+  if (
+    memory &&
+    (taskMemoryMiB < memory.min ||
+      taskMemoryMiB > memory.max ||
+      (taskMemoryMiB - memory.min) % memory.step !== 0)
+  ) {
+    r.problem(
+      `taskMemoryMiB must be ${memory.min} to ${memory.max} in steps of ${memory.step} for taskCpu ${taskCpu}, got ${taskMemoryMiB}`,
+    );
+  }
+  // Fargate allows at most 120 s between SIGTERM and SIGKILL; the recorder needs the rest to upload.
+  const drainSeconds = r.integer('drainSeconds', DEFAULTS.drainSeconds, 5, 110);
+
+  let tls: RecorderConfig['tls'];
+  const certificateArn = r.matching('certificateArn', CERTIFICATE_ARN, 'an acm certificate arn');
+  const domainName = r.matching('domainName', DOMAIN_NAME, 'a lowercase dns name such as rec.example.com');
+  if (r.has('certificateArn') !== r.has('domainName')) {
+    r.problem(
+      `certificateArn and domainName go together (wss needs both), got certificateArn=${show(raw.certificateArn)} domainName=${show(raw.domainName)}`,
+    );
+  }
+  const hostedZoneId = r.matching(
+    'hostedZoneId',
+    HOSTED_ZONE_ID,
+    'a route 53 hosted zone id such as Z0123456789ABC',
+  );
+  const hostedZoneName = r.matching(
+    'hostedZoneName',
+    DOMAIN_NAME,
+    'a lowercase dns zone name such as example.com',
+  );
+  if (r.has('hostedZoneId') !== r.has('hostedZoneName')) {
+    r.problem(
+      `hostedZoneId and hostedZoneName go together, got hostedZoneId=${show(raw.hostedZoneId)} hostedZoneName=${show(raw.hostedZoneName)}`,
+    );
+  }
+  if (r.has('hostedZoneId') && !r.has('domainName')) {
+    r.problem(`hostedZoneId needs domainName and certificateArn, got hostedZoneId=${show(raw.hostedZoneId)}`);
+  }
+  if (
+    domainName &&
+    hostedZoneName &&
+    domainName !== hostedZoneName &&
+    !domainName.endsWith(`.${hostedZoneName}`)
+  ) {
+    r.problem(`domainName ${show(domainName)} is not inside hostedZoneName ${show(hostedZoneName)}`);
+  }
+  if (certificateArn && domainName) {
+    tls = {
+      certificateArn,
+      domainName,
+      ...(hostedZoneId && hostedZoneName ? { hostedZone: { id: hostedZoneId, name: hostedZoneName } } : {}),
+    };
+  }
+
+  const apiRateLimit = r.integer('apiRateLimit', DEFAULTS.apiRateLimit, 1, 10000);
+  const apiBurstLimit = r.integer('apiBurstLimit', DEFAULTS.apiBurstLimit, 1, 5000);
+  const logRetentionDays = r.oneOf('logRetentionDays', LOG_RETENTION_DAYS, DEFAULTS.logRetentionDays);
+  const logLevel = r.oneOf<LogLevel>('logLevel', LOG_LEVELS, DEFAULTS.logLevel, (v) => v.toUpperCase());
+
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+
+  return {
+    greetingText,
+    greetingLanguage,
+    greetingStyle,
+    sampleRate,
+    maxCallSeconds,
+    callTokenTtlSeconds,
+    ...(signatureSecretArn ? { signatureSecretArn } : {}),
+    signatureMaxAgeSeconds,
+    retentionDays,
+    infrequentAccessAfterDays,
+    glacierAfterDays,
+    noncurrentVersionExpirationDays,
+    accessLogRetentionDays,
+    bucketEncryption,
+    ...(objectLock ? { objectLock } : {}),
+    minTasks,
+    maxTasks,
+    callsPerTask,
+    taskCpu,
+    taskMemoryMiB,
+    drainSeconds,
+    ...(tls ? { tls } : {}),
+    apiRateLimit,
+    apiBurstLimit,
+    logRetentionDays,
+    logLevel,
+  };
+}

@@ -1,0 +1,413 @@
+import { fileURLToPath } from 'node:url';
+import { Aws, Duration, IgnoreMode, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
+import { Metric } from 'aws-cdk-lib/aws-cloudwatch';
+import {
+  FlowLogDestination,
+  FlowLogTrafficType,
+  GatewayVpcEndpointAwsService,
+  type IVpc,
+  Peer,
+  Port,
+  SecurityGroup,
+  SubnetType,
+  Vpc,
+} from 'aws-cdk-lib/aws-ec2';
+import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
+import {
+  Cluster,
+  ContainerImage,
+  ContainerInsights,
+  CpuArchitecture,
+  Secret as EcsSecret,
+  FargateService,
+  FargateTaskDefinition,
+  LinuxParameters,
+  LogDrivers,
+  OperatingSystemFamily,
+  Protocol,
+} from 'aws-cdk-lib/aws-ecs';
+import {
+  ApplicationLoadBalancer,
+  ApplicationProtocol,
+  ApplicationTargetGroup,
+  ListenerAction,
+  SslPolicy,
+  TargetType,
+} from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { ARecord, HostedZone, RecordTarget } from 'aws-cdk-lib/aws-route53';
+import { LoadBalancerTarget } from 'aws-cdk-lib/aws-route53-targets';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { nagRef } from '../nag.js';
+import { RECORDINGS_PREFIX } from './recordings-bucket.js';
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The recorder listens here (see fargate/src/main.ts). */
+export const RECORDER_PORT = 8080;
+/** Writable volume for in-progress audio; everything else in the container is read-only. */
+export const SCRATCH_DIR = '/scratch';
+/** EMF metric the recorder publishes; auto scaling tracks its per-task average. */
+export const ACTIVE_CALLS_METRIC = {
+  namespace: 'CallRecorder',
+  metricName: 'ActiveCalls',
+  service: 'recorder',
+};
+
+/**
+ * Only what the recorder image is built from goes into the Docker build context (the repository
+ * root, so `common/` is reachable): the image hash then changes only when recorder code does.
+ */
+export const RECORDER_IMAGE_EXCLUDES = [
+  '*',
+  '!common',
+  '!fargate',
+  'fargate/node_modules',
+  'fargate/test',
+  'fargate/dist',
+  '**/.DS_Store',
+];
+
+/** Fargate's ceiling for the time between SIGTERM and SIGKILL. */
+const STOP_TIMEOUT = Duration.seconds(120);
+
+export interface RecorderServiceProps {
+  /** Bucket the recorder streams WAV files and metadata into (under `recordings/`). */
+  readonly bucket: IBucket;
+  /** Bucket for ALB access logs (must use S3-managed keys). */
+  readonly logBucket: IBucket;
+  /** Secret that verifies per-call websocket tokens; ECS injects it as CALL_TOKEN_SECRET. */
+  readonly callTokenSecret: ISecret;
+  /**
+   * Fewest tasks kept running.
+   * @default 1
+   */
+  readonly minTasks?: number;
+  /**
+   * Most tasks auto scaling may run.
+   * @default 4
+   */
+  readonly maxTasks?: number;
+  /**
+   * Target average concurrent calls per task.
+   * @default 20
+   */
+  readonly callsPerTask?: number;
+  /**
+   * Task vCPU units.
+   * @default 512
+   */
+  readonly cpu?: number;
+  /**
+   * Task memory (MiB).
+   * @default 1024
+   */
+  readonly memoryMiB?: number;
+  /**
+   * Seconds a stopping task lets calls finish; also the target group's deregistration delay.
+   * @default 100
+   */
+  readonly drainSeconds?: number;
+  /**
+   * Longest call (seconds), passed to the recorder.
+   * @default 7200
+   */
+  readonly maxCallSeconds?: number;
+  /**
+   * Serve wss:// on 443 with this certificate for this name.
+   * @default - ws:// on port 80 at the load balancer's DNS name
+   */
+  readonly tls?: {
+    readonly certificateArn: string;
+    readonly domainName: string;
+    /** Creates an alias record for `domainName` in this zone. */
+    readonly hostedZone?: { readonly id: string; readonly name: string };
+  };
+  /**
+   * Retention of the recorder's and the VPC flow logs.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: RetentionDays;
+  /**
+   * Recorder log level.
+   * @default 'INFO'
+   */
+  readonly logLevel?: string;
+}
+
+/**
+ * The websocket recorder: a Fargate service behind an internet-facing ALB, in its own VPC.
+ *
+ * VPC choice: two public subnets, no NAT gateway. Tasks get public IPs for egress to ECR,
+ * Secrets Manager and CloudWatch, while their security group admits only the ALB. Two NAT
+ * gateways (one per AZ, for AZ independence) would add about $66/month plus data processing to an
+ * otherwise near-idle system, and six interface endpoints (ECR api/dkr, logs, secrets, ...) about
+ * $88/month. A free S3 gateway endpoint keeps recording uploads on the AWS network.
+ */
+export class RecorderService extends Construct {
+  readonly vpc: IVpc;
+  readonly cluster: Cluster;
+  readonly service: FargateService;
+  readonly loadBalancer: ApplicationLoadBalancer;
+  /** `ws://<alb dns>` or `wss://<domain>`, no trailing slash. */
+  readonly recorderUrl: string;
+
+  constructor(scope: Construct, id: string, props: RecorderServiceProps) {
+    super(scope, id);
+    const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
+    const drainSeconds = props.drainSeconds ?? 100;
+    const tls = props.tls;
+
+    const vpc = new Vpc(this, 'Vpc', {
+      maxAzs: 2,
+      natGateways: 0,
+      subnetConfiguration: [{ name: 'public', subnetType: SubnetType.PUBLIC, cidrMask: 24 }],
+      gatewayEndpoints: { S3: { service: GatewayVpcEndpointAwsService.S3 } },
+    });
+    vpc.addFlowLog('FlowLog', {
+      destination: FlowLogDestination.toCloudWatchLogs(
+        new LogGroup(this, 'FlowLogs', { retention: logRetention, removalPolicy: RemovalPolicy.DESTROY }),
+      ),
+      trafficType: FlowLogTrafficType.ALL,
+    });
+    this.vpc = vpc;
+
+    this.cluster = new Cluster(this, 'Cluster', { vpc, containerInsightsV2: ContainerInsights.ENABLED });
+
+    const taskDefinition = new FargateTaskDefinition(this, 'TaskDefinition', {
+      cpu: props.cpu ?? 512,
+      memoryLimitMiB: props.memoryMiB ?? 1024,
+      runtimePlatform: {
+        cpuArchitecture: CpuArchitecture.ARM64,
+        operatingSystemFamily: OperatingSystemFamily.LINUX,
+      },
+      volumes: [{ name: 'scratch' }],
+    });
+
+    const container = taskDefinition.addContainer('recorder', {
+      image: ContainerImage.fromAsset(repoRoot, {
+        file: 'fargate/Dockerfile',
+        platform: Platform.LINUX_ARM64,
+        ignoreMode: IgnoreMode.DOCKER,
+        exclude: RECORDER_IMAGE_EXCLUDES,
+      }),
+      essential: true,
+      user: 'node',
+      readonlyRootFilesystem: true,
+      // An init process reaps zombies and forwards SIGTERM to node, so the drain below actually starts.
+      linuxParameters: new LinuxParameters(this, 'LinuxParameters', { initProcessEnabled: true }),
+      portMappings: [{ containerPort: RECORDER_PORT, protocol: Protocol.TCP }],
+      logging: LogDrivers.awsLogs({
+        streamPrefix: 'recorder',
+        logGroup: new LogGroup(this, 'Logs', {
+          retention: logRetention,
+          removalPolicy: RemovalPolicy.DESTROY,
+        }),
+      }),
+      environment: {
+        PORT: String(RECORDER_PORT),
+        RECORDINGS_BUCKET: props.bucket.bucketName,
+        SCRATCH_DIR,
+        DRAIN_TIMEOUT_SECONDS: String(drainSeconds),
+        MAX_CALL_SECONDS: String(props.maxCallSeconds ?? 7200),
+        LOG_LEVEL: props.logLevel ?? 'INFO',
+        POWERTOOLS_SERVICE_NAME: ACTIVE_CALLS_METRIC.service,
+        POWERTOOLS_METRICS_NAMESPACE: ACTIVE_CALLS_METRIC.namespace,
+      },
+      secrets: { CALL_TOKEN_SECRET: EcsSecret.fromSecretsManager(props.callTokenSecret) },
+      // The image has no curl; Node 24's fetch does the probe. 503 while draining marks it unhealthy.
+      healthCheck: {
+        command: [
+          'CMD',
+          'node',
+          '-e',
+          `fetch('http://127.0.0.1:${RECORDER_PORT}/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`,
+        ],
+        interval: Duration.seconds(15),
+        timeout: Duration.seconds(5),
+        retries: 3,
+        startPeriod: Duration.seconds(20),
+      },
+      stopTimeout: STOP_TIMEOUT,
+    });
+    container.addMountPoints({ sourceVolume: 'scratch', containerPath: SCRATCH_DIR, readOnly: false });
+
+    // Least privilege: create/continue/finish/abort uploads under recordings/ and nothing else.
+    // (Create/UploadPart/CompleteMultipartUpload are authorized by s3:PutObject.)
+    taskDefinition.addToTaskRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
+        resources: [props.bucket.arnForObjects(`${RECORDINGS_PREFIX}*`)],
+      }),
+    );
+    // Multipart uploads to an SSE-KMS bucket need Decrypt as well as GenerateDataKey.
+    props.bucket.encryptionKey?.grant(taskDefinition.taskRole, 'kms:GenerateDataKey', 'kms:Decrypt');
+    // The recorder protects its task from scale-in while it holds calls (ECS agent task-protection endpoint).
+    taskDefinition.addToTaskRolePolicy(
+      new PolicyStatement({
+        actions: ['ecs:GetTaskProtection', 'ecs:UpdateTaskProtection'],
+        resources: [
+          `arn:${Aws.PARTITION}:ecs:${Aws.REGION}:${Aws.ACCOUNT_ID}:task/${this.cluster.clusterName}/*`,
+        ],
+      }),
+    );
+
+    const albSecurityGroup = new SecurityGroup(this, 'LoadBalancerSecurityGroup', {
+      vpc,
+      description: 'Recorder load balancer: websocket clients in, recorder tasks out',
+      allowAllOutbound: false,
+    });
+    const taskSecurityGroup = new SecurityGroup(this, 'TaskSecurityGroup', {
+      vpc,
+      description: 'Recorder tasks: only the load balancer may connect',
+      allowAllOutbound: false,
+    });
+    // Egress to AWS APIs (ECR, S3, Secrets Manager, CloudWatch) is HTTPS only.
+    taskSecurityGroup.addEgressRule(Peer.anyIpv4(), Port.tcp(443), 'HTTPS to AWS APIs');
+    taskSecurityGroup.addIngressRule(
+      albSecurityGroup,
+      Port.tcp(RECORDER_PORT),
+      'Websocket and health checks from the ALB',
+    );
+    albSecurityGroup.addEgressRule(taskSecurityGroup, Port.tcp(RECORDER_PORT), 'To recorder tasks');
+
+    this.loadBalancer = new ApplicationLoadBalancer(this, 'LoadBalancer', {
+      vpc,
+      internetFacing: true,
+      securityGroup: albSecurityGroup,
+      vpcSubnets: { subnetType: SubnetType.PUBLIC },
+      // Vonage streams a 20 ms audio frame continuously, so a quiet socket is a dead one; the
+      // recorder's own idle timeout and ping heartbeat notice first and finalize the recording.
+      // This only has to exceed them by a margin (the default 60 s does, barely) so the ALB never
+      // cuts a live call first.
+      idleTimeout: Duration.seconds(300),
+      dropInvalidHeaderFields: true,
+    });
+    this.loadBalancer.logAccessLogs(props.logBucket, 'alb');
+
+    const targetGroup = new ApplicationTargetGroup(this, 'TargetGroup', {
+      vpc,
+      port: RECORDER_PORT,
+      protocol: ApplicationProtocol.HTTP,
+      targetType: TargetType.IP,
+      healthCheck: {
+        path: '/healthz',
+        healthyHttpCodes: '200',
+        interval: Duration.seconds(10),
+        timeout: Duration.seconds(5),
+        healthyThresholdCount: 2,
+        unhealthyThresholdCount: 2,
+      },
+      // Stopping a task behind an ALB goes: (1) ECS deregisters it, the ALB sends it no new calls
+      // and keeps its open websockets; (2) once the deregistration delay ends (or no connection is
+      // left), ECS sends SIGTERM; (3) the recorder drains: /healthz turns 503, new upgrades are
+      // refused, calls still open get up to DRAIN_TIMEOUT_SECONDS, then a 1001 close, and every
+      // recording is finalized in S3; (4) SIGKILL at the 120 s stop timeout. The delay equals the
+      // drain time so a call gets the same grace in step 1 as in step 3, and the drain time stays
+      // under the stop timeout so the last multipart upload completes before SIGKILL. Tasks that
+      // hold calls are protected from scale-in altogether (task protection), so this path is for
+      // deployments and failures, not routine scale-in.
+      deregistrationDelay: Duration.seconds(drainSeconds),
+    });
+
+    if (tls) {
+      this.loadBalancer.addListener('Https', {
+        port: 443,
+        protocol: ApplicationProtocol.HTTPS,
+        certificates: [Certificate.fromCertificateArn(this, 'Certificate', tls.certificateArn)],
+        sslPolicy: SslPolicy.RECOMMENDED_TLS,
+        open: true,
+        defaultAction: ListenerAction.forward([targetGroup]),
+      });
+    } else {
+      this.loadBalancer.addListener('Http', {
+        port: 80,
+        protocol: ApplicationProtocol.HTTP,
+        open: true,
+        defaultAction: ListenerAction.forward([targetGroup]),
+      });
+    }
+
+    this.service = new FargateService(this, 'Service', {
+      cluster: this.cluster,
+      taskDefinition,
+      // Public subnets without NAT: the public IP is the task's only route to ECR and AWS APIs.
+      assignPublicIp: true,
+      vpcSubnets: { subnetType: SubnetType.PUBLIC },
+      securityGroups: [taskSecurityGroup],
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
+      circuitBreaker: { enable: true, rollback: true },
+      healthCheckGracePeriod: Duration.seconds(60),
+    });
+    this.service.attachToApplicationTargetGroup(targetGroup);
+
+    // Why ActiveCalls and not CPU: a call is a small steady stream (32 kB/s at 16 kHz) with
+    // bursts only at upload time, so CPU stays low while a task fills up with sockets, file
+    // handles and part buffers; CPU tracking would scale in a task full of live calls. The
+    // recorder publishes its open-call count (EMF, dimension service=recorder) from every task,
+    // so the metric's Average is calls per task, which is what capacity is sized by.
+    const scaling = this.service.autoScaleTaskCount({
+      minCapacity: props.minTasks ?? 1,
+      maxCapacity: props.maxTasks ?? 4,
+    });
+    scaling.scaleToTrackCustomMetric('ActiveCallsPerTask', {
+      metric: new Metric({
+        namespace: ACTIVE_CALLS_METRIC.namespace,
+        metricName: ACTIVE_CALLS_METRIC.metricName,
+        dimensionsMap: { service: ACTIVE_CALLS_METRIC.service },
+        statistic: 'Average',
+        period: Duration.minutes(1),
+      }),
+      targetValue: props.callsPerTask ?? 20,
+      // Scale out fast (a burst of calls), in slowly (calls last minutes; a task with calls is protected anyway).
+      scaleOutCooldown: Duration.seconds(60),
+      scaleInCooldown: Duration.minutes(10),
+    });
+
+    if (tls?.hostedZone) {
+      new ARecord(this, 'AliasRecord', {
+        zone: HostedZone.fromHostedZoneAttributes(this, 'Zone', {
+          hostedZoneId: tls.hostedZone.id,
+          zoneName: tls.hostedZone.name,
+        }),
+        recordName: tls.domainName,
+        target: RecordTarget.fromAlias(new LoadBalancerTarget(this.loadBalancer)),
+      });
+    }
+
+    this.recorderUrl = tls ? `wss://${tls.domainName}` : `ws://${this.loadBalancer.loadBalancerDnsName}`;
+
+    Validations.of(albSecurityGroup).acknowledge({
+      id: 'AwsSolutions-EC23',
+      reason:
+        'Vonage media servers open the recording websocket from addresses that are not a fixed, published list; every upgrade must carry a per-call HMAC token or it is refused with 401.',
+    });
+    Validations.of(taskDefinition.taskRole).acknowledge(
+      {
+        id: `AwsSolutions-IAM5[Resource::${nagRef(props.bucket, 'Arn')}/${RECORDINGS_PREFIX}*]`,
+        reason:
+          'Recording keys are made per call (recordings/YYYY/MM/DD/<uuid>.wav|.json), so the grant is the recordings/ prefix, PutObject and AbortMultipartUpload only.',
+      },
+      {
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/${nagRef(this.cluster)}/*]`,
+        reason:
+          'A task protects itself from scale-in while it holds calls; task ids exist only at run time, so the grant covers tasks of this cluster only.',
+      },
+    );
+    Validations.of(taskDefinition.obtainExecutionRole()).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'ecr:GetAuthorizationToken has no resource-level permissions; image pulls themselves are scoped to the asset repository.',
+    });
+    Validations.of(taskDefinition).acknowledge({
+      id: 'AwsSolutions-ECS2',
+      reason:
+        'The environment holds only non-secret settings (port, bucket name, timeouts, log level); the token secret is injected through ECS secrets from Secrets Manager.',
+    });
+  }
+}

@@ -1,0 +1,106 @@
+import { CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct } from 'constructs';
+import type { RecorderConfig } from './config.js';
+import { RecorderService } from './constructs/recorder-service.js';
+import { RecordingsBucket } from './constructs/recordings-bucket.js';
+import { WebhookApi } from './constructs/webhook-api.js';
+
+export interface RecorderStackProps extends StackProps {
+  /** Validated configuration (see `parseConfig`). */
+  readonly config: RecorderConfig;
+}
+
+/**
+ * The whole call recorder: the recordings bucket, the Vonage webhooks (Lambda + HTTP API) and the
+ * websocket recorder (Fargate behind an ALB), sharing one generated secret for per-call tokens.
+ */
+export class RecorderStack extends Stack {
+  readonly recordings: RecordingsBucket;
+  readonly recorder: RecorderService;
+  readonly webhooks: WebhookApi;
+  readonly callTokenSecret: ISecret;
+
+  constructor(scope: Construct, id: string, props: RecorderStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    // Config values are already limited to the RetentionDays enum's numeric values.
+    const logRetention = config.logRetentionDays as RetentionDays;
+
+    this.recordings = new RecordingsBucket(this, 'Recordings', {
+      retentionDays: config.retentionDays,
+      infrequentAccessAfterDays: config.infrequentAccessAfterDays,
+      glacierAfterDays: config.glacierAfterDays,
+      noncurrentVersionExpirationDays: config.noncurrentVersionExpirationDays,
+      accessLogRetentionDays: config.accessLogRetentionDays,
+      kmsEncryption: config.bucketEncryption === 'kms',
+      ...(config.objectLock ? { objectLock: config.objectLock } : {}),
+    });
+
+    // Raw 64-character value (no JSON wrapper, no punctuation): both runtimes use it as an HMAC key.
+    const callTokenSecret = new Secret(this, 'CallTokenSecret', {
+      description: 'HMAC key for per-call recorder websocket tokens',
+      generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+    });
+    this.callTokenSecret = callTokenSecret;
+    Validations.of(callTokenSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'Rotation would need a rotation Lambda and a two-key overlap in both runtimes; the key never leaves Secrets Manager and ECS/Lambda, tokens live minutes, and replacing it is one `cdk deploy` after regenerating the secret (see docs/configuration.md).',
+    });
+
+    this.recorder = new RecorderService(this, 'Recorder', {
+      bucket: this.recordings.bucket,
+      logBucket: this.recordings.logBucket,
+      callTokenSecret,
+      minTasks: config.minTasks,
+      maxTasks: config.maxTasks,
+      callsPerTask: config.callsPerTask,
+      cpu: config.taskCpu,
+      memoryMiB: config.taskMemoryMiB,
+      drainSeconds: config.drainSeconds,
+      maxCallSeconds: config.maxCallSeconds,
+      logRetention,
+      logLevel: config.logLevel,
+      ...(config.tls ? { tls: config.tls } : {}),
+    });
+
+    const signatureSecret = config.signatureSecretArn
+      ? Secret.fromSecretCompleteArn(this, 'VonageSignatureSecret', config.signatureSecretArn)
+      : undefined;
+
+    this.webhooks = new WebhookApi(this, 'Webhooks', {
+      bucket: this.recordings.bucket,
+      callTokenSecret,
+      ...(signatureSecret ? { signatureSecret } : {}),
+      recorderUrl: this.recorder.recorderUrl,
+      greeting: { text: config.greetingText, language: config.greetingLanguage, style: config.greetingStyle },
+      sampleRate: config.sampleRate,
+      maxCallSeconds: config.maxCallSeconds,
+      callTokenTtlSeconds: config.callTokenTtlSeconds,
+      signatureMaxAgeSeconds: config.signatureMaxAgeSeconds,
+      rateLimit: config.apiRateLimit,
+      burstLimit: config.apiBurstLimit,
+      logRetention,
+      logLevel: config.logLevel,
+    });
+
+    new CfnOutput(this, 'AnswerUrl', {
+      value: this.webhooks.answerUrl,
+      description: 'Vonage application answer URL (GET)',
+    });
+    new CfnOutput(this, 'EventUrl', {
+      value: this.webhooks.eventUrl,
+      description: 'Vonage application event URL (POST)',
+    });
+    new CfnOutput(this, 'RecorderUrl', {
+      value: this.recorder.recorderUrl,
+      description: 'Base URL of the recording websocket',
+    });
+    new CfnOutput(this, 'RecordingsBucketName', {
+      value: this.recordings.bucket.bucketName,
+      description: 'Bucket holding recordings/ and events/',
+    });
+  }
+}
