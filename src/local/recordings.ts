@@ -1,0 +1,105 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { eventsPrefix, metadataKey } from '../../common/recording-keys.js';
+import type { RecordingMetadata } from '../../common/recording-metadata.js';
+
+/** The recording of one call was not stored in time. */
+export class RecordingNotFoundError extends Error {
+  override readonly name = 'RecordingNotFoundError';
+}
+
+function httpStatus(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+}
+
+/** The UTC days a call may have touched (a call can cross midnight). */
+export function callDays(...dates: Date[]): Date[] {
+  const days = new Map<string, Date>();
+  for (const date of dates) days.set(date.toISOString().slice(0, 10), date);
+  return [...days.values()];
+}
+
+/** Reads an object as text; undefined when it does not exist. */
+export async function readText(s3: S3Client, bucket: string, key: string): Promise<string | undefined> {
+  try {
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return await (object.Body as { transformToString(): Promise<string> }).transformToString();
+  } catch (error) {
+    if (httpStatus(error) === 404 || (error as Error).name === 'NoSuchKey') return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Waits for the metadata JSON the recorder writes once a call's recording is stored, trying each
+ * day the call touched. The recorder finalizes after the hang-up, so it may lag the call a little.
+ */
+export async function waitForRecording(
+  s3: S3Client,
+  bucket: string,
+  callUuid: string,
+  days: readonly Date[],
+  timeoutMs = 15_000,
+): Promise<RecordingMetadata> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const day of days) {
+      const text = await readText(s3, bucket, metadataKey(callUuid, day));
+      if (text !== undefined) return JSON.parse(text) as RecordingMetadata;
+    }
+    if (Date.now() > deadline) {
+      throw new RecordingNotFoundError(
+        `no recording for call ${callUuid} after ${timeoutMs} ms: expected ${days.map((day) => metadataKey(callUuid, day)).join(' or ')}`,
+      );
+    }
+    await sleep(100);
+  }
+}
+
+/** One stored call event: its key and the Vonage event JSON. */
+export interface StoredCallEvent {
+  readonly key: string;
+  readonly event: Record<string, unknown>;
+}
+
+/** Every stored event of a conversation on the given days, in key (time) order. */
+export async function listCallEvents(
+  s3: S3Client,
+  bucket: string,
+  conversationUuid: string,
+  days: readonly Date[],
+): Promise<StoredCallEvent[]> {
+  const keys: string[] = [];
+  for (const day of days) {
+    let token: string | undefined;
+    do {
+      const page = await s3.send(
+        new ListObjectsV2Command({
+          Bucket: bucket,
+          Prefix: eventsPrefix(conversationUuid, day),
+          ContinuationToken: token,
+        }),
+      );
+      for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+  keys.sort();
+  const events: StoredCallEvent[] = [];
+  for (const key of keys) {
+    const text = await readText(s3, bucket, key);
+    if (text !== undefined) events.push({ key, event: JSON.parse(text) as Record<string, unknown> });
+  }
+  return events;
+}
+
+/** Downloads an object to a local file through the S3 API. */
+export async function downloadObject(s3: S3Client, bucket: string, key: string, path: string): Promise<void> {
+  const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  await mkdir(dirname(path), { recursive: true });
+  await pipeline(object.Body as NodeJS.ReadableStream, createWriteStream(path));
+}

@@ -1,0 +1,53 @@
+/**
+ * `npm start`: the whole call recorder on this machine (S3 API, webhooks, recorder) until Ctrl-C.
+ */
+import { describeStack, localStackCommand, type StartOptions, stackOptions } from './options.js';
+import { startLocalStack } from './stack.js';
+
+async function main(): Promise<void> {
+  const program = localStackCommand(
+    'npm start --',
+    'Run the call recorder on this machine: S3 API, webhooks and recorder.',
+  );
+  program.parse(process.argv);
+  const options = stackOptions(program.opts<StartOptions>());
+  const stack = await startLocalStack({
+    ...options,
+    onRequest: (entry) =>
+      process.stdout.write(
+        `${entry.method} ${entry.path} → ${entry.status} (${entry.durationMs.toFixed(0)} ms)\n`,
+      ),
+  });
+  process.stdout.write(
+    `Call recorder running locally:\n${describeStack(stack, options.signatureSecret !== undefined)}\n` +
+      'Place a call:  npm run call -- --text "Hello, this is a test." --fast\n' +
+      'Ctrl-C to stop (live calls are drained first).\n',
+  );
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      process.stderr.write('already stopping; waiting for recordings to be stored\n');
+      return;
+    }
+    stopping = true;
+    process.stdout.write(`${signal}: draining ${stack.activeCalls()} live call(s), then stopping\n`);
+    stack.stop().then(
+      () => {
+        process.stdout.write('stopped\n');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        process.stderr.write(`error: stopping failed: ${(error as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
