@@ -53,6 +53,8 @@ export interface RecordingMetadata {
   /** Binary frames whose size was not one 20 ms frame (kept in the audio all the same). */
   readonly oddSizeFrames: number;
   readonly textEvents: readonly RecordedTextEvent[];
+  /** Text frames received beyond the recorder's cap and not kept in `textEvents` (absent = 0). */
+  readonly droppedTextEvents?: number;
   readonly end: RecordingEnd;
   /** True when the call did not end normally: audio may be missing at the end. */
   readonly interrupted: boolean;

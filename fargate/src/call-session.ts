@@ -1,0 +1,437 @@
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { WebSocket } from 'ws';
+import { bytesPerSecond, frameBytes, type SampleRate } from '../../common/audio-format.js';
+import { metadataKey, recordingKey } from '../../common/recording-keys.js';
+import {
+  type CallIdentity,
+  type RecordedTextEvent,
+  type RecordingEnd,
+  type RecordingMetadata,
+  recordingObjectMetadata,
+} from '../../common/recording-metadata.js';
+import { CloseCode } from './close-codes.js';
+import type { RecorderMetrics } from './metrics.js';
+import {
+  type ConnectedFrame,
+  type ConnectedFrameProblem,
+  parseConnectedFrame,
+  parseTextEvent,
+} from './protocol.js';
+import { type RetryPolicy, type TransferLimiter, withRetry } from './retry.js';
+import { AudioSpool, writeJournal } from './spool.js';
+import { RecordingUpload, type StoredRecording } from './upload.js';
+
+/** Per-call limits and timings (resolved defaults, from the recorder's options). */
+export interface SessionSettings {
+  readonly scratchDir: string;
+  readonly partSizeBytes: number;
+  readonly idleTimeoutMs: number;
+  readonly maxCallMs: number;
+  readonly spoolFlushBytes: number;
+  readonly spoolFlushIntervalMs: number;
+  readonly maxTextEvents: number;
+  /** After the recorder sends a close frame, how long the peer has to answer before the socket is cut. */
+  readonly closeGraceMs: number;
+}
+
+export interface SessionStorage {
+  readonly s3: S3Client;
+  readonly bucket: string;
+  readonly limiter: TransferLimiter;
+  readonly retry?: RetryPolicy;
+}
+
+export interface CallSessionOptions {
+  /** The call uuid from the websocket path, already authorized by its token. */
+  readonly uuid: string;
+  readonly socket: WebSocket;
+  /** When the websocket was accepted: the recording's start and key date. */
+  readonly acceptedAt: Date;
+  readonly settings: SessionSettings;
+  readonly storage: SessionStorage;
+  readonly logger: Logger;
+  readonly metrics: RecorderMetrics;
+  readonly now: () => Date;
+}
+
+/**
+ * - `awaiting-connected`: socket open, no `websocket:connected` yet (nothing stored)
+ * - `recording`: audio going to the spool file and, part by part, to S3
+ * - `finalizing`: socket closed, the last parts and the metadata going up
+ * - `stored` / `failed`: done, with or without the recording in S3
+ * - `refused`: closed before a valid first frame; nothing was stored
+ */
+export type CallSessionState =
+  | 'awaiting-connected'
+  | 'recording'
+  | 'finalizing'
+  | 'stored'
+  | 'failed'
+  | 'refused';
+
+type EndedBy = RecordingEnd['by'];
+
+const PROBLEM_CLOSE: Record<ConnectedFrameProblem, number> = {
+  'not-json': CloseCode.BadFirstFrame,
+  'not-connected-event': CloseCode.BadFirstFrame,
+  'unsupported-content-type': CloseCode.UnsupportedContentType,
+};
+
+/** The close code ws sends for each of its receive errors (ws/lib/receiver.js). */
+function wsErrorCloseCode(code: unknown): number | undefined {
+  if (typeof code !== 'string' || !code.startsWith('WS_ERR_')) return undefined;
+  if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' || code === 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH') {
+    return CloseCode.MessageTooBig;
+  }
+  if (code === 'WS_ERR_INVALID_UTF8') return 1007;
+  if (code === 'WS_ERR_TOO_MANY_BUFFERED_PARTS') return 1008;
+  return 1002;
+}
+
+/** Close codes with which a call ends normally (1005: the peer closed without a code). */
+const NORMAL_CLOSE_CODES = new Set([1000, 1005]);
+
+/**
+ * One call's websocket, from handshake to stored recording. The server feeds it socket events and
+ * a periodic `tick`; it owns the spool file, the upload and the metadata.
+ */
+export class CallSession {
+  #state: CallSessionState = 'awaiting-connected';
+  readonly #done: Promise<void>;
+  #resolveDone!: () => void;
+  #lastMessageAt = performance.now();
+  #startedMono = performance.now();
+  #lastFlushAt = performance.now();
+  /** Heartbeat: set by any frame or pong, cleared by each ping. */
+  alive = true;
+
+  #identity: CallIdentity | undefined;
+  #connected: ConnectedFrame | undefined;
+  #spool: AudioSpool | undefined;
+  #upload: RecordingUpload | undefined;
+  #flushing: Promise<void> | undefined;
+  #frameCount = 0;
+  #oddSizeFrames = 0;
+  #expectedFrameBytes = 0;
+  #maxAudioBytes = 0;
+  readonly #textEvents: RecordedTextEvent[] = [];
+  #droppedTextEvents = 0;
+  /** Set when the recorder ends the call: why, and the close code it sent. */
+  #closing: { by: EndedBy; code: number; reason: string } | undefined;
+  #closeTimer: NodeJS.Timeout | undefined;
+  #socketError: Error | undefined;
+
+  constructor(private readonly options: CallSessionOptions) {
+    this.#done = new Promise((resolve) => {
+      this.#resolveDone = resolve;
+    });
+  }
+
+  get uuid(): string {
+    return this.options.uuid;
+  }
+
+  get state(): CallSessionState {
+    return this.#state;
+  }
+
+  /** Resolves when the call is over and its recording stored (or given up on). Never rejects. */
+  get done(): Promise<void> {
+    return this.#done;
+  }
+
+  #log(): { callUuid: string } {
+    return { callUuid: this.options.uuid };
+  }
+
+  onMessage(data: Buffer, isBinary: boolean): void {
+    this.#lastMessageAt = performance.now();
+    this.alive = true;
+    if (this.#state === 'awaiting-connected') {
+      this.#onFirstFrame(data, isBinary);
+    } else if (this.#state === 'recording') {
+      // Frames that cross the recorder's own close frame are still the call's audio: keep them.
+      if (isBinary) this.#onAudio(data);
+      else this.#onText(data);
+    }
+  }
+
+  #onFirstFrame(data: Buffer, isBinary: boolean): void {
+    if (isBinary) {
+      this.#refuse(CloseCode.UnsupportedData, 'expected a websocket:connected text frame first');
+      return;
+    }
+    const parsed = parseConnectedFrame(data.toString('utf8'));
+    if (!parsed.ok) {
+      this.#refuse(PROBLEM_CLOSE[parsed.problem], parsed.detail);
+      return;
+    }
+    this.#start(parsed.frame);
+  }
+
+  #refuse(code: number, reason: string): void {
+    this.options.logger.warn('call refused: bad first frame', { ...this.#log(), closeCode: code, reason });
+    this.close('error', code, reason);
+  }
+
+  #start(frame: ConnectedFrame): void {
+    const { uuid, acceptedAt, settings, storage, logger } = this.options;
+    if (frame.uuid !== null && frame.uuid !== uuid) {
+      logger.warn('websocket:connected names another uuid; the path uuid is used', {
+        ...this.#log(),
+        frameUuid: frame.uuid,
+      });
+    }
+    const sampleRate: SampleRate = frame.sampleRate;
+    const identity: CallIdentity = {
+      uuid,
+      conversationUuid: frame.conversationUuid,
+      from: frame.from,
+      to: frame.to,
+      startedAt: acceptedAt.toISOString(),
+      sampleRate,
+    };
+    const key = recordingKey(uuid, acceptedAt);
+    const spoolPath = join(settings.scratchDir, `${uuid}.${acceptedAt.getTime()}.pcm`);
+    this.#identity = identity;
+    this.#connected = frame;
+    this.#expectedFrameBytes = frameBytes(sampleRate);
+    this.#maxAudioBytes = Math.floor(settings.maxCallMs / 1000) * bytesPerSecond(sampleRate);
+    this.#spool = new AudioSpool(spoolPath, (stored) => this.#upload?.progress(stored));
+    const journal = { identity, bucket: storage.bucket, key, spoolPath, uploadId: null as string | null };
+    this.#upload = new RecordingUpload({
+      s3: storage.s3,
+      bucket: storage.bucket,
+      key,
+      objectMetadata: recordingObjectMetadata(identity),
+      format: { sampleRate },
+      spool: this.#spool,
+      partSizeBytes: settings.partSizeBytes,
+      limiter: storage.limiter,
+      retry: storage.retry,
+      onRetry: (operation, error, attempt, delayMs) =>
+        logger.warn('S3 request failed; retrying', {
+          ...this.#log(),
+          operation,
+          attempt,
+          delayMs,
+          error: String(error),
+        }),
+      onMultipartCreated: (uploadId) => {
+        journal.uploadId = uploadId;
+        this.#writeJournal(journal);
+      },
+    });
+    this.#writeJournal(journal);
+    this.#state = 'recording';
+    this.#startedMono = performance.now();
+    this.options.metrics.callStarted();
+    logger.info('call started', {
+      ...this.#log(),
+      key,
+      sampleRate,
+      conversationUuid: identity.conversationUuid,
+    });
+  }
+
+  #writeJournal(journal: Record<string, unknown>): void {
+    writeJournal(this.#spool!.path, journal).catch((error: unknown) =>
+      this.options.logger.error('writing the call journal failed', { ...this.#log(), error }),
+    );
+  }
+
+  #onAudio(data: Buffer): void {
+    const spool = this.#spool!;
+    this.#frameCount++;
+    if (data.length !== this.#expectedFrameBytes) this.#oddSizeFrames++;
+    spool.append(data);
+    if (spool.pendingBytes >= this.options.settings.spoolFlushBytes) this.#flush();
+    if (spool.receivedBytes >= this.#maxAudioBytes) {
+      this.close('max-duration', CloseCode.MaxDuration, 'call reached its maximum duration');
+    }
+  }
+
+  #onText(data: Buffer): void {
+    if (this.#textEvents.length >= this.options.settings.maxTextEvents) {
+      this.#droppedTextEvents++;
+      return;
+    }
+    const sampleRate = this.#identity!.sampleRate;
+    this.#textEvents.push({
+      offsetMs: Math.round((this.#spool!.receivedBytes / bytesPerSecond(sampleRate)) * 1000),
+      receivedAt: this.options.now().toISOString(),
+      event: parseTextEvent(data.toString('utf8')),
+    });
+  }
+
+  #flush(): void {
+    this.#lastFlushAt = performance.now();
+    this.#flushing ??= this.#spool!.flush()
+      .catch((error: unknown) => {
+        this.options.logger.error('spooling audio failed; ending the call', { ...this.#log(), error });
+        this.close('error', CloseCode.InternalError, 'recording storage failed');
+      })
+      .finally(() => {
+        this.#flushing = undefined;
+      });
+  }
+
+  /** Periodic housekeeping from the server: time-based flush, idle and maximum-duration limits. */
+  tick(nowMono: number): void {
+    if (this.#closing) return;
+    const { idleTimeoutMs, spoolFlushIntervalMs, maxCallMs } = this.options.settings;
+    if (this.#state === 'awaiting-connected' && nowMono - this.#lastMessageAt > idleTimeoutMs) {
+      this.close('idle-timeout', CloseCode.IdleTimeout, 'no websocket:connected frame in time');
+    } else if (this.#state === 'recording') {
+      if (this.#spool!.pendingBytes > 0 && nowMono - this.#lastFlushAt >= spoolFlushIntervalMs) this.#flush();
+      if (nowMono - this.#lastMessageAt > idleTimeoutMs) {
+        this.close('idle-timeout', CloseCode.IdleTimeout, 'no audio received in time');
+      } else if (nowMono - this.#startedMono > maxCallMs) {
+        this.close('max-duration', CloseCode.MaxDuration, 'call reached its maximum duration');
+      }
+    }
+  }
+
+  /**
+   * Ends the call from the recorder's side with a close frame. Audio received until the peer
+   * answers is still kept; a peer that does not answer within the grace period is cut off.
+   */
+  close(by: EndedBy, code: number, reason: string): void {
+    if (this.#closing || this.#state === 'finalizing' || this.#state === 'stored' || this.#state === 'failed')
+      return;
+    this.#closing = { by, code, reason };
+    this.options.socket.close(code, reason);
+    this.#closeTimer = setTimeout(() => this.options.socket.terminate(), this.options.settings.closeGraceMs);
+    this.#closeTimer.unref();
+  }
+
+  /** The heartbeat found the peer dead: cut the socket; what was received is stored. */
+  terminate(by: EndedBy): void {
+    if (!this.#closing) this.#closing = { by, code: 1006, reason: 'no answer to ping' };
+    this.options.socket.terminate();
+  }
+
+  onError(error: Error): void {
+    // ws closes the socket itself after a protocol error and stops reading, so the close event
+    // reports 1006; the code ws sent is recorded instead.
+    this.#socketError = error;
+    const code = wsErrorCloseCode((error as { code?: unknown }).code);
+    if (code !== undefined && !this.#closing) this.#closing = { by: 'error', code, reason: error.message };
+    this.options.logger.warn('websocket error', { ...this.#log(), error: error.message });
+  }
+
+  onClose(code: number, reason: Buffer): void {
+    clearTimeout(this.#closeTimer);
+    if (this.#state === 'awaiting-connected') {
+      this.#state = 'refused';
+      this.options.logger.info('socket closed before a call started; nothing stored', {
+        ...this.#log(),
+        code,
+      });
+      this.#resolveDone();
+      return;
+    }
+    if (this.#state !== 'recording') return;
+    const end: RecordingEnd = this.#closing
+      ? { by: this.#closing.by, code: this.#closing.code, reason: this.#closing.reason }
+      : {
+          by: this.#socketError ? 'error' : 'peer',
+          code,
+          reason: reason.toString('utf8') || (this.#socketError?.message ?? ''),
+        };
+    this.#finalize(end).finally(() => this.#resolveDone());
+  }
+
+  async #finalize(end: RecordingEnd): Promise<void> {
+    this.#state = 'finalizing';
+    const endedAt = this.options.now();
+    const hungUpMono = performance.now();
+    const { logger, metrics, storage } = this.options;
+    const spool = this.#spool!;
+    const upload = this.#upload!;
+    const identity = this.#identity!;
+    try {
+      await this.#flushing;
+      await spool.flush().catch(() => {
+        // Logged by #flush; what reached the disk is stored and the call marked interrupted.
+      });
+      const stored = await upload.finish();
+      const metadata = this.#metadata(identity, endedAt, end, stored);
+      await withRetry(
+        `PutObject ${metadataKey(identity.uuid, this.options.acceptedAt)}`,
+        (abortSignal) =>
+          storage.s3.send(
+            new PutObjectCommand({
+              Bucket: storage.bucket,
+              Key: metadataKey(identity.uuid, this.options.acceptedAt),
+              Body: `${JSON.stringify(metadata, null, 2)}\n`,
+              ContentType: 'application/json',
+            }),
+            { abortSignal },
+          ),
+        storage.retry,
+      );
+      await spool.remove();
+      this.#state = 'stored';
+      const uploadLatencyMs = performance.now() - hungUpMono;
+      metrics.callFinished(metadata.durationSeconds, uploadLatencyMs);
+      logger.info('recording stored', {
+        ...this.#log(),
+        key: metadata.recordingKey,
+        durationSeconds: metadata.durationSeconds,
+        parts: stored.parts,
+        end,
+        uploadLatencyMs: Math.round(uploadLatencyMs),
+      });
+    } catch (error) {
+      this.#state = 'failed';
+      metrics.callFailed();
+      await spool.close().catch(() => {});
+      logger.error('recording could not be stored; its audio is kept on the scratch disk', {
+        ...this.#log(),
+        spoolPath: spool.path,
+        error,
+      });
+    }
+  }
+
+  #metadata(
+    identity: CallIdentity,
+    endedAt: Date,
+    end: RecordingEnd,
+    stored: StoredRecording,
+  ): RecordingMetadata {
+    const headers: Record<string, unknown> = { ...this.#connected!.headers };
+    if (this.#connected!.uuid !== null && this.#connected!.uuid !== identity.uuid)
+      headers.uuid = this.#connected!.uuid;
+    const interrupted =
+      end.by !== 'peer' || !NORMAL_CLOSE_CODES.has(end.code) || this.#spool!.failure !== undefined;
+    return {
+      schemaVersion: 1,
+      uuid: identity.uuid,
+      conversationUuid: identity.conversationUuid,
+      from: identity.from,
+      to: identity.to,
+      startedAt: identity.startedAt,
+      endedAt: endedAt.toISOString(),
+      durationSeconds: stored.audioBytes / bytesPerSecond(identity.sampleRate),
+      sampleRate: identity.sampleRate,
+      channels: 1,
+      bitsPerSample: 16,
+      audioBytes: stored.audioBytes,
+      wavBytes: stored.wavBytes,
+      sha256: stored.sha256,
+      frameCount: this.#frameCount,
+      oddSizeFrames: this.#oddSizeFrames,
+      textEvents: this.#textEvents,
+      droppedTextEvents: this.#droppedTextEvents,
+      end,
+      interrupted,
+      recordingKey: recordingKey(identity.uuid, this.options.acceptedAt),
+      headers,
+    };
+  }
+}

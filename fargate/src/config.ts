@@ -1,0 +1,83 @@
+/**
+ * The container's configuration, read once from the environment at start. Every problem names
+ * the variable, so a bad task definition fails fast with a clear log line.
+ */
+
+export interface RecorderConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly bucket: string;
+  readonly callTokenSecret: string;
+  /** Custom S3 endpoint (local S3 server); absent on AWS. */
+  readonly s3Endpoint: string | undefined;
+  readonly region: string | undefined;
+  readonly scratchDir: string;
+  readonly drainTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly maxCallSeconds: number;
+  readonly logLevel: string;
+}
+
+/** A missing or malformed environment variable. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`${variable} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function required(env: Env, name: string): string {
+  const value = env[name]?.trim();
+  if (!value) throw new ConfigError(name, 'is required');
+  return value;
+}
+
+function wholeNumber(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got ${JSON.stringify(raw)}`);
+  const value = Number(raw);
+  if (value < min || value > max)
+    throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'];
+
+/** Reads the recorder's settings from `env` (see fargate/README.md for the list). */
+export function loadConfig(env: Env = process.env): RecorderConfig {
+  const callTokenSecret = required(env, 'CALL_TOKEN_SECRET');
+  if (callTokenSecret.length < 32)
+    throw new ConfigError('CALL_TOKEN_SECRET', 'must be at least 32 characters');
+  const s3Endpoint = env.S3_ENDPOINT?.trim() || undefined;
+  if (s3Endpoint !== undefined && !/^https?:\/\/[^/]+/.test(s3Endpoint)) {
+    throw new ConfigError('S3_ENDPOINT', `must be an http(s) URL, got ${JSON.stringify(s3Endpoint)}`);
+  }
+  const logLevel = (env.LOG_LEVEL ?? env.POWERTOOLS_LOG_LEVEL ?? 'INFO').trim().toUpperCase();
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError(
+      'LOG_LEVEL',
+      `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`,
+    );
+  }
+  return {
+    // 0 picks a free port (tests).
+    port: wholeNumber(env, 'PORT', 8080, 0, 65535),
+    host: env.HOST?.trim() || '0.0.0.0',
+    bucket: required(env, 'RECORDINGS_BUCKET'),
+    callTokenSecret,
+    s3Endpoint,
+    region: env.AWS_REGION?.trim() || undefined,
+    scratchDir: env.SCRATCH_DIR?.trim() || '/scratch',
+    // Fargate stops a task 120 s after SIGTERM: the drain must end before, finalization included.
+    drainTimeoutMs: wholeNumber(env, 'DRAIN_TIMEOUT_SECONDS', 100, 0, 110) * 1000,
+    idleTimeoutMs: wholeNumber(env, 'IDLE_TIMEOUT_SECONDS', 30, 1, 3600) * 1000,
+    maxCallSeconds: wholeNumber(env, 'MAX_CALL_SECONDS', 7200, 1, 7200),
+    logLevel,
+  };
+}

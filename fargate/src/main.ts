@@ -1,0 +1,72 @@
+/**
+ * The recorder container's entry point: reads the environment, listens on 0.0.0.0, and on SIGTERM
+ * (a deploy or scale-in) drains live calls into complete recordings before exiting.
+ */
+import { access, constants } from 'node:fs/promises';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { LogLevel } from '@aws-lambda-powertools/logger/types';
+import { createS3Client } from '../../common/s3-client.js';
+import { ConfigError, loadConfig } from './config.js';
+import { EmfRecorderMetrics } from './metrics.js';
+import { createRecorder } from './server.js';
+import { EcsTaskProtection } from './task-protection.js';
+
+const bootLogger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'recorder' });
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = new Logger({
+    serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'recorder',
+    logLevel: config.logLevel as LogLevel,
+  });
+  await access(config.scratchDir, constants.W_OK).catch((error: unknown) => {
+    throw new ConfigError('SCRATCH_DIR', `must be a writable folder: ${(error as Error).message}`);
+  });
+  const s3 = createS3Client({ endpoint: config.s3Endpoint, region: config.region });
+  const recorder = createRecorder({
+    bucket: config.bucket,
+    s3,
+    callTokenSecret: config.callTokenSecret,
+    scratchDir: config.scratchDir,
+    drainTimeoutMs: Math.max(1, config.drainTimeoutMs),
+    idleTimeoutMs: config.idleTimeoutMs,
+    maxCallSeconds: config.maxCallSeconds,
+    logger,
+    metrics: new EmfRecorderMetrics(),
+    taskProtection: new EcsTaskProtection({
+      logger,
+      expiresInMinutes: Math.ceil(config.maxCallSeconds / 60) + 30,
+    }),
+  });
+  const address = await recorder.listen(config.port, config.host);
+  logger.info('recorder listening', { host: address.address, port: address.port, bucket: config.bucket });
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn('already draining', { signal });
+      return;
+    }
+    stopping = true;
+    logger.info('draining on signal', { signal, activeCalls: recorder.activeCalls() });
+    recorder
+      .drain()
+      .then(() => recorder.close())
+      .then(() => {
+        s3.destroy();
+        logger.info('drained; exiting');
+        process.exit(0);
+      })
+      .catch((error: unknown) => {
+        logger.error('drain failed', { error });
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((error: unknown) => {
+  bootLogger.error('recorder failed to start', { error });
+  process.exit(1);
+});

@@ -1,0 +1,71 @@
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+
+/** What the recorder reports. The stack's auto scaling tracks `ActiveCalls` (average per task). */
+export interface RecorderMetrics {
+  callStarted(): void;
+  callFinished(audioSeconds: number, uploadLatencyMs: number): void;
+  callFailed(): void;
+  /** Sampled on every publish. */
+  activeCalls(count: number): void;
+  /** Writes what was gathered since the last publish. */
+  publish(): void;
+}
+
+/** Reports nothing: the default when no metrics sink is given (tests, local runs). */
+export const noMetrics: RecorderMetrics = {
+  callStarted() {},
+  callFinished() {},
+  callFailed() {},
+  activeCalls() {},
+  publish() {},
+};
+
+/**
+ * CloudWatch metrics in Embedded Metric Format, written to stdout by Powertools.
+ *
+ * Counts are summed between publishes so a busy task writes one EMF line per interval, not one
+ * per call; upload latencies are kept as values (Powertools flushes every 100 on its own).
+ */
+export class EmfRecorderMetrics implements RecorderMetrics {
+  readonly #metrics: Metrics;
+  #started = 0;
+  #finished = 0;
+  #failed = 0;
+  #audioSeconds = 0;
+  #active = 0;
+
+  constructor(options: { namespace?: string; serviceName?: string } = {}) {
+    this.#metrics = new Metrics({
+      namespace: options.namespace ?? process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'CallRecorder',
+      serviceName: options.serviceName ?? process.env.POWERTOOLS_SERVICE_NAME ?? 'recorder',
+    });
+  }
+
+  callStarted(): void {
+    this.#started++;
+  }
+
+  callFinished(audioSeconds: number, uploadLatencyMs: number): void {
+    this.#finished++;
+    this.#audioSeconds += audioSeconds;
+    this.#metrics.addMetric('UploadLatency', MetricUnit.Milliseconds, uploadLatencyMs);
+  }
+
+  callFailed(): void {
+    this.#failed++;
+  }
+
+  activeCalls(count: number): void {
+    this.#active = count;
+  }
+
+  publish(): void {
+    this.#metrics.addMetric('ActiveCalls', MetricUnit.Count, this.#active);
+    this.#metrics.addMetric('CallsStarted', MetricUnit.Count, this.#started);
+    this.#metrics.addMetric('CallsFinished', MetricUnit.Count, this.#finished);
+    this.#metrics.addMetric('CallsFailed', MetricUnit.Count, this.#failed);
+    this.#metrics.addMetric('AudioSeconds', MetricUnit.Seconds, this.#audioSeconds);
+    this.#started = this.#finished = this.#failed = this.#audioSeconds = 0;
+    this.#metrics.publishStoredMetrics();
+  }
+}

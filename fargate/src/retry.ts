@@ -1,0 +1,99 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** How S3 calls are retried. The audio stays on the scratch disk meanwhile, so waiting costs nothing. */
+export interface RetryPolicy {
+  /** First back-off delay. @default 200 */
+  readonly baseDelayMs?: number;
+  /** Longest back-off delay. @default 5000 */
+  readonly maxDelayMs?: number;
+  /** Give up once this long has passed since the first attempt. @default 600000 (10 minutes) */
+  readonly deadlineMs?: number;
+  /** Abort one attempt that takes longer than this (a stalled connection). @default 60000 */
+  readonly attemptTimeoutMs?: number;
+}
+
+/** An operation still failing when its retry deadline passed; `cause` is the last error. */
+export class RetryDeadlineError extends Error {
+  constructor(
+    readonly operation: string,
+    readonly attempts: number,
+    options: { cause: unknown },
+  ) {
+    super(
+      `${operation} still failing after ${attempts} attempts: ${String((options.cause as Error)?.message ?? options.cause)}`,
+      options,
+    );
+    this.name = 'RetryDeadlineError';
+  }
+}
+
+/**
+ * Client errors that waiting will not cure (bad request, access denied, no such bucket or upload).
+ * Everything else (5xx, throttling, timeouts, refused or dropped connections) is retried.
+ */
+export function isRetryableS3Error(error: unknown): boolean {
+  const status = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+  if (status === undefined) return true;
+  return status >= 500 || status === 408 || status === 429;
+}
+
+/**
+ * Runs `attempt` until it succeeds, backing off exponentially with full jitter. Each attempt gets
+ * an AbortSignal that fires after `attemptTimeoutMs`, so a stalled request is retried too.
+ */
+export async function withRetry<T>(
+  operation: string,
+  attempt: (signal: AbortSignal) => Promise<T>,
+  policy: RetryPolicy = {},
+  onRetry?: (error: unknown, attempt: number, delayMs: number) => void,
+): Promise<T> {
+  const baseDelayMs = policy.baseDelayMs ?? 200;
+  const maxDelayMs = policy.maxDelayMs ?? 5000;
+  const deadline = Date.now() + (policy.deadlineMs ?? 600_000);
+  const attemptTimeoutMs = policy.attemptTimeoutMs ?? 60_000;
+  for (let attempts = 1; ; attempts++) {
+    try {
+      return await attempt(AbortSignal.timeout(attemptTimeoutMs));
+    } catch (error) {
+      const delayMs = Math.round(Math.random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (attempts - 1)));
+      if (!isRetryableS3Error(error) || Date.now() + delayMs > deadline) {
+        throw new RetryDeadlineError(operation, attempts, { cause: error });
+      }
+      onRetry?.(error, attempts, delayMs);
+      await sleep(delayMs);
+    }
+  }
+}
+
+/**
+ * Bounds how many S3 transfers run at once across all calls, so the part buffers in memory stay
+ * bounded however many calls are live. Finalization work (a caller hung up and is waiting for its
+ * object) jumps the queue ahead of mid-call parts.
+ */
+export class TransferLimiter {
+  #active = 0;
+  readonly #urgent: (() => void)[] = [];
+  readonly #background: (() => void)[] = [];
+
+  constructor(readonly concurrency: number) {
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new RangeError(`transfer concurrency must be a positive whole number, got ${concurrency}`);
+    }
+  }
+
+  async run<T>(urgent: boolean, task: () => Promise<T>): Promise<T> {
+    if (this.#active >= this.concurrency) {
+      await new Promise<void>((resolve) => (urgent ? this.#urgent : this.#background).push(resolve));
+    } else {
+      this.#active++;
+    }
+    try {
+      return await task();
+    } finally {
+      const next = this.#urgent.shift() ?? this.#background.shift();
+      // The slot passes straight to the next waiter; only when nobody waits is it released.
+      if (next) next();
+      else this.#active--;
+    }
+  }
+}

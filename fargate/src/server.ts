@@ -1,0 +1,324 @@
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { verifyCallToken } from '../../common/call-token.js';
+import { isValidCallUuid } from '../../common/recording-keys.js';
+import { CallSession, type SessionSettings } from './call-session.js';
+import { CloseCode } from './close-codes.js';
+import { noMetrics, type RecorderMetrics } from './metrics.js';
+import { type RetryPolicy, TransferLimiter } from './retry.js';
+import { EcsTaskProtection, type TaskProtection } from './task-protection.js';
+import { MIN_PART_BYTES } from './upload.js';
+
+export interface RecorderOptions {
+  readonly bucket: string;
+  readonly s3: S3Client;
+  /** Verifies the per-call token in the websocket URI (the same secret the webhooks Lambda signs with). */
+  readonly callTokenSecret: string;
+  /** A writable folder for each live call's audio (the task's scratch volume). */
+  readonly scratchDir: string;
+  /** How long `drain()` lets live calls run before closing them with 1001. @default 100000 */
+  readonly drainTimeoutMs?: number;
+  /** Close a socket that sends nothing for this long (its audio is kept). @default 30000 */
+  readonly idleTimeoutMs?: number;
+  /** Ping every socket this often; one that has not answered the previous ping is cut. @default 15000 */
+  readonly heartbeatIntervalMs?: number;
+  /** Largest websocket message accepted (ws closes larger ones with 1009). @default 65536 */
+  readonly maxPayloadBytes?: number;
+  /** Multipart part size; real S3 needs at least 5 MiB. @default 5242880 */
+  readonly partSizeBytes?: number;
+  /** Longest call, in audio or wall time; then closed with 4413. @default 7200 */
+  readonly maxCallSeconds?: number;
+  /** Write a call's queued audio to its spool file once this much is queued... @default 32768 */
+  readonly spoolFlushBytes?: number;
+  /** ...or once it is this old. @default 1000 */
+  readonly spoolFlushIntervalMs?: number;
+  /** S3 transfers (parts and whole objects) in flight at once, across all calls. @default 8 */
+  readonly uploadConcurrency?: number;
+  /** Back-off and deadline for S3 requests. */
+  readonly retry?: RetryPolicy;
+  /** Text frames kept per call (DTMF etc.); more are counted, not kept. @default 1000 */
+  readonly maxTextEvents?: number;
+  /** @default a Powertools Logger (service `recorder`) */
+  readonly logger?: Logger;
+  /** @default no metrics */
+  readonly metrics?: RecorderMetrics;
+  /** How often metrics are published. @default 60000 */
+  readonly metricsIntervalMs?: number;
+  /** @default ECS task protection via `ECS_AGENT_URI` (a no-op off ECS) */
+  readonly taskProtection?: TaskProtection;
+  /** The clock for timestamps and token expiry. @default () => new Date() */
+  readonly now?: () => Date;
+}
+
+export interface Recorder {
+  readonly server: Server;
+  listen(port: number, host?: string): Promise<AddressInfo>;
+  /**
+   * Health → 503, new calls refused; live calls run until they end or the drain deadline, then are
+   * closed with 1001. Resolves when every recording is stored (or given up on).
+   */
+  drain(): Promise<void>;
+  /** Drains with no grace (live calls closed with 1001 now), then stops the server. */
+  close(): Promise<void>;
+  /** Calls not yet stored: open sockets plus recordings still finalizing. */
+  activeCalls(): number;
+}
+
+/** A handshake refused before the upgrade. */
+export class HandshakeRefusedError extends Error {
+  constructor(
+    readonly status: number,
+    reason: string,
+  ) {
+    super(reason);
+    this.name = 'HandshakeRefusedError';
+  }
+}
+
+const CALL_PATH = /^\/calls\/([^/]+)$/;
+
+function positive(name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0)
+    throw new RangeError(`${name} must be a positive number, got ${value}`);
+  return value;
+}
+
+/** Writes a plain HTTP response on a socket that asked to upgrade, then closes it. */
+function refuseUpgrade(socket: Duplex, status: number, body: string): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.once('finish', () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+/**
+ * Builds the recorder (does not listen): an HTTP server answering `GET /healthz`, and a websocket
+ * endpoint at `/calls/<uuid>?token=…` whose token is checked before the upgrade.
+ */
+export function createRecorder(options: RecorderOptions): Recorder {
+  const now = options.now ?? (() => new Date());
+  const logger = options.logger ?? new Logger({ serviceName: 'recorder' });
+  const metrics = options.metrics ?? noMetrics;
+  const taskProtection = options.taskProtection ?? new EcsTaskProtection({ logger });
+  const drainTimeoutMs = positive('drainTimeoutMs', options.drainTimeoutMs ?? 100_000);
+  const heartbeatIntervalMs = positive('heartbeatIntervalMs', options.heartbeatIntervalMs ?? 15_000);
+  const partSizeBytes = positive('partSizeBytes', options.partSizeBytes ?? MIN_PART_BYTES);
+  const settings: SessionSettings = {
+    scratchDir: options.scratchDir,
+    partSizeBytes,
+    idleTimeoutMs: positive('idleTimeoutMs', options.idleTimeoutMs ?? 30_000),
+    maxCallMs: positive('maxCallSeconds', options.maxCallSeconds ?? 7200) * 1000,
+    spoolFlushBytes: positive('spoolFlushBytes', options.spoolFlushBytes ?? 32 * 1024),
+    spoolFlushIntervalMs: positive('spoolFlushIntervalMs', options.spoolFlushIntervalMs ?? 1000),
+    maxTextEvents: options.maxTextEvents ?? 1000,
+    closeGraceMs: 2000,
+  };
+  const storage = {
+    s3: options.s3,
+    bucket: options.bucket,
+    limiter: new TransferLimiter(options.uploadConcurrency ?? 8),
+    retry: options.retry,
+  };
+  const sessions = new Map<WebSocket, CallSession>();
+  /** Sessions not yet done (sockets open or recordings finalizing), by uuid. */
+  const live = new Map<string, CallSession>();
+  /** Tokens already used, until they expire: a replayed URI cannot overwrite a recording. */
+  const usedTokens = new Map<string, number>();
+  let draining: Promise<void> | undefined;
+  let drainDeadline: NodeJS.Timeout | undefined;
+  let closed = false;
+  /** Set once live calls are being closed (drain deadline or close): later arrivals are closed too. */
+  let cutOff = false;
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: positive('maxPayloadBytes', options.maxPayloadBytes ?? 64 * 1024),
+    perMessageDeflate: false,
+    clientTracking: false,
+  });
+  wss.on('error', (error) => logger.error('websocket server error', { error }));
+
+  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+    const path = (request.url ?? '/').split('?')[0];
+    if (path === '/healthz' && (request.method === 'GET' || request.method === 'HEAD')) {
+      const status = draining ? 503 : 200;
+      response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      response.end(JSON.stringify({ status: draining ? 'draining' : 'ok', activeCalls: live.size }));
+      return;
+    }
+    response.writeHead(404, { 'content-type': 'text/plain' });
+    response.end('not found');
+  });
+  server.on('clientError', (_error, socket) => refuseUpgrade(socket, 400, 'bad request'));
+
+  function authorize(request: IncomingMessage): { uuid: string; token: string; expiresAt: number } {
+    const url = new URL(request.url ?? '/', 'http://recorder');
+    const match = CALL_PATH.exec(url.pathname);
+    const uuid = match?.[1];
+    if (!uuid || !isValidCallUuid(uuid)) throw new HandshakeRefusedError(404, 'not a call path');
+    if (draining) throw new HandshakeRefusedError(503, 'recorder is draining');
+    const token = url.searchParams.get('token');
+    const nowSeconds = Math.floor(now().getTime() / 1000);
+    const verdict = verifyCallToken(options.callTokenSecret, uuid, token, nowSeconds);
+    if (!verdict.ok) throw new HandshakeRefusedError(401, `token ${verdict.reason}`);
+    if (live.has(uuid)) throw new HandshakeRefusedError(409, 'call already connected');
+    if (usedTokens.has(token!)) throw new HandshakeRefusedError(401, 'token already used');
+    return { uuid, token: token!, expiresAt: verdict.expiresAt };
+  }
+
+  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', (error) => logger.warn('socket error during handshake', { error: error.message }));
+    let call: { uuid: string; token: string; expiresAt: number };
+    try {
+      call = authorize(request);
+    } catch (error) {
+      if (!(error instanceof HandshakeRefusedError)) throw error;
+      logger.warn('websocket handshake refused', {
+        status: error.status,
+        reason: error.message,
+        path: (request.url ?? '').split('?')[0]?.slice(0, 200),
+        remoteAddress: request.socket.remoteAddress,
+      });
+      refuseUpgrade(socket, error.status, STATUS_CODES[error.status] ?? 'refused');
+      return;
+    }
+    usedTokens.set(call.token, call.expiresAt);
+    wss.handleUpgrade(request, socket, head, (ws) => accept(ws, call.uuid));
+  });
+
+  function accept(ws: WebSocket, uuid: string): void {
+    const session = new CallSession({
+      uuid,
+      socket: ws,
+      acceptedAt: now(),
+      settings,
+      storage,
+      logger,
+      metrics,
+      now,
+    });
+    sessions.set(ws, session);
+    live.set(uuid, session);
+    taskProtection.setActive(true);
+    ws.on('message', (data, isBinary) => {
+      session.onMessage(Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]), isBinary);
+    });
+    ws.on('pong', () => {
+      session.alive = true;
+    });
+    ws.on('error', (error) => session.onError(error));
+    ws.on('close', (code, reason) => {
+      sessions.delete(ws);
+      session.onClose(code, reason);
+    });
+    session.done.then(() => {
+      live.delete(uuid);
+      if (live.size === 0) taskProtection.setActive(false);
+    });
+    // Upgraded just as the drain deadline passed: it would otherwise outlive the drain.
+    if (cutOff) session.close('drain', CloseCode.GoingAway, 'recorder shutting down');
+  }
+
+  const heartbeat = setInterval(() => {
+    for (const [ws, session] of sessions) {
+      if (!session.alive) {
+        logger.warn('peer did not answer ping; cutting the socket', { callUuid: session.uuid });
+        session.terminate('heartbeat');
+        continue;
+      }
+      session.alive = false;
+      ws.ping();
+    }
+  }, heartbeatIntervalMs);
+  const tick = setInterval(
+    () => {
+      const nowMono = performance.now();
+      for (const session of sessions.values()) session.tick(nowMono);
+      const nowSeconds = Math.floor(now().getTime() / 1000);
+      for (const [token, expiresAt] of usedTokens) if (expiresAt < nowSeconds) usedTokens.delete(token);
+      taskProtection.setActive(live.size > 0);
+    },
+    Math.min(1000, Math.max(20, settings.idleTimeoutMs / 4)),
+  );
+  const metricsTimer = setInterval(() => {
+    metrics.activeCalls(live.size);
+    metrics.publish();
+  }, options.metricsIntervalMs ?? 60_000);
+  for (const timer of [heartbeat, tick, metricsTimer]) timer.unref();
+
+  function closeAll(): void {
+    cutOff = true;
+    for (const session of sessions.values())
+      session.close('drain', CloseCode.GoingAway, 'recorder shutting down');
+  }
+
+  async function settle(): Promise<void> {
+    while (live.size > 0) await Promise.all([...live.values()].map((session) => session.done));
+  }
+
+  function drain(graceMs: number = drainTimeoutMs): Promise<void> {
+    if (!draining) {
+      logger.info('draining: refusing new calls', { activeCalls: live.size, drainTimeoutMs: graceMs });
+      const deadline = new Promise<void>((resolve) => {
+        drainDeadline = setTimeout(() => {
+          if (live.size > 0)
+            logger.warn('drain deadline reached; closing live calls', { activeCalls: live.size });
+          closeAll();
+          resolve();
+        }, graceMs);
+      });
+      // Calls that end by themselves end the drain early; the deadline only cuts the rest.
+      draining = Promise.race([settle(), deadline.then(settle)]).then(() => {
+        clearTimeout(drainDeadline);
+        metrics.activeCalls(live.size);
+        metrics.publish();
+      });
+    }
+    return draining;
+  }
+
+  return {
+    server,
+    listen(port, host = '0.0.0.0') {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve(server.address() as AddressInfo);
+        });
+      });
+    },
+    drain: () => drain(),
+    async close() {
+      if (closed) return;
+      closed = true;
+      closeAll();
+      await drain(0);
+      clearInterval(heartbeat);
+      clearInterval(tick);
+      clearInterval(metricsTimer);
+      await taskProtection.settled();
+      wss.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+    activeCalls: () => live.size,
+  };
+}

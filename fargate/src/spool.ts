@@ -1,0 +1,161 @@
+import { createHash } from 'node:crypto';
+import { type FileHandle, open, rm, writeFile } from 'node:fs/promises';
+
+/** Writing or reading a call's scratch file failed (disk full, volume gone). */
+export class SpoolError extends Error {
+  constructor(message: string, options?: { cause: unknown }) {
+    super(message, options);
+    this.name = 'SpoolError';
+  }
+}
+
+/**
+ * One call's PCM on the scratch disk, append-only.
+ *
+ * Frames are queued in memory and written in batches (one `writev` per batch), so a live call
+ * holds at most about one batch of audio in memory however long it runs; parts are read back
+ * from the file for upload. The file is the audio's only copy until the object is complete in S3,
+ * so it is removed only after that (and kept on failure, for recovery).
+ */
+export class AudioSpool {
+  readonly #handle: Promise<FileHandle>;
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  #receivedBytes = 0;
+  #storedBytes = 0;
+  #writing: Promise<void> | undefined;
+  #failure: SpoolError | undefined;
+
+  /**
+   * @param path the PCM file (created, must not exist)
+   * @param onStored called after each batch reaches the disk, with the bytes now on disk
+   */
+  constructor(
+    readonly path: string,
+    private readonly onStored: (storedBytes: number) => void = () => {},
+  ) {
+    this.#handle = open(path, 'wx+');
+    // Surfaced by the next flush; this only stops an unhandled rejection in the meantime.
+    this.#handle.catch(() => {});
+  }
+
+  /** Bytes appended so far (on disk or queued). */
+  get receivedBytes(): number {
+    return this.#receivedBytes;
+  }
+
+  /** Bytes known to be on disk. */
+  get storedBytes(): number {
+    return this.#storedBytes;
+  }
+
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+
+  /** Set once a write failed; later audio cannot be kept. */
+  get failure(): SpoolError | undefined {
+    return this.#failure;
+  }
+
+  /** Queues a chunk; call `flush` to write it. The buffer must not be modified afterwards. */
+  append(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.#pending.push(chunk);
+    this.#pendingBytes += chunk.length;
+    this.#receivedBytes += chunk.length;
+  }
+
+  /** Writes everything queued so far; resolves when it is on disk. */
+  async flush(): Promise<void> {
+    while (this.#pendingBytes > 0 || this.#writing) {
+      if (this.#failure) throw this.#failure;
+      this.#writing ??= this.#writeQueued().finally(() => {
+        this.#writing = undefined;
+      });
+      await this.#writing;
+    }
+    if (this.#failure) throw this.#failure;
+  }
+
+  async #writeQueued(): Promise<void> {
+    try {
+      const handle = await this.#handle;
+      while (this.#pending.length > 0) {
+        const batch = this.#pending;
+        const bytes = this.#pendingBytes;
+        this.#pending = [];
+        this.#pendingBytes = 0;
+        const { bytesWritten } = await handle.writev(batch, this.#storedBytes);
+        if (bytesWritten < bytes) {
+          // A short write (rare on regular files): finish the rest from one buffer.
+          const all = Buffer.concat(batch, bytes);
+          for (let written = bytesWritten; written < bytes; ) {
+            written += (await handle.write(all, written, bytes - written, this.#storedBytes + written))
+              .bytesWritten;
+          }
+        }
+        this.#storedBytes += bytes;
+        this.onStored(this.#storedBytes);
+      }
+    } catch (error) {
+      this.#failure ??= new SpoolError(`writing ${this.path} failed: ${(error as Error).message}`, {
+        cause: error,
+      });
+      this.#pending = [];
+      this.#pendingBytes = 0;
+      throw this.#failure;
+    }
+  }
+
+  /** Reads `length` bytes at `position` (both within what is on disk) into `target` at `offset`. */
+  async readInto(target: Buffer, offset: number, position: number, length: number): Promise<void> {
+    if (position + length > this.#storedBytes) {
+      throw new SpoolError(
+        `read of ${length} bytes at ${position} is past the ${this.#storedBytes} bytes on disk`,
+      );
+    }
+    const handle = await this.#handle;
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await handle.read(target, offset + done, length - done, position + done);
+      if (bytesRead === 0) throw new SpoolError(`${this.path} ended early at ${position + done}`);
+      done += bytesRead;
+    }
+  }
+
+  /** SHA-256 hex of `prefix` followed by every byte on disk, read in 1 MiB slices. */
+  async sha256(prefix: Buffer): Promise<string> {
+    const hash = createHash('sha256').update(prefix);
+    const slice = Buffer.allocUnsafe(Math.min(1 << 20, Math.max(1, this.#storedBytes)));
+    for (let position = 0; position < this.#storedBytes; position += slice.length) {
+      const length = Math.min(slice.length, this.#storedBytes - position);
+      await this.readInto(slice, 0, position, length);
+      hash.update(slice.subarray(0, length));
+    }
+    return hash.digest('hex');
+  }
+
+  /** Closes the file, keeping it (a failed upload leaves it for recovery). */
+  async close(): Promise<void> {
+    const handle = await this.#handle.catch(() => undefined);
+    await handle?.close();
+  }
+
+  /** Closes and deletes the file and its journal: the audio is safely stored elsewhere. */
+  async remove(): Promise<void> {
+    await this.close();
+    await rm(this.path, { force: true });
+    await rm(journalPath(this.path), { force: true });
+  }
+}
+
+/** The journal beside a spool file: what a recovery run needs to finish the call's upload. */
+export function journalPath(spoolPath: string): string {
+  return spoolPath.replace(/\.pcm$/, '.journal.json');
+}
+
+/** Records what is known of the call beside its spool file (written at start and at multipart creation). */
+export async function writeJournal(spoolPath: string, journal: Record<string, unknown>): Promise<void> {
+  await writeFile(journalPath(spoolPath), `${JSON.stringify(journal)}\n`);
+}

@@ -1,0 +1,299 @@
+import { createHash } from 'node:crypto';
+import {
+  AbortMultipartUploadCommand,
+  type CompletedPart,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  PutObjectCommand,
+  type S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { type RetryPolicy, type TransferLimiter, withRetry } from './retry.js';
+import type { AudioSpool } from './spool.js';
+import { WAV_HEADER_BYTES, type WavFormat, wavHeader } from './wav.js';
+
+/** S3's smallest part (all but the last part of a multipart upload). */
+export const MIN_PART_BYTES = 5 * 1024 * 1024;
+
+/** Storing a recording failed for good (after retries); the spool file is kept. */
+export class RecordingUploadError extends Error {
+  constructor(message: string, options?: { cause: unknown }) {
+    super(message, options);
+    this.name = 'RecordingUploadError';
+  }
+}
+
+export interface RecordingUploadOptions {
+  readonly s3: S3Client;
+  readonly bucket: string;
+  readonly key: string;
+  /** `x-amz-meta-*` of the WAV object. */
+  readonly objectMetadata: Record<string, string>;
+  readonly format: WavFormat;
+  readonly spool: AudioSpool;
+  /** Size of every part but the last. Real S3 needs at least 5 MiB. */
+  readonly partSizeBytes: number;
+  readonly limiter: TransferLimiter;
+  readonly retry?: RetryPolicy;
+  /** Told of each retry and of the multipart upload's creation (for logs and the journal). */
+  readonly onRetry?: (operation: string, error: unknown, attempt: number, delayMs: number) => void;
+  readonly onMultipartCreated?: (uploadId: string) => void;
+}
+
+/** What was stored. */
+export interface StoredRecording {
+  readonly wavBytes: number;
+  readonly audioBytes: number;
+  readonly sha256: string;
+  /** 1 for a single PutObject, else the number of multipart parts. */
+  readonly parts: number;
+}
+
+/**
+ * Moves one call's audio from its spool file into one WAV object while the call runs.
+ *
+ * The object is laid out in parts of `partSizeBytes`: part k holds WAV bytes
+ * [(k-1)·size, k·size). The header's sizes are only known at hangup, so part 1 (header + first
+ * PCM) waits for the end; parts 2, 3, … go up from disk as soon as the spool holds them. At
+ * hangup part 1 and the last part go up in parallel and the upload is completed: the work left
+ * after hangup is at most two parts, whatever the call's length. A call that never filled part 2
+ * is sent in one PutObject instead.
+ */
+export class RecordingUpload {
+  #uploadId: string | undefined;
+  readonly #etags = new Map<number, string>();
+  /** The next part (≥ 2) to upload while the call runs. */
+  #nextPart = 2;
+  #pumping: Promise<void> | undefined;
+  #pumpError: unknown;
+  #finishing = false;
+
+  constructor(private readonly options: RecordingUploadOptions) {
+    if (options.partSizeBytes <= WAV_HEADER_BYTES) {
+      throw new RangeError(
+        `part size must exceed the ${WAV_HEADER_BYTES}-byte header, got ${options.partSizeBytes}`,
+      );
+    }
+  }
+
+  get uploadId(): string | undefined {
+    return this.#uploadId;
+  }
+
+  /** Parts uploaded so far (for tests and logs). */
+  get uploadedParts(): number {
+    return this.#etags.size;
+  }
+
+  /** Spool byte offset where part k (1-based) ends. */
+  #partEnd(part: number): number {
+    return part * this.options.partSizeBytes - WAV_HEADER_BYTES;
+  }
+
+  /** Called whenever more audio reaches the disk: uploads any parts now complete. */
+  progress(storedBytes: number): void {
+    if (this.#finishing || this.#pumping || this.#pumpError !== undefined) return;
+    if (storedBytes < this.#partEnd(this.#nextPart)) return;
+    this.#pumping = this.#pump()
+      .catch((error: unknown) => {
+        // Not fatal: the parts left are retried at hangup, from the same spool file.
+        this.#pumpError = error;
+      })
+      .finally(() => {
+        this.#pumping = undefined;
+        if (this.#pumpError === undefined) this.progress(this.options.spool.storedBytes);
+      });
+  }
+
+  /** The error that stopped mid-call uploads, if any (the finish retries them). */
+  get midCallError(): unknown {
+    return this.#pumpError;
+  }
+
+  async #pump(): Promise<void> {
+    while (!this.#finishing && this.options.spool.storedBytes >= this.#partEnd(this.#nextPart)) {
+      await this.#ensureMultipart();
+      await this.#uploadPart(this.#nextPart, this.options.spool.storedBytes, false);
+      this.#nextPart++;
+    }
+  }
+
+  async #ensureMultipart(): Promise<string> {
+    if (this.#uploadId) return this.#uploadId;
+    const { s3, bucket, key, objectMetadata } = this.options;
+    const created = await withRetry(
+      `CreateMultipartUpload ${key}`,
+      (abortSignal) =>
+        s3.send(
+          new CreateMultipartUploadCommand({
+            Bucket: bucket,
+            Key: key,
+            ContentType: 'audio/wav',
+            Metadata: objectMetadata,
+          }),
+          { abortSignal },
+        ),
+      this.options.retry,
+      (error, attempt, delay) => this.options.onRetry?.('CreateMultipartUpload', error, attempt, delay),
+    );
+    if (!created.UploadId)
+      throw new RecordingUploadError(`CreateMultipartUpload ${key} returned no UploadId`);
+    this.#uploadId = created.UploadId;
+    this.options.onMultipartCreated?.(created.UploadId);
+    return created.UploadId;
+  }
+
+  /** Uploads part `part` of a WAV whose audio is `audioBytes` long (part 1 carries its header). */
+  async #uploadPart(part: number, audioBytes: number, urgent: boolean): Promise<void> {
+    const { s3, bucket, key, spool, partSizeBytes, limiter, format } = this.options;
+    const uploadId = await this.#ensureMultipart();
+    const wavBytes = WAV_HEADER_BYTES + audioBytes;
+    const start = (part - 1) * partSizeBytes;
+    const length = Math.min(partSizeBytes, wavBytes - start);
+    const etag = await withRetry(
+      `UploadPart ${part} of ${key}`,
+      (abortSignal) =>
+        limiter.run(urgent, async () => {
+          // Read inside the limiter slot, so only `concurrency` part buffers exist at once.
+          const body = Buffer.allocUnsafe(length);
+          if (part === 1) {
+            wavHeader(format, audioBytes).copy(body, 0);
+            await spool.readInto(body, WAV_HEADER_BYTES, 0, length - WAV_HEADER_BYTES);
+          } else {
+            await spool.readInto(body, 0, start - WAV_HEADER_BYTES, length);
+          }
+          const result = await s3.send(
+            new UploadPartCommand({
+              Bucket: bucket,
+              Key: key,
+              UploadId: uploadId,
+              PartNumber: part,
+              Body: body,
+              ContentLength: length,
+            }),
+            { abortSignal },
+          );
+          return result.ETag;
+        }),
+      this.options.retry,
+      (error, attempt, delay) => this.options.onRetry?.(`UploadPart ${part}`, error, attempt, delay),
+    );
+    if (!etag) throw new RecordingUploadError(`UploadPart ${part} of ${key} returned no ETag`);
+    this.#etags.set(part, etag);
+  }
+
+  /**
+   * Stores the WAV once the call is over and every byte is on disk (`spool.flush()` resolved; after
+   * a spool failure, what reached the disk is stored).
+   * On failure the multipart upload is aborted (best effort) and the error thrown; the spool file
+   * is left in place.
+   */
+  async finish(): Promise<StoredRecording> {
+    this.#finishing = true;
+    await this.#pumping;
+    const { spool, partSizeBytes, format } = this.options;
+    const audioBytes = spool.storedBytes;
+    if (!spool.failure && audioBytes !== spool.receivedBytes) {
+      throw new RecordingUploadError(
+        `finish called with ${spool.receivedBytes - audioBytes} bytes not yet on disk`,
+      );
+    }
+    const wavBytes = WAV_HEADER_BYTES + audioBytes;
+    try {
+      if (!this.#uploadId) {
+        const sha256 = await this.#putWhole(audioBytes);
+        return { wavBytes, audioBytes, sha256, parts: 1 };
+      }
+      const partCount = Math.ceil(wavBytes / partSizeBytes);
+      const missing: number[] = [1];
+      for (let part = 2; part <= partCount; part++) {
+        // A mid-call part is only reused if it is still whole (it always is: parts are uploaded full).
+        if (!this.#etags.has(part)) missing.push(part);
+      }
+      const [sha256] = await Promise.all([
+        spool.sha256(wavHeader(format, audioBytes)),
+        ...missing.map((part) => this.#uploadPart(part, audioBytes, true)),
+      ]);
+      await this.#complete(partCount);
+      return { wavBytes, audioBytes, sha256, parts: partCount };
+    } catch (error) {
+      await this.abort();
+      throw error instanceof RecordingUploadError
+        ? error
+        : new RecordingUploadError(`storing ${this.options.key} failed: ${(error as Error).message}`, {
+            cause: error,
+          });
+    }
+  }
+
+  async #putWhole(audioBytes: number): Promise<string> {
+    const { s3, bucket, key, objectMetadata, spool, limiter, format } = this.options;
+    let sha256 = '';
+    await withRetry(
+      `PutObject ${key}`,
+      (abortSignal) =>
+        limiter.run(true, async () => {
+          const body = Buffer.allocUnsafe(WAV_HEADER_BYTES + audioBytes);
+          wavHeader(format, audioBytes).copy(body, 0);
+          await spool.readInto(body, WAV_HEADER_BYTES, 0, audioBytes);
+          sha256 = createHash('sha256').update(body).digest('hex');
+          await s3.send(
+            new PutObjectCommand({
+              Bucket: bucket,
+              Key: key,
+              Body: body,
+              ContentLength: body.length,
+              ContentType: 'audio/wav',
+              Metadata: objectMetadata,
+            }),
+            { abortSignal },
+          );
+        }),
+      this.options.retry,
+      (error, attempt, delay) => this.options.onRetry?.('PutObject', error, attempt, delay),
+    );
+    return sha256;
+  }
+
+  async #complete(partCount: number): Promise<void> {
+    const { s3, bucket, key } = this.options;
+    const parts: CompletedPart[] = [];
+    for (let part = 1; part <= partCount; part++) {
+      parts.push({ PartNumber: part, ETag: this.#etags.get(part) });
+    }
+    await withRetry(
+      `CompleteMultipartUpload ${key}`,
+      (abortSignal) =>
+        s3.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: bucket,
+            Key: key,
+            UploadId: this.#uploadId,
+            MultipartUpload: { Parts: parts },
+          }),
+          { abortSignal },
+        ),
+      this.options.retry,
+      (error, attempt, delay) => this.options.onRetry?.('CompleteMultipartUpload', error, attempt, delay),
+    );
+  }
+
+  /** Aborts the multipart upload, if one was started, so no stale parts are billed. */
+  async abort(): Promise<void> {
+    const uploadId = this.#uploadId;
+    if (!uploadId) return;
+    this.#uploadId = undefined;
+    const { s3, bucket, key } = this.options;
+    await withRetry(
+      `AbortMultipartUpload ${key}`,
+      (abortSignal) =>
+        s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }), {
+          abortSignal,
+        }),
+      { ...this.options.retry, deadlineMs: Math.min(this.options.retry?.deadlineMs ?? 60_000, 60_000) },
+    ).catch((error: unknown) => {
+      // The bucket's lifecycle rule aborts stale uploads; the caller logs the original failure.
+      this.options.onRetry?.('AbortMultipartUpload (gave up)', error, 0, 0);
+    });
+  }
+}

@@ -1,0 +1,421 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { bytesPerSecond, frameBytes, type SampleRate } from '../../common/audio-format.js';
+import { signCallToken } from '../../common/call-token.js';
+import { createS3Client } from '../../common/s3-client.js';
+import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
+import { loopPcm, soxi, speechPcm } from '../../test-support/speech.js';
+import { createRecorder, type Recorder, type RecorderOptions } from '../src/server.js';
+import {
+  callUrl,
+  closed,
+  connectedFrame,
+  frames,
+  listKeys,
+  newCallUuid,
+  openSocket,
+  SECRET,
+  sendAll,
+  waitForRecording,
+} from './support.js';
+
+const silent = new Logger({ logLevel: 'SILENT' });
+let s3: LocalS3;
+let work: string;
+const speech = new Map<SampleRate, Buffer>();
+const started: Recorder[] = [];
+
+async function speechAt(rate: SampleRate): Promise<Buffer> {
+  let pcm = speech.get(rate);
+  if (!pcm) {
+    pcm = await speechPcm('Thank you for calling. This call is recorded. Press five to continue.', rate);
+    speech.set(rate, pcm);
+  }
+  return pcm;
+}
+
+async function startRecorder(
+  overrides: Partial<RecorderOptions> = {},
+): Promise<{ recorder: Recorder; base: string; http: string; scratchDir: string }> {
+  const scratchDir = await mkdtemp(join(work, 'scratch-'));
+  const recorder = createRecorder({
+    bucket: s3.bucket,
+    s3: s3.client,
+    callTokenSecret: SECRET,
+    scratchDir,
+    logger: silent,
+    taskProtection: { setActive() {}, async settled() {} },
+    ...overrides,
+  });
+  const address = await recorder.listen(0, '127.0.0.1');
+  started.push(recorder);
+  return {
+    recorder,
+    base: `ws://127.0.0.1:${address.port}`,
+    http: `http://127.0.0.1:${address.port}`,
+    scratchDir,
+  };
+}
+
+function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** The HTTP status of a refused handshake (fails if the handshake is accepted). */
+function handshakeStatus(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.on('unexpected-response', (request, response) => {
+      resolve(response.statusCode ?? 0);
+      request.destroy();
+    });
+    ws.on('open', () => {
+      ws.terminate();
+      reject(new Error('handshake was accepted'));
+    });
+    ws.on('error', () => {});
+  });
+}
+
+async function keysFor(uuid: string): Promise<string[]> {
+  return (await listKeys(s3.client, s3.bucket)).filter((key) => key.includes(uuid));
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'recorder-test-'));
+  s3 = await startLocalS3();
+});
+
+afterAll(async () => {
+  await Promise.all(started.map((recorder) => recorder.close()));
+  await s3?.close();
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('a call streamed to the recorder', () => {
+  it.each([8000, 16000, 24000] as const)(
+    'is stored at %i Hz as a WAV identical to the audio sent, with its metadata',
+    async (rate) => {
+      const { base, scratchDir } = await startRecorder();
+      const uuid = newCallUuid();
+      const audio = frames(await speechAt(rate), rate);
+      // One odd-size frame mid-call: kept in the audio and counted.
+      audio.splice(30, 0, Buffer.from(Array.from({ length: 100 }, (_, i) => i)));
+      const dtmf = { event: 'websocket:dtmf', digit: '5', duration: 260 };
+      const items: (Buffer | string)[] = [...audio];
+      items.splice(20, 0, JSON.stringify(dtmf));
+      items.splice(41, 0, 'not json');
+      const ws = await openSocket(callUrl(base, uuid));
+      const end = closed(ws);
+      await sendAll(ws, [connectedFrame(rate, uuid, { campaign: 'spring' }), ...items]);
+      ws.close(1000, 'caller hung up');
+      expect(await end).toEqual({ code: 1000, reason: 'caller hung up' });
+
+      const { metadata, wav, wavKey } = await waitForRecording(s3.client, s3.bucket, uuid);
+      const sent = Buffer.concat(audio);
+      expect(wav.subarray(44).equals(sent)).toBe(true);
+      const file = join(work, `${uuid}.wav`);
+      await writeFile(file, wav);
+      const info = await soxi(file);
+      expect(info).toMatchObject({ sampleRate: rate, channels: 1, bits: 16, samples: sent.length / 2 });
+      expect(info.seconds).toBeCloseTo(sent.length / bytesPerSecond(rate), 2);
+
+      const oddFrames = audio.filter((frame) => frame.length !== frameBytes(rate)).length;
+      expect(metadata).toMatchObject({
+        schemaVersion: 1,
+        uuid,
+        conversationUuid: `CON-${uuid}`,
+        from: '447700900001',
+        to: '447700900002',
+        sampleRate: rate,
+        channels: 1,
+        bitsPerSample: 16,
+        audioBytes: sent.length,
+        wavBytes: wav.length,
+        sha256: sha256(wav),
+        frameCount: audio.length,
+        oddSizeFrames: oddFrames,
+        durationSeconds: sent.length / bytesPerSecond(rate),
+        end: { by: 'peer', code: 1000, reason: 'caller hung up' },
+        interrupted: false,
+        recordingKey: wavKey,
+        headers: { campaign: 'spring' },
+      });
+      expect(oddFrames).toBeGreaterThanOrEqual(1);
+      const bytesBeforeDtmf = Buffer.concat(audio.slice(0, 20)).length;
+      expect(metadata.textEvents).toHaveLength(2);
+      expect(metadata.textEvents[0]).toMatchObject({
+        event: dtmf,
+        offsetMs: Math.round((bytesBeforeDtmf / bytesPerSecond(rate)) * 1000),
+      });
+      expect(metadata.textEvents[1]?.event).toEqual({ raw: 'not json' });
+      expect(Date.parse(metadata.endedAt)).toBeGreaterThanOrEqual(Date.parse(metadata.startedAt));
+      expect(wavKey).toMatch(new RegExp(`^recordings/\\d{4}/\\d{2}/\\d{2}/${uuid}\\.wav$`));
+
+      const head = await s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: wavKey }));
+      expect(head.ContentType).toBe('audio/wav');
+      expect(head.Metadata).toMatchObject({
+        'call-uuid': uuid,
+        'sample-rate': String(rate),
+        'conversation-uuid': `CON-${uuid}`,
+      });
+      expect(head.ETag).not.toContain('-'); // one PutObject, not multipart
+      expect(await readdir(scratchDir)).toEqual([]);
+    },
+  );
+
+  it('longer than one 5 MiB part goes up in parts during the call and is byte-identical', async () => {
+    const client = createS3Client({ endpoint: s3.endpoint });
+    const sentCommands: string[] = [];
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        sentCommands.push(context.commandName as string);
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const { base } = await startRecorder({ s3: client });
+    const rate = 24000;
+    const uuid = newCallUuid();
+    // 11.5 MiB of audio: parts 2 and 3 are full, part 1 and the short last part go up at hangup.
+    const pcm = loopPcm(await speechAt(rate), rate, (11.5 * 1024 * 1024) / bytesPerSecond(rate));
+    const audio = frames(pcm, rate);
+    const ws = await openSocket(callUrl(base, uuid));
+    const end = closed(ws);
+    const firstHalf = Math.ceil(audio.length * 0.95);
+    await sendAll(ws, [connectedFrame(rate, uuid), ...audio.slice(0, firstHalf)]);
+    // Audio moves while the call is live: parts go up before hangup.
+    const until = Date.now() + 20_000;
+    while (sentCommands.filter((name) => name === 'UploadPartCommand').length < 1 && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(sentCommands).toContain('CreateMultipartUploadCommand');
+    expect(sentCommands).toContain('UploadPartCommand');
+    expect(sentCommands).not.toContain('CompleteMultipartUploadCommand');
+    await sendAll(ws, audio.slice(firstHalf));
+    ws.close(1000);
+    await end;
+
+    const { metadata, wav } = await waitForRecording(s3.client, s3.bucket, uuid);
+    expect(wav.length).toBe(44 + pcm.length);
+    expect(wav.subarray(44).equals(pcm)).toBe(true);
+    expect(metadata.sha256).toBe(sha256(wav));
+    expect(metadata.audioBytes).toBe(pcm.length);
+    const file = join(work, `${uuid}.wav`);
+    await writeFile(file, wav);
+    expect((await soxi(file)).samples).toBe(pcm.length / 2);
+    const head = await s3.client.send(
+      new HeadObjectCommand({ Bucket: s3.bucket, Key: metadata.recordingKey }),
+    );
+    expect(head.Metadata).toMatchObject({ 'call-uuid': uuid });
+    const count = (name: string) => sentCommands.filter((sent) => sent === name).length;
+    expect(count('UploadPartCommand')).toBe(3);
+    expect(count('CompleteMultipartUploadCommand')).toBe(1);
+    expect(count('PutObjectCommand')).toBe(1); // the metadata JSON only
+    client.destroy();
+  });
+
+  it('survives the S3 server being down mid-call without losing audio', async () => {
+    const directory = await mkdtemp(join(work, 'outage-s3-'));
+    let flaky = await startLocalS3({ directory });
+    const port = flaky.port;
+    const client = createS3Client({ endpoint: flaky.endpoint });
+    const { base } = await startRecorder({
+      s3: client,
+      bucket: flaky.bucket,
+      partSizeBytes: 64 * 1024,
+      retry: { baseDelayMs: 20, maxDelayMs: 200, attemptTimeoutMs: 2000 },
+    });
+    const rate = 16000;
+    const uuid = newCallUuid();
+    const audio = frames(loopPcm(await speechAt(rate), rate, 12), rate);
+    const third = Math.floor(audio.length / 3);
+    const ws = await openSocket(callUrl(base, uuid));
+    const end = closed(ws);
+    await sendAll(ws, [connectedFrame(rate, uuid), ...audio.slice(0, third)]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await flaky.close();
+    await sendAll(ws, audio.slice(third, 2 * third));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    flaky = await startLocalS3({ directory, port });
+    await sendAll(ws, audio.slice(2 * third));
+    ws.close(1000);
+    await end;
+    try {
+      const { metadata, wav } = await waitForRecording(flaky.client, flaky.bucket, uuid);
+      expect(wav.subarray(44).equals(Buffer.concat(audio))).toBe(true);
+      expect(metadata.sha256).toBe(sha256(wav));
+    } finally {
+      client.destroy();
+      await flaky.close();
+    }
+  });
+});
+
+describe('handshakes', () => {
+  it('refuses a missing, forged, expired or replayed token (401) and a non-call path (404), storing nothing', async () => {
+    const { base, scratchDir, recorder } = await startRecorder();
+    const uuid = newCallUuid();
+    const expired = signCallToken(SECRET, uuid, Math.floor(Date.now() / 1000) - 5);
+    const forged = signCallToken(
+      'another-secret-0123456789abcdefghijklmnop',
+      uuid,
+      Math.floor(Date.now() / 1000) + 600,
+    );
+    const otherCall = signCallToken(SECRET, newCallUuid(), Math.floor(Date.now() / 1000) + 600);
+    expect(await handshakeStatus(callUrl(base, uuid, null))).toBe(401);
+    expect(await handshakeStatus(callUrl(base, uuid, 'garbage'))).toBe(401);
+    expect(await handshakeStatus(callUrl(base, uuid, forged))).toBe(401);
+    expect(await handshakeStatus(callUrl(base, uuid, expired))).toBe(401);
+    expect(await handshakeStatus(callUrl(base, uuid, otherCall))).toBe(401);
+    expect(await handshakeStatus(`${base}/calls/${uuid}/extra?token=x`)).toBe(404);
+    expect(await handshakeStatus(`${base}/calls/bad%20uuid`)).toBe(404);
+    expect(await handshakeStatus(`${base}/`)).toBe(404);
+
+    // A token works once: while its call is live (409) and after it ended (401).
+    const token = signCallToken(SECRET, uuid, Math.floor(Date.now() / 1000) + 600);
+    const ws = await openSocket(callUrl(base, uuid, token));
+    const end = closed(ws);
+    expect(await handshakeStatus(callUrl(base, uuid, token))).toBe(409);
+    ws.close(1000);
+    await end;
+    while (recorder.activeCalls() > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(await handshakeStatus(callUrl(base, uuid, token))).toBe(401);
+
+    expect(await keysFor(uuid)).toEqual([]);
+    expect(await readdir(scratchDir)).toEqual([]);
+  });
+
+  it.each([
+    ['binary audio first', Buffer.alloc(640), 1003],
+    ['not JSON', 'hello', 4400],
+    ['another event', JSON.stringify({ event: 'websocket:dtmf', digit: '1' }), 4400],
+    [
+      'an unsupported content-type',
+      JSON.stringify({ event: 'websocket:connected', 'content-type': 'audio/l16;rate=44100' }),
+      4415,
+    ],
+    [
+      'a non-PCM content-type',
+      JSON.stringify({ event: 'websocket:connected', 'content-type': 'audio/mpeg' }),
+      4415,
+    ],
+  ])(
+    'closes a socket whose first frame is %s with its close code, storing nothing',
+    async (_name, first, code) => {
+      const { base, scratchDir } = await startRecorder();
+      const uuid = newCallUuid();
+      const ws = await openSocket(callUrl(base, uuid));
+      const end = closed(ws);
+      ws.send(first, { binary: Buffer.isBuffer(first) });
+      const seen = await end;
+      expect(seen.code).toBe(code);
+      expect(seen.reason.length).toBeGreaterThan(0);
+      expect(await keysFor(uuid)).toEqual([]);
+      expect(await readdir(scratchDir)).toEqual([]);
+    },
+  );
+
+  it('answers /healthz with 200 while serving', async () => {
+    const { http } = await startRecorder();
+    const response = await fetch(`${http}/healthz`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ status: 'ok', activeCalls: 0 });
+    expect((await fetch(`${http}/other`)).status).toBe(404);
+  });
+});
+
+describe('ending calls from the recorder side', () => {
+  it('drain: health 503, new calls refused, live calls closed with 1001 at the deadline and stored complete', async () => {
+    const { base, http, recorder, scratchDir } = await startRecorder({ drainTimeoutMs: 600 });
+    const rate = 16000;
+    const pcm = await speechAt(rate);
+    const calls = await Promise.all(
+      [0, 1, 2].map(async () => {
+        const uuid = newCallUuid();
+        const ws = await openSocket(callUrl(base, uuid));
+        const end = closed(ws);
+        const audio = frames(pcm, rate);
+        await sendAll(ws, [connectedFrame(rate, uuid), ...audio]);
+        return { uuid, ws, end, audio };
+      }),
+    );
+    const drained = recorder.drain();
+    expect((await fetch(`${http}/healthz`)).status).toBe(503);
+    expect(await handshakeStatus(callUrl(base, newCallUuid()))).toBe(503);
+    // One call ends by itself during the drain; the others are cut at the deadline.
+    const [own, ...cut] = calls;
+    await sendAll(own!.ws, frames(pcm, rate));
+    own!.ws.close(1000);
+    own!.audio.push(...frames(pcm, rate));
+    await drained;
+    expect(recorder.activeCalls()).toBe(0);
+    expect(await own!.end).toMatchObject({ code: 1000 });
+    for (const call of cut) expect(await call.end).toMatchObject({ code: 1001 });
+
+    for (const call of calls) {
+      const { metadata, wav } = await waitForRecording(s3.client, s3.bucket, call.uuid, 1000);
+      expect(wav.subarray(44).equals(Buffer.concat(call.audio))).toBe(true);
+      expect(metadata.sha256).toBe(sha256(wav));
+      if (call === own) expect(metadata.end).toMatchObject({ by: 'peer', code: 1000 });
+      else expect(metadata).toMatchObject({ end: { by: 'drain', code: 1001 }, interrupted: true });
+    }
+    expect(await readdir(scratchDir)).toEqual([]);
+  });
+
+  it('closes an idle socket with 4408 and keeps its audio; a socket that never starts stores nothing', async () => {
+    const { base } = await startRecorder({ idleTimeoutMs: 300 });
+    const rate = 8000;
+    const uuid = newCallUuid();
+    const audio = frames(await speechAt(rate), rate).slice(0, 25);
+    const ws = await openSocket(callUrl(base, uuid));
+    const end = closed(ws);
+    await sendAll(ws, [connectedFrame(rate, uuid), ...audio]);
+    const silentUuid = newCallUuid();
+    const mute = await openSocket(callUrl(base, silentUuid));
+    expect(await closed(mute)).toMatchObject({ code: 4408 });
+    expect(await end).toMatchObject({ code: 4408 });
+    const { metadata, wav } = await waitForRecording(s3.client, s3.bucket, uuid);
+    expect(wav.subarray(44).equals(Buffer.concat(audio))).toBe(true);
+    expect(metadata).toMatchObject({
+      end: { by: 'idle-timeout', code: 4408 },
+      interrupted: true,
+      frameCount: 25,
+    });
+    expect(await keysFor(silentUuid)).toEqual([]);
+  });
+
+  it('cuts a peer that stops answering pings and keeps its audio', async () => {
+    const { base } = await startRecorder({ heartbeatIntervalMs: 100, idleTimeoutMs: 10_000 });
+    const rate = 16000;
+    const uuid = newCallUuid();
+    const audio = frames(await speechAt(rate), rate).slice(0, 40);
+    const ws = await openSocket(callUrl(base, uuid), { autoPong: false });
+    const end = closed(ws);
+    await sendAll(ws, [connectedFrame(rate, uuid), ...audio]);
+    expect((await end).code).toBe(1006);
+    const { metadata, wav } = await waitForRecording(s3.client, s3.bucket, uuid);
+    expect(wav.subarray(44).equals(Buffer.concat(audio))).toBe(true);
+    expect(metadata).toMatchObject({ end: { by: 'heartbeat', code: 1006 }, interrupted: true });
+  });
+
+  it('closes a frame larger than maxPayload with 1009 and keeps the audio before it', async () => {
+    const { base } = await startRecorder({ maxPayloadBytes: 4096 });
+    const rate = 16000;
+    const uuid = newCallUuid();
+    const audio = frames(await speechAt(rate), rate).slice(0, 10);
+    const ws = await openSocket(callUrl(base, uuid));
+    const end = closed(ws);
+    await sendAll(ws, [connectedFrame(rate, uuid), ...audio, Buffer.alloc(5000)]);
+    expect((await end).code).toBe(1009);
+    const { metadata, wav } = await waitForRecording(s3.client, s3.bucket, uuid);
+    expect(wav.subarray(44).equals(Buffer.concat(audio))).toBe(true);
+    expect(metadata).toMatchObject({ end: { by: 'error', code: 1009 }, interrupted: true });
+  });
+});

@@ -1,0 +1,96 @@
+import { randomUUID } from 'node:crypto';
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { WebSocket } from 'ws';
+import { contentTypeFor, frameBytes, type SampleRate } from '../../common/audio-format.js';
+import { signCallToken } from '../../common/call-token.js';
+import type { RecordingMetadata } from '../../common/recording-metadata.js';
+
+export const SECRET = 'test-secret-0123456789abcdefghijklmnopqrstuvwxyz';
+
+export function newCallUuid(): string {
+  return randomUUID();
+}
+
+export function callUrl(
+  base: string,
+  uuid: string,
+  token: string | null = signCallToken(SECRET, uuid, Math.floor(Date.now() / 1000) + 600),
+): string {
+  return `${base}/calls/${uuid}${token === null ? '' : `?token=${encodeURIComponent(token)}`}`;
+}
+
+/** Splits PCM into 20 ms frames, as Vonage sends it (the last one may be short). */
+export function frames(pcm: Buffer, rate: SampleRate): Buffer[] {
+  const size = frameBytes(rate);
+  const out: Buffer[] = [];
+  for (let offset = 0; offset < pcm.length; offset += size) out.push(pcm.subarray(offset, offset + size));
+  return out;
+}
+
+export function connectedFrame(rate: SampleRate, uuid: string, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    event: 'websocket:connected',
+    'content-type': contentTypeFor(rate),
+    uuid,
+    conversation_uuid: `CON-${uuid}`,
+    from: '447700900001',
+    to: '447700900002',
+    ...extra,
+  });
+}
+
+export async function openSocket(
+  url: string,
+  options: ConstructorParameters<typeof WebSocket>[2] = {},
+): Promise<WebSocket> {
+  const ws = new WebSocket(url, options);
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  return ws;
+}
+
+/** Resolves with the close code and reason the client saw. */
+export function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve) => {
+    if (ws.readyState === WebSocket.CLOSED) resolve({ code: 1006, reason: '' });
+    ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+  });
+}
+
+/** Sends without waiting for real time; resolves once ws has handed everything to the socket. */
+export async function sendAll(ws: WebSocket, items: (Buffer | string)[]): Promise<void> {
+  for (const item of items) ws.send(item, { binary: Buffer.isBuffer(item) });
+  while (ws.bufferedAmount > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
+export async function readObject(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
+  const result = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return Buffer.from(await result.Body!.transformToByteArray());
+}
+
+export async function listKeys(s3: S3Client, bucket: string, prefix = ''): Promise<string[]> {
+  const result = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+  return (result.Contents ?? []).map((item) => item.Key!);
+}
+
+/** Waits for a call's metadata JSON (written last) and returns it with the WAV's bytes. */
+export async function waitForRecording(
+  s3: S3Client,
+  bucket: string,
+  uuid: string,
+  timeoutMs = 20_000,
+): Promise<{ metadata: RecordingMetadata; wav: Buffer; wavKey: string }> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const key = (await listKeys(s3, bucket, 'recordings/')).find((k) => k.endsWith(`/${uuid}.json`));
+    if (key) {
+      const metadata = JSON.parse((await readObject(s3, bucket, key)).toString()) as RecordingMetadata;
+      const wav = await readObject(s3, bucket, metadata.recordingKey);
+      return { metadata, wav, wavKey: metadata.recordingKey };
+    }
+    if (Date.now() > until) throw new Error(`no recording for ${uuid} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
