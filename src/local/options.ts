@@ -30,7 +30,11 @@ export interface StartOptions {
 }
 
 /** The command-line flags of the local stack; each also reads an environment variable. */
-export function localStackCommand(name: string, description: string): Command {
+export function localStackCommand(
+  name: string,
+  description: string,
+  defaultLogLevel: LogLevel = 'INFO',
+): Command {
   return new Command()
     .name(name)
     .description(description)
@@ -77,7 +81,7 @@ export function localStackCommand(name: string, description: string): Command {
       new Option('--log-level <level>', 'webhooks and recorder logs')
         .env('LOG_LEVEL')
         .choices(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'])
-        .default('INFO'),
+        .default(defaultLogLevel),
     )
     .addOption(
       new Option('--drain-timeout <seconds>', 'on Ctrl-C, how long live calls may go on')

@@ -13,10 +13,10 @@ async function main(): Promise<void> {
   const options = stackOptions(program.opts<StartOptions>());
   const stack = await startLocalStack({
     ...options,
-    onRequest: (entry) =>
-      process.stdout.write(
-        `${entry.method} ${entry.path} → ${entry.status} (${entry.durationMs.toFixed(0)} ms)\n`,
-      ),
+    // Refusals are what a user needs to see; successes are in the webhooks' own log lines.
+    onRequest: (entry) => {
+      if (entry.status >= 400) process.stdout.write(`${entry.method} ${entry.path} → ${entry.status}\n`);
+    },
   });
   process.stdout.write(
     `Call recorder running locally:\n${describeStack(stack, options.signatureSecret !== undefined)}\n` +
