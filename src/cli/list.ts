@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { RecordingMetadata } from '../../common/recording-metadata.js';
-import { listRecordingEntries, mapLimit, readMetadata } from './recording-store.js';
+import { type ListingOptions, listRecordingEntries, mapLimit, readMetadata } from './recording-store.js';
 
 /** Filters for `recordings list`; every one given must match. */
 export interface ListFilters {
@@ -47,11 +47,13 @@ export async function listRecordings(
   s3: S3Client,
   bucket: string,
   filters: ListFilters = {},
+  options: ListingOptions = {},
 ): Promise<RecordingRow[]> {
-  const entries = await listRecordingEntries(s3, bucket, {
+  const range = {
     ...(filters.from ? { from: filters.from } : {}),
     ...(filters.to ? { to: filters.to } : {}),
-  });
+  };
+  const entries = await listRecordingEntries(s3, bucket, range, options);
   const candidates = filters.uuid ? entries.filter((entry) => entry.uuid === filters.uuid) : entries;
   const rows = await mapLimit(candidates, 16, async (entry): Promise<RecordingRow> => {
     const base = {

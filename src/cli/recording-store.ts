@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
   datePath,
   EVENTS_PREFIX,
@@ -37,46 +37,41 @@ export interface DayRange {
   readonly to?: Date;
 }
 
+export interface ListingOptions {
+  /** Keys per listing page. @default 1000 (the S3 maximum) */
+  readonly pageSize?: number;
+}
+
 /**
  * Lists every recording in the bucket (all pages), pairing each WAV with its metadata JSON.
- * A day range narrows the listing by key (`StartAfter` and an early stop), so only the pages
+ * A day range narrows the listing by key (a start marker and an early stop), so only the pages
  * holding those days are read. Entries come in key order: by day, then uuid.
  */
 export async function listRecordingEntries(
   s3: S3Client,
   bucket: string,
   range: DayRange = {},
+  options: ListingOptions = {},
 ): Promise<RecordingEntry[]> {
   const entries = new Map<
     string,
     { uuid: string; day: string; wav?: StoredObject; metadata?: StoredObject }
   >();
   const lastDay = range.to ? datePath(range.to) : undefined;
-  const pages = paginateListObjectsV2(
-    { client: s3, pageSize: 1000 },
-    {
-      Bucket: bucket,
-      Prefix: RECORDINGS_PREFIX,
-      ...(range.from ? { StartAfter: `${RECORDINGS_PREFIX}${datePath(range.from)}/` } : {}),
-    },
-  );
-  listing: for await (const page of pages) {
-    for (const object of page.Contents ?? []) {
-      if (!object.Key) continue;
-      const parsed = parseRecordingKey(object.Key);
-      if (!parsed) continue;
-      if (lastDay && parsed.date > lastDay) break listing;
-      const id = `${parsed.date}/${parsed.callUuid}`;
-      const entry = entries.get(id) ?? { uuid: parsed.callUuid, day: parsed.date.replaceAll('/', '-') };
-      const stored: StoredObject = {
-        key: object.Key,
-        size: object.Size ?? 0,
-        ...(object.LastModified ? { lastModified: object.LastModified } : {}),
-      };
-      if (parsed.kind === 'wav') entry.wav = stored;
-      else entry.metadata = stored;
-      entries.set(id, entry);
-    }
+  const objects = listObjects(s3, bucket, RECORDINGS_PREFIX, {
+    ...(range.from ? { startAfter: `${RECORDINGS_PREFIX}${datePath(range.from)}/` } : {}),
+    ...(options.pageSize ? { pageSize: options.pageSize } : {}),
+  });
+  for await (const object of objects) {
+    const parsed = parseRecordingKey(object.key);
+    if (!parsed) continue;
+    // Keys sort by day: past the range's last day nothing later can match.
+    if (lastDay && parsed.date > lastDay) break;
+    const id = `${parsed.date}/${parsed.callUuid}`;
+    const entry = entries.get(id) ?? { uuid: parsed.callUuid, day: parsed.date.replaceAll('/', '-') };
+    if (parsed.kind === 'wav') entry.wav = object;
+    else entry.metadata = object;
+    entries.set(id, entry);
   }
   return [...entries.values()];
 }
@@ -181,10 +176,8 @@ export async function listCallEvents(
   const prefixes = [...new Set(days.map((day) => eventsPrefix(conversationUuid, day)))];
   const keys: string[] = [];
   for (const prefix of prefixes) {
-    for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: bucket, Prefix: prefix })) {
-      for (const object of page.Contents ?? []) {
-        if (object.Key?.startsWith(EVENTS_PREFIX) && object.Key.endsWith('.json')) keys.push(object.Key);
-      }
+    for await (const object of listObjects(s3, bucket, prefix)) {
+      if (object.key.startsWith(EVENTS_PREFIX) && object.key.endsWith('.json')) keys.push(object.key);
     }
   }
   keys.sort();
@@ -214,6 +207,47 @@ export function eventDays(metadata: Pick<RecordingMetadata, 'startedAt' | 'ended
   const days = [started - margin, started, started + 86_400_000];
   if (!Number.isNaN(ended)) days.push(ended + margin);
   return days.map((ms) => new Date(ms));
+}
+
+/**
+ * Every object under a prefix, in key order, one page at a time (1000 keys by default), each page
+ * starting after the previous page's last key.
+ *
+ * This uses ListObjects (v1) with `Marker`, not ListObjectsV2 with continuation tokens: S3 lists
+ * the same keys either way, but the local S3 server (s3rver 3.7) encrypts its v2 continuation
+ * tokens with DES, which Node's OpenSSL 3 refuses, so every truncated v2 page fails there with
+ * InternalError and the CLI could not read past 1000 objects on the local stack.
+ */
+export async function* listObjects(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+  options: { startAfter?: string; pageSize?: number } = {},
+): AsyncGenerator<StoredObject> {
+  let marker = options.startAfter;
+  for (;;) {
+    const page = await s3.send(
+      new ListObjectsCommand({
+        Bucket: bucket,
+        Prefix: prefix,
+        MaxKeys: options.pageSize ?? 1000,
+        ...(marker ? { Marker: marker } : {}),
+      }),
+    );
+    const contents = page.Contents ?? [];
+    for (const object of contents) {
+      if (!object.Key) continue;
+      yield {
+        key: object.Key,
+        size: object.Size ?? 0,
+        ...(object.LastModified ? { lastModified: object.LastModified } : {}),
+      };
+    }
+    // Without a delimiter S3 sends no NextMarker: the last key is the marker for the next page.
+    const last = page.NextMarker ?? contents.at(-1)?.Key;
+    if (!page.IsTruncated || !last) return;
+    marker = last;
+  }
 }
 
 export async function getObjectText(s3: S3Client, bucket: string, key: string): Promise<string> {

@@ -1,0 +1,212 @@
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatVerifyReport } from '../../src/cli/format.js';
+import { type RecordingVerification, verifyRecordings } from '../../src/cli/verify.js';
+import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
+import { loopPcm, speechPcm } from '../../test-support/speech.js';
+import { buildMetadata, callEvents, type FixtureCall, putEvent, putJson, putRecording } from './fixtures.js';
+
+let s3: LocalS3;
+let speech: Buffer;
+let serial = 0;
+
+function call(name: string, seconds: number, startedAt = '2026-11-28T10:00:00.000Z'): FixtureCall {
+  serial += 1;
+  const suffix = String(serial).padStart(12, '0');
+  return {
+    uuid: `${name}-0000-4000-8000-${suffix}`,
+    conversationUuid: `CON-${name}-0000-4000-8000-${suffix}`,
+    from: '447700900001',
+    to: '442071838750',
+    startedAt: new Date(startedAt),
+    sampleRate: 16000,
+    pcm: loopPcm(speech, 16000, seconds),
+  };
+}
+
+/** Stores a good recording with the events Vonage would post for it (websocket leg as long as the audio). */
+async function goodRecording(name: string, seconds = 3, startedAt?: string) {
+  const fixture = call(name, seconds, startedAt);
+  const stored = await putRecording(s3.client, s3.bucket, fixture);
+  for (const event of callEvents(fixture, {
+    websocketUuid: `ws-${fixture.uuid}`,
+    websocketSeconds: seconds,
+    callSeconds: seconds + 4,
+  })) {
+    await putEvent(s3.client, s3.bucket, event);
+  }
+  return { fixture, stored };
+}
+
+const put = (key: string, body: Buffer) =>
+  s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: body }));
+const remove = (key: string) => s3.client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: key }));
+
+function statuses(result: RecordingVerification | undefined): Record<string, string> {
+  return Object.fromEntries((result?.checks ?? []).map((check) => [check.check, check.status]));
+}
+
+beforeAll(async () => {
+  s3 = await startLocalS3();
+  speech = await speechPcm('Please leave a message after the tone.', 16000);
+});
+
+afterAll(async () => {
+  await s3?.close();
+});
+
+describe('verify', () => {
+  it('passes every check on intact recordings whose durations match Vonage', async () => {
+    const { fixture } = await goodRecording('aaaaaaaa', 3);
+    const report = await verifyRecordings(s3.client, s3.bucket, { uuid: fixture.uuid });
+    expect(report.ok).toBe(true);
+    expect(report.recordings).toHaveLength(1);
+    expect(statuses(report.recordings[0])).toEqual({
+      audio: 'pass',
+      metadata: 'pass',
+      'wav-header': 'pass',
+      size: 'pass',
+      sha256: 'pass',
+      duration: 'pass',
+    });
+    expect(report.recordings[0]?.checks.find((c) => c.check === 'duration')?.detail).toBe(
+      'recorded 3.0 s, Vonage websocket leg 3 s',
+    );
+  });
+
+  it('flags each kind of damage, and only that kind', async () => {
+    const flipped = await goodRecording('f1199edd', 2);
+    const corrupt = Buffer.from(flipped.stored.wav);
+    corrupt[1000] = (corrupt[1000] as number) ^ 0xff;
+    await put(flipped.stored.wavKey, corrupt);
+
+    const truncated = await goodRecording('7a0ca7ed', 2);
+    await put(truncated.stored.wavKey, truncated.stored.wav.subarray(0, truncated.stored.wav.length - 6400));
+
+    const noMetadata = await goodRecording('0e7adaaa', 2);
+    await remove(noMetadata.stored.metadataKey);
+
+    const noAudio = await goodRecording('0a0d10aa', 2);
+    await remove(noAudio.stored.wavKey);
+
+    // Vonage says the websocket leg lasted 5 s; the recording holds 2 s.
+    const shortened = call('d0a7100a', 2);
+    await putRecording(s3.client, s3.bucket, shortened);
+    for (const event of callEvents(shortened, {
+      websocketUuid: 'ws-short',
+      websocketSeconds: 5,
+      callSeconds: 9,
+    })) {
+      await putEvent(s3.client, s3.bucket, event);
+    }
+
+    // A header and nothing else, with metadata that agrees (a call that sent no audio).
+    const headerOnly = call('4eade400', 0);
+    await putRecording(s3.client, s3.bucket, headerOnly);
+
+    const empty = await goodRecording('e3371000', 2);
+    await put(empty.stored.wavKey, Buffer.alloc(0));
+
+    // The streamed writer's placeholder sizes were never replaced by the final header.
+    const placeholder = await goodRecording('91aceb01', 2);
+    const unfinalized = Buffer.from(placeholder.stored.wav);
+    unfinalized.writeUInt32LE(0x7fffffff, 4);
+    unfinalized.writeUInt32LE(0x7fffffdb, 40);
+    await put(placeholder.stored.wavKey, unfinalized);
+    const metadata = buildMetadata(placeholder.fixture, unfinalized);
+    await putJson(s3.client, s3.bucket, placeholder.stored.metadataKey, metadata);
+
+    const intact = await goodRecording('600d0001', 2);
+
+    const report = await verifyRecordings(s3.client, s3.bucket);
+    const byUuid = new Map(report.recordings.map((r) => [r.uuid, r]));
+    const of = (fixture: FixtureCall) => statuses(byUuid.get(fixture.uuid));
+
+    expect(of(flipped.fixture)).toMatchObject({
+      audio: 'pass',
+      'wav-header': 'pass',
+      size: 'pass',
+      sha256: 'fail',
+    });
+    expect(of(truncated.fixture)).toMatchObject({ 'wav-header': 'fail', size: 'fail', sha256: 'fail' });
+    expect(of(noMetadata.fixture)).toEqual({
+      audio: 'pass',
+      metadata: 'fail',
+      'wav-header': 'pass',
+      size: 'skip',
+      sha256: 'skip',
+      duration: 'skip',
+    });
+    expect(of(noAudio.fixture)).toMatchObject({
+      audio: 'fail',
+      metadata: 'pass',
+      'wav-header': 'skip',
+      size: 'skip',
+    });
+    expect(of(shortened)).toMatchObject({ audio: 'pass', sha256: 'pass', duration: 'fail' });
+    expect(of(headerOnly)).toMatchObject({ audio: 'fail', 'wav-header': 'pass', sha256: 'pass' });
+    expect(of(empty.fixture)).toMatchObject({
+      audio: 'fail',
+      'wav-header': 'skip',
+      size: 'fail',
+      sha256: 'fail',
+    });
+    expect(of(placeholder.fixture)).toMatchObject({
+      audio: 'pass',
+      'wav-header': 'fail',
+      size: 'pass',
+      sha256: 'pass',
+    });
+    expect(of(intact.fixture)).toMatchObject({ sha256: 'pass', duration: 'pass' });
+    expect(byUuid.get(intact.fixture.uuid)?.ok).toBe(true);
+
+    const detail = (fixture: FixtureCall, check: string) =>
+      byUuid.get(fixture.uuid)?.checks.find((c) => c.check === check)?.detail;
+    expect(detail(truncated.fixture, 'size')).toBe(
+      `metadata says ${truncated.stored.wav.length} bytes (${truncated.stored.wav.length - 44} of audio), object has ${truncated.stored.wav.length - 6400}`,
+    );
+    expect(detail(noMetadata.fixture, 'metadata')).toBe('missing metadata: no JSON beside the WAV');
+    expect(detail(noAudio.fixture, 'audio')).toBe('metadata without audio: no WAV object');
+    expect(detail(shortened, 'duration')).toBe('recorded 2.0 s, Vonage websocket leg 5 s');
+    expect(detail(headerOnly, 'audio')).toBe('header only: no audio after the 44-byte header');
+    expect(detail(empty.fixture, 'audio')).toBe('empty file (0 bytes)');
+    expect(detail(placeholder.fixture, 'wav-header')).toMatch(
+      /^header sizes \(RIFF 2147483647, data 2147483611\)/,
+    );
+
+    // The first test's recording, this test's eight damaged ones and one intact one.
+    expect(report.ok).toBe(false);
+    expect(report.failed).toBe(8);
+    // Skipped: no metadata to compare with, or no audio to hash.
+    expect(report.summary.sha256).toEqual({ pass: 5, fail: 3, skip: 2 });
+    const text = formatVerifyReport(report);
+    expect(text).toContain('8 of 10 recordings failed verification.');
+    expect(text).toMatch(
+      new RegExp(`${flipped.fixture.uuid} +│ sha256 +│ stored ${flipped.stored.metadata.sha256}`),
+    );
+  });
+
+  it('checks only recordings since a date, and a call leg without a websocket leg by its upper bound', async () => {
+    const old = await goodRecording('01d01d01', 2, '2026-10-01T08:00:00.000Z');
+    const recent = call('2ece2700', 2, '2026-12-01T08:00:00.000Z');
+    await putRecording(s3.client, s3.bucket, recent);
+    // Only the call leg's completed event (no websocket leg events): 6 s of call includes the greeting.
+    const callLegOnly = callEvents(recent, {
+      websocketUuid: 'ws-none',
+      websocketSeconds: 2,
+      callSeconds: 6,
+    }).filter((event) => event.uuid === recent.uuid);
+    for (const event of callLegOnly) await putEvent(s3.client, s3.bucket, event);
+    const report = await verifyRecordings(s3.client, s3.bucket, {
+      since: new Date('2026-12-01T00:00:00.000Z'),
+    });
+    expect(report.recordings.map((r) => r.uuid)).toEqual([recent.uuid]);
+    expect(report.recordings[0]?.checks.find((c) => c.check === 'duration')).toEqual({
+      check: 'duration',
+      status: 'pass',
+      detail: 'recorded 2.0 s, Vonage call leg 6 s',
+    });
+    expect(report.ok).toBe(true);
+    expect(old.fixture.uuid).not.toBe(recent.uuid);
+  });
+});
