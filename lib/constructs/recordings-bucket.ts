@@ -81,6 +81,8 @@ export class RecordingsBucket extends Construct {
     const infrequentAccessAfterDays = props.infrequentAccessAfterDays ?? 30;
     const glacierAfterDays = props.glacierAfterDays ?? 90;
 
+    // ACLs stay disabled: with cdk.json's `@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy` flag, S3
+    // log delivery is authorized by bucket policy instead.
     const logBucket = new Bucket(this, 'AccessLogs', {
       // Log delivery (S3 server access logs, ALB) requires S3-managed keys.
       encryption: BucketEncryption.S3_MANAGED,

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import { HttpApi, HttpMethod, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -116,6 +116,8 @@ export class WebhookApi extends Construct {
         POWERTOOLS_SERVICE_NAME: 'webhooks',
         POWERTOOLS_METRICS_NAMESPACE: 'CallRecorder',
         POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
+        // Stack traces point at the TypeScript sources through the bundled source map.
+        NODE_OPTIONS: '--enable-source-maps',
       },
       bundling: {
         format: OutputFormat.ESM,
@@ -149,7 +151,11 @@ export class WebhookApi extends Construct {
       retention: logRetention,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    this.api = new HttpApi(this, 'Api', { description: 'Vonage voice webhooks', createDefaultStage: false });
+    this.api = new HttpApi(this, 'Api', {
+      apiName: `${Stack.of(this).stackName}-webhooks`,
+      description: 'Vonage voice webhooks',
+      createDefaultStage: false,
+    });
     this.api.addStage('DefaultStage', {
       stageName: '$default',
       autoDeploy: true,
