@@ -50,7 +50,6 @@ async function startRecorder(
     callTokenSecret: SECRET,
     scratchDir,
     logger: silent,
-    taskProtection: { setActive() {}, async settled() {} },
     ...overrides,
   });
   const address = await recorder.listen(0, '127.0.0.1');
