@@ -47,6 +47,6 @@ export function signWebhook(
       application_id: identity.applicationId ?? DEFAULT_APPLICATION_ID,
     },
     identity.secret,
-    { algorithm: 'HS256', noTimestamp: true },
+    { algorithm: 'HS256' },
   );
 }

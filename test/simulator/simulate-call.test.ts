@@ -86,6 +86,7 @@ describe('simulateCall on the wire', () => {
       sha256(JSON.stringify(Object.fromEntries(answer.url.searchParams))),
     );
     expect(typeof answerClaims.jti).toBe('string');
+    expect(Math.abs((answerClaims.iat as number) - Date.now() / 1000)).toBeLessThan(30);
 
     // The websocket: connected frame first, with the NCCO headers, then whole 640-byte frames.
     expect(app.sockets).toHaveLength(1);
