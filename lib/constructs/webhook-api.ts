@@ -3,7 +3,7 @@ import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import { HttpApi, HttpMethod, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -89,7 +89,15 @@ export class WebhookApi extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
+    // Its own role rather than the AWS-managed basic execution role: log writes to this log group only.
+    const role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Vonage webhooks: write events, read the token and signature secrets, write its logs',
+    });
+    functionLogs.grantWrite(role);
+
     this.function = new NodejsFunction(this, 'Function', {
+      role,
       entry: `${repoRoot}lambdas/webhooks/handler.ts`,
       handler: 'handler',
       projectRoot: repoRoot,
@@ -193,17 +201,10 @@ export class WebhookApi extends Construct {
       reason:
         'Vonage calls these webhooks and cannot sign AWS requests or fetch Cognito tokens; the Lambda verifies Vonage signed-webhook JWTs (when a signature secret is configured) and each recording websocket carries an HMAC call token.',
     });
-    Validations.of(this.function).acknowledge(
-      {
-        id: `AwsSolutions-IAM5[Resource::${nagRef(props.bucket, 'Arn')}/${EVENTS_PREFIX}*]`,
-        reason:
-          'Event keys are made per event (events/YYYY/MM/DD/<conversation>/<ts>_<leg>_<status>.json), so the grant is the events/ prefix, PutObject only.',
-      },
-      {
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-        reason:
-          'The AWS-managed basic execution role grants only CloudWatch Logs writes, which the function needs for its log group.',
-      },
-    );
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${nagRef(props.bucket, 'Arn')}/${EVENTS_PREFIX}*]`,
+      reason:
+        'Event keys are made per event (events/YYYY/MM/DD/<conversation>/<ts>_<leg>_<status>.json), so the grant is the events/ prefix, PutObject only.',
+    });
   }
 }
