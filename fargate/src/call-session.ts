@@ -33,6 +33,7 @@ export interface SessionSettings {
   readonly spoolFlushBytes: number;
   readonly spoolFlushIntervalMs: number;
   readonly maxTextEvents: number;
+  readonly maxTextEventBytes: number;
   /** After the recorder sends a close frame, how long the peer has to answer before the socket is cut. */
   readonly closeGraceMs: number;
 }
@@ -119,6 +120,9 @@ export class CallSession {
   #maxAudioBytes = 0;
   readonly #textEvents: RecordedTextEvent[] = [];
   #droppedTextEvents = 0;
+  #textEventBytes = 0;
+  /** Reading from the socket is paused while the scratch disk lags behind. */
+  #paused = false;
   /** Set when the recorder ends the call: why, and the close code it sent. */
   #closing: { by: EndedBy; code: number; reason: string } | undefined;
   #closeTimer: NodeJS.Timeout | undefined;
@@ -248,17 +252,28 @@ export class CallSession {
     this.#frameCount++;
     if (data.length !== this.#expectedFrameBytes) this.#oddSizeFrames++;
     spool.append(data);
-    if (spool.pendingBytes >= this.options.settings.spoolFlushBytes) this.#flush();
+    const { spoolFlushBytes } = this.options.settings;
+    if (spool.pendingBytes >= spoolFlushBytes) {
+      this.#flush();
+      // A disk that cannot keep up would otherwise let queued audio grow without bound:
+      // stop reading (TCP pushes back on the sender) until the queue is written.
+      if (spool.pendingBytes >= 8 * spoolFlushBytes && !this.#paused) {
+        this.#paused = true;
+        this.options.socket.pause();
+      }
+    }
     if (spool.receivedBytes >= this.#maxAudioBytes) {
       this.close('max-duration', CloseCode.MaxDuration, 'call reached its maximum duration');
     }
   }
 
   #onText(data: Buffer): void {
-    if (this.#textEvents.length >= this.options.settings.maxTextEvents) {
+    const { maxTextEvents, maxTextEventBytes } = this.options.settings;
+    if (this.#textEvents.length >= maxTextEvents || this.#textEventBytes + data.length > maxTextEventBytes) {
       this.#droppedTextEvents++;
       return;
     }
+    this.#textEventBytes += data.length;
     const sampleRate = this.#identity!.sampleRate;
     this.#textEvents.push({
       offsetMs: Math.round((this.#spool!.receivedBytes / bytesPerSecond(sampleRate)) * 1000),
@@ -276,6 +291,10 @@ export class CallSession {
       })
       .finally(() => {
         this.#flushing = undefined;
+        if (this.#paused) {
+          this.#paused = false;
+          this.options.socket.resume();
+        }
       });
   }
 

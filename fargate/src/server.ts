@@ -48,6 +48,8 @@ export interface RecorderOptions {
   readonly retry?: RetryPolicy;
   /** Text frames kept per call (DTMF etc.); more are counted, not kept. @default 1000 */
   readonly maxTextEvents?: number;
+  /** Bytes of text frames kept per call (a flood cannot grow memory). @default 131072 */
+  readonly maxTextEventBytes?: number;
   /** @default a Powertools Logger (service `recorder`) */
   readonly logger?: Logger;
   /** @default no metrics */
@@ -126,6 +128,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
     spoolFlushBytes: positive('spoolFlushBytes', options.spoolFlushBytes ?? 32 * 1024),
     spoolFlushIntervalMs: positive('spoolFlushIntervalMs', options.spoolFlushIntervalMs ?? 1000),
     maxTextEvents: options.maxTextEvents ?? 1000,
+    maxTextEventBytes: options.maxTextEventBytes ?? 128 * 1024,
     closeGraceMs: 2000,
   };
   const storage = {
@@ -182,7 +185,9 @@ export function createRecorder(options: RecorderOptions): Recorder {
   }
 
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', (error) => logger.warn('socket error during handshake', { error: error.message }));
+    const onHandshakeError = (error: Error) =>
+      logger.warn('socket error during handshake', { error: error.message });
+    socket.on('error', onHandshakeError);
     let call: { uuid: string; token: string; expiresAt: number };
     try {
       call = authorize(request);
@@ -198,7 +203,11 @@ export function createRecorder(options: RecorderOptions): Recorder {
       return;
     }
     usedTokens.set(call.token, call.expiresAt);
-    wss.handleUpgrade(request, socket, head, (ws) => accept(ws, call.uuid));
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      // From here ws handles socket errors and reports them on the WebSocket.
+      socket.off('error', onHandshakeError);
+      accept(ws, call.uuid);
+    });
   });
 
   function accept(ws: WebSocket, uuid: string): void {

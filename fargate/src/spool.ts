@@ -124,10 +124,13 @@ export class AudioSpool {
     }
   }
 
-  /** SHA-256 hex of `prefix` followed by every byte on disk, read in 1 MiB slices. */
+  /**
+   * SHA-256 hex of `prefix` followed by every byte on disk, read in 128 KiB slices (many calls
+   * may finalize at once, as on a drain).
+   */
   async sha256(prefix: Buffer): Promise<string> {
     const hash = createHash('sha256').update(prefix);
-    const slice = Buffer.allocUnsafe(Math.min(1 << 20, Math.max(1, this.#storedBytes)));
+    const slice = Buffer.allocUnsafe(Math.min(128 * 1024, Math.max(1, this.#storedBytes)));
     for (let position = 0; position < this.#storedBytes; position += slice.length) {
       const length = Math.min(slice.length, this.#storedBytes - position);
       await this.readInto(slice, 0, position, length);

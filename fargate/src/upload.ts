@@ -200,7 +200,9 @@ export class RecordingUpload {
     }
     const wavBytes = WAV_HEADER_BYTES + audioBytes;
     try {
-      if (!this.#uploadId) {
+      // Decided by size, not by whether mid-call uploads got going: a long call whose
+      // CreateMultipartUpload failed mid-call still goes up in parts, never as one huge buffer.
+      if (audioBytes < this.#partEnd(2)) {
         const sha256 = await this.#putWhole(audioBytes);
         return { wavBytes, audioBytes, sha256, parts: 1 };
       }

@@ -404,6 +404,24 @@ describe('ending calls from the recorder side', () => {
     expect(metadata).toMatchObject({ end: { by: 'heartbeat', code: 1006 }, interrupted: true });
   });
 
+  it('keeps a bounded number of text events and counts the rest', async () => {
+    const { base } = await startRecorder({ maxTextEvents: 5 });
+    const rate = 8000;
+    const uuid = newCallUuid();
+    const audio = frames(await speechAt(rate), rate).slice(0, 10);
+    const digits = Array.from({ length: 8 }, (_, i) => JSON.stringify({ event: 'websocket:dtmf', digit: String(i) }));
+    const ws = await openSocket(callUrl(base, uuid));
+    const end = closed(ws);
+    await sendAll(ws, [connectedFrame(rate, uuid), ...audio.slice(0, 5), ...digits, ...audio.slice(5)]);
+    ws.close(1000);
+    await end;
+    const { metadata, wav } = await waitForRecording(s3.client, s3.bucket, uuid);
+    expect(wav.subarray(44).equals(Buffer.concat(audio))).toBe(true);
+    expect(metadata.textEvents.map((event) => event.event.digit)).toEqual(['0', '1', '2', '3', '4']);
+    expect(metadata.droppedTextEvents).toBe(3);
+    expect(metadata.textEvents[0]?.offsetMs).toBe(100);
+  });
+
   it('closes a frame larger than maxPayload with 1009 and keeps the audio before it', async () => {
     const { base } = await startRecorder({ maxPayloadBytes: 4096 });
     const rate = 16000;
