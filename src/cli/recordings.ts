@@ -1,19 +1,14 @@
 import cliProgress from 'cli-progress';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { downloadRecording, presignRecordingUrl } from './download.js';
-import { CliError, ExitCode, UsageError } from './errors.js';
+import { CliError, ExitCode } from './errors.js';
 import { formatDetails, formatListCsv, formatListTable, formatVerifyReport } from './format.js';
 import { type ListFilters, listRecordings } from './list.js';
+import { type CliIo, runProgram } from './run.js';
 import { type RecordingsTarget, resolveTarget, type TargetFlags } from './s3-target.js';
 import { showRecording } from './show.js';
 import { parseDuration, parseInstant } from './time.js';
 import { verifyRecordings } from './verify.js';
-
-/** Where output goes; tests and the bin pass the process streams. */
-export interface CliIo {
-  readonly stdout: NodeJS.WritableStream;
-  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
-}
 
 interface GlobalFlags extends TargetFlags {
   readonly json?: boolean;
@@ -215,48 +210,4 @@ export function buildRecordingsProgram(io: CliIo): { program: Command; exitCode:
 export async function runRecordingsCli(argv: readonly string[], io: CliIo): Promise<number> {
   const { program, exitCode } = buildRecordingsProgram(io);
   return runProgram(program, argv, io, exitCode);
-}
-
-/** Shared by both CLIs: parse, run, and map errors to one stderr line and an exit code. */
-export async function runProgram(
-  program: Command,
-  argv: readonly string[],
-  io: CliIo,
-  exitCode: () => number = () => ExitCode.ok,
-): Promise<number> {
-  try {
-    await program.parseAsync([...argv], { from: 'user' });
-    return exitCode();
-  } catch (error) {
-    if (error instanceof CommanderError) {
-      // Commander has already printed the message (or the help).
-      return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
-    }
-    io.stderr.write(`error: ${describeError(error)}\n`);
-    return error instanceof CliError ? error.exitCode : ExitCode.failure;
-  }
-}
-
-/** One line for an operator: known AWS and network failures get a hint, not a stack trace. */
-export function describeError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  if (error instanceof CliError || error instanceof UsageError) return error.message;
-  const code = (error as NodeJS.ErrnoException).code;
-  const causes = error instanceof AggregateError ? error.errors : [];
-  if (
-    code === 'ECONNREFUSED' ||
-    causes.some((cause) => (cause as NodeJS.ErrnoException).code === 'ECONNREFUSED')
-  ) {
-    return `cannot connect to S3 (${error.message || 'connection refused'}): is the local stack running (npm start)?`;
-  }
-  switch (error.name) {
-    case 'NoSuchBucket':
-      return `the bucket does not exist (${error.message})`;
-    case 'CredentialsProviderError':
-      return `no AWS credentials found: set AWS_PROFILE or log in (aws sso login) (${error.message})`;
-    case 'AccessDenied':
-      return `access denied by S3: ${error.message}`;
-    default:
-      return error.message.split('\n')[0] || error.name;
-  }
 }
