@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { LogLevel } from '@aws-lambda-powertools/logger/types';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -110,6 +111,34 @@ function listen(
       resolvePromise(server.address() as AddressInfo);
     });
   });
+}
+
+/** After a drain, the webhooks stay up until no request has come for this long... */
+const EVENT_QUIET_MS = 300;
+/** ...or at most this long. */
+const EVENT_GRACE_MS = 3000;
+
+/** Resolves once the server has had no request in flight and none new for `quietMs` (at most `maxMs`). */
+async function webhooksQuiet(server: Server, quietMs: number, maxMs: number): Promise<void> {
+  let inFlight = 0;
+  let lastActivity = performance.now();
+  const onRequest = (_request: unknown, response: ServerResponse) => {
+    inFlight += 1;
+    lastActivity = performance.now();
+    response.once('close', () => {
+      inFlight -= 1;
+      lastActivity = performance.now();
+    });
+  };
+  server.on('request', onRequest);
+  const deadline = performance.now() + maxMs;
+  try {
+    while (performance.now() < deadline && (inFlight > 0 || performance.now() - lastActivity < quietMs)) {
+      await sleep(50);
+    }
+  } finally {
+    server.off('request', onRequest);
+  }
 }
 
 /** Secrets Manager would generate this: 64 characters, letters and digits only. Never printed. */
@@ -244,6 +273,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       stop() {
         stopping ??= (async () => {
           await recorder.drain();
+          // In AWS the webhooks outlive a recorder task: give the drained calls' last events
+          // (Vonage posts `completed` after the socket closes) a moment to be stored.
+          await webhooksQuiet(api, EVENT_QUIET_MS, EVENT_GRACE_MS);
           await stopAll();
         })();
         return stopping;

@@ -24,13 +24,16 @@ async function main(): Promise<void> {
       'Ctrl-C to stop (live calls are drained first).\n',
   );
 
-  let stopping = false;
+  let stoppingSince: number | undefined;
   const stop = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      process.stderr.write('already stopping; waiting for recordings to be stored\n');
+    if (stoppingSince !== undefined) {
+      // Ctrl-C reaches this process both from the terminal and relayed by tsx: only a later one is news.
+      if (performance.now() - stoppingSince > 1000) {
+        process.stderr.write('already stopping; waiting for recordings to be stored\n');
+      }
       return;
     }
-    stopping = true;
+    stoppingSince = performance.now();
     process.stdout.write(`${signal}: draining ${stack.activeCalls()} live call(s), then stopping\n`);
     stack.stop().then(
       () => {
