@@ -15,19 +15,17 @@ function findings(stack: Stack): string[] {
 
 /** Every acknowledgement in the tree: rule id → reason. */
 function acknowledgements(scope: IConstruct): { path: string; id: string; reason: string }[] {
-  return scope.node
-    .findAll()
-    .flatMap((c) =>
-      c.node.metadata
-        .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
-        .flatMap((m) =>
-          Object.entries(m.data as Record<string, string>).map(([id, reason]) => ({
-            path: c.node.path,
-            id,
-            reason,
-          })),
-        ),
-    );
+  return scope.node.findAll().flatMap((c) =>
+    c.node.metadata
+      .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+      .flatMap((m) =>
+        Object.entries(m.data as Record<string, string>).map(([id, reason]) => ({
+          path: c.node.path,
+          id,
+          reason,
+        })),
+      ),
+  );
 }
 
 describe('cdk-nag AwsSolutions checks', () => {

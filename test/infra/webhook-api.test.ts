@@ -1,0 +1,273 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, Stack } from 'aws-cdk-lib';
+import type { Template } from 'aws-cdk-lib/assertions';
+import { Bucket } from 'aws-cdk-lib/aws-s3';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebhookApi } from '../../lib/constructs/webhook-api.js';
+import {
+  asArray,
+  policyStatements,
+  resourcesOf,
+  SIGNATURE_SECRET_ARN,
+  synthRecorderStack,
+  TEST_ENV,
+} from './support.js';
+
+function webhookFunction(template: Template): [string, Record<string, unknown>] {
+  const fns = resourcesOf(template, 'AWS::Lambda::Function').filter(
+    ([, p]) => p.Description === 'Vonage answer and event webhooks',
+  );
+  expect(fns).toHaveLength(1);
+  return fns[0]!;
+}
+
+function env(template: Template): Record<string, unknown> {
+  return (webhookFunction(template)[1].Environment as { Variables: Record<string, unknown> }).Variables;
+}
+
+function roleStatements(template: Template) {
+  const roleId = (webhookFunction(template)[1].Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+  const policies = resourcesOf(template, 'AWS::IAM::Policy')
+    .filter(([, p]) => asArray(p.Roles as unknown[]).some((r) => (r as { Ref: string }).Ref === roleId))
+    .map(([id]) => id);
+  return policyStatements(template)
+    .filter((s) => policies.includes(s.policy))
+    .map((s) => s.statement);
+}
+
+describe('WebhookApi in the default stack', () => {
+  let template: Template;
+  beforeAll(() => {
+    template = synthRecorderStack().template;
+  });
+
+  it('runs Node 24 on ARM64 with a 10 s timeout, logging to its own log group kept 30 days', () => {
+    const [, fn] = webhookFunction(template);
+    expect(fn).toMatchObject({
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      Handler: 'index.handler',
+      Timeout: 10,
+    });
+    const logGroupId = (fn.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+    expect(template.toJSON().Resources[logGroupId]).toMatchObject({
+      Type: 'AWS::Logs::LogGroup',
+      Properties: { RetentionInDays: 30 },
+    });
+  });
+
+  it('gets exactly the configured environment, with secrets by ARN and never by value', () => {
+    const variables = env(template);
+    expect(Object.keys(variables).sort()).toEqual(
+      [
+        'CALL_TOKEN_SECRET_ARN',
+        'CALL_TOKEN_TTL_SECONDS',
+        'GREETING_LANGUAGE',
+        'GREETING_STYLE',
+        'GREETING_TEXT',
+        'MAX_CALL_SECONDS',
+        'NODE_OPTIONS',
+        'POWERTOOLS_LOG_LEVEL',
+        'POWERTOOLS_METRICS_NAMESPACE',
+        'POWERTOOLS_SERVICE_NAME',
+        'RECORDER_URL',
+        'RECORDINGS_BUCKET',
+        'SAMPLE_RATE',
+        'SIGNATURE_MAX_AGE_SECONDS',
+      ].sort(),
+    );
+    const secretId = Object.keys(template.findResources('AWS::SecretsManager::Secret'))[0]!;
+    expect(variables).toMatchObject({
+      CALL_TOKEN_SECRET_ARN: { Ref: secretId },
+      GREETING_TEXT: 'This call is recorded.',
+      GREETING_LANGUAGE: 'en-US',
+      GREETING_STYLE: '0',
+      SAMPLE_RATE: '16000',
+      MAX_CALL_SECONDS: '7200',
+      CALL_TOKEN_TTL_SECONDS: '300',
+      SIGNATURE_MAX_AGE_SECONDS: '300',
+      POWERTOOLS_SERVICE_NAME: 'webhooks',
+      POWERTOOLS_METRICS_NAMESPACE: 'CallRecorder',
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+      NODE_OPTIONS: '--enable-source-maps',
+    });
+    expect(JSON.stringify(variables)).not.toMatch(/resolve:secretsmanager|SecretString/);
+    expect(variables.RECORDER_URL).toEqual({
+      'Fn::Join': [
+        '',
+        ['ws://', { 'Fn::GetAtt': [expect.stringMatching(/^RecorderLoadBalancer/), 'DNSName'] }],
+      ],
+    });
+  });
+
+  it('routes GET /answer, POST /answer and POST /event to the function with payload format 2.0', () => {
+    const routes = resourcesOf(template, 'AWS::ApiGatewayV2::Route').map(([, p]) => p.RouteKey);
+    expect(routes.sort()).toEqual(['GET /answer', 'POST /answer', 'POST /event']);
+    const [fnId] = webhookFunction(template);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
+      IntegrationType: 'AWS_PROXY',
+      PayloadFormatVersion: '2.0',
+      IntegrationUri: { 'Fn::GetAtt': [fnId, 'Arn'] },
+    });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      Principal: 'apigateway.amazonaws.com',
+      FunctionName: { 'Fn::GetAtt': [fnId, 'Arn'] },
+    });
+  });
+
+  it('throttles the stage and writes JSON access logs without query strings (callers’ numbers)', () => {
+    const [[, stage]] = resourcesOf(template, 'AWS::ApiGatewayV2::Stage') as [
+      [string, Record<string, unknown>],
+    ];
+    expect(stage).toMatchObject({
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+    });
+    const access = stage.AccessLogSettings as {
+      DestinationArn: { 'Fn::GetAtt': [string, string] };
+      Format: string;
+    };
+    const format = JSON.parse(access.Format) as Record<string, string>;
+    expect(format).toMatchObject({
+      requestId: '$context.requestId',
+      routeKey: '$context.routeKey',
+      status: '$context.status',
+    });
+    expect(access.Format).not.toMatch(/querystring|\$context\.path|\$input/i);
+    const logGroup = template.toJSON().Resources[access.DestinationArn['Fn::GetAtt'][0]];
+    expect(logGroup).toMatchObject({ Type: 'AWS::Logs::LogGroup', Properties: { RetentionInDays: 30 } });
+  });
+
+  it('may only put objects under events/, read the token secret and write its own logs', () => {
+    const statements = roleStatements(template);
+    const secretId = Object.keys(template.findResources('AWS::SecretsManager::Secret'))[0]!;
+    const [, fn] = webhookFunction(template);
+    const logGroupId = (fn.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+    const bucketId = Object.keys(
+      template.findResources('AWS::S3::Bucket', { Properties: { VersioningConfiguration: {} } }),
+    )[0]!;
+    expect(statements).toEqual(
+      expect.arrayContaining([
+        {
+          Effect: 'Allow',
+          Action: 's3:PutObject',
+          Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/events/*']] },
+        },
+        {
+          Effect: 'Allow',
+          Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
+          Resource: { Ref: secretId },
+        },
+        {
+          Effect: 'Allow',
+          Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] },
+        },
+      ]),
+    );
+    expect(statements).toHaveLength(3);
+    const role = template.toJSON().Resources[(fn.Role as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0]];
+    expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+  });
+
+  it('outputs the answer and event URLs of the HTTP API', () => {
+    const apiId = Object.keys(template.findResources('AWS::ApiGatewayV2::Api'))[0]!;
+    template.hasOutput('AnswerUrl', {
+      Value: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [apiId, 'ApiEndpoint'] }, '/answer']] },
+    });
+    template.hasOutput('EventUrl', {
+      Value: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [apiId, 'ApiEndpoint'] }, '/event']] },
+    });
+  });
+});
+
+describe('WebhookApi with a Vonage signature secret and custom greeting', () => {
+  let template: Template;
+  beforeAll(() => {
+    template = synthRecorderStack({
+      context: {
+        signatureSecretArn: SIGNATURE_SECRET_ARN,
+        greetingText: 'Bonjour, cet appel est enregistré.',
+        greetingLanguage: 'fr-FR',
+        greetingStyle: '2',
+        sampleRate: '24000',
+        apiRateLimit: '5',
+        apiBurstLimit: '10',
+        logRetentionDays: '90',
+      },
+    }).template;
+  });
+
+  it('passes the signature secret by ARN and lets the function read only that secret', () => {
+    expect(env(template)).toMatchObject({
+      VONAGE_SIGNATURE_SECRET_ARN: SIGNATURE_SECRET_ARN,
+      GREETING_TEXT: 'Bonjour, cet appel est enregistré.',
+      GREETING_LANGUAGE: 'fr-FR',
+      GREETING_STYLE: '2',
+      SAMPLE_RATE: '24000',
+    });
+    // Both secrets, by exact ARN, and nothing else in Secrets Manager.
+    const secretStatements = roleStatements(template).filter((st) =>
+      asArray(st.Action as string | string[]).some((a) => a.startsWith('secretsmanager:')),
+    );
+    expect(secretStatements).toHaveLength(1);
+    expect(secretStatements[0]!.Action).toEqual([
+      'secretsmanager:DescribeSecret',
+      'secretsmanager:GetSecretValue',
+    ]);
+    const secretId = Object.keys(template.findResources('AWS::SecretsManager::Secret'))[0]!;
+    expect(asArray(secretStatements[0]!.Resource)).toEqual(
+      expect.arrayContaining([SIGNATURE_SECRET_ARN, { Ref: secretId }]),
+    );
+    expect(asArray(secretStatements[0]!.Resource)).toHaveLength(2);
+  });
+
+  it('applies the configured throttling and log retention', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 },
+    });
+    const [, fn] = webhookFunction(template);
+    const logGroupId = (fn.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+    expect(template.toJSON().Resources[logGroupId].Properties.RetentionInDays).toBe(90);
+  });
+});
+
+describe('WebhookApi bundle (real esbuild run)', () => {
+  const outdir = mkdtempSync(join(tmpdir(), 'webhook-bundle-'));
+  let assetDir: string;
+  beforeAll(() => {
+    const app = new App({ outdir });
+    const stack = new Stack(app, 'Bundle', { env: TEST_ENV });
+    new WebhookApi(stack, 'Webhooks', {
+      bucket: new Bucket(stack, 'Bucket'),
+      callTokenSecret: new Secret(stack, 'Secret'),
+      recorderUrl: 'ws://recorder.example',
+      greeting: { text: 'Hello', language: 'en-US', style: 0 },
+    });
+    const assembly = app.synth();
+    const manifest = JSON.parse(readFileSync(join(assembly.directory, 'Bundle.assets.json'), 'utf8')) as {
+      files: Record<string, { source: { path: string; packaging: string } }>;
+    };
+    const zips = Object.values(manifest.files).filter((f) => f.source.packaging === 'zip');
+    expect(zips).toHaveLength(1);
+    assetDir = join(assembly.directory, zips[0]!.source.path);
+  });
+  afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+  it('is one ESM file with a source map, leaving the runtime-provided AWS SDK v3 external', () => {
+    expect(existsSync(join(assetDir, 'index.mjs'))).toBe(true);
+    expect(existsSync(join(assetDir, 'index.mjs.map'))).toBe(true);
+    const code = readFileSync(join(assetDir, 'index.mjs'), 'utf8');
+    expect(code).toMatch(/import\s*\{[^}]*\}\s*from\s*"@aws-sdk\/client-s3"/);
+    // The SDK's own classes are not inlined.
+    expect(code).not.toMatch(/class \w+ extends \w+ \{[^}]*S3ServiceException|name = "S3ServiceException"/);
+    expect(code).toContain('//# sourceMappingURL=index.mjs.map');
+    const map = JSON.parse(readFileSync(join(assetDir, 'index.mjs.map'), 'utf8')) as { sources: string[] };
+    expect(map.sources.some((s) => s.endsWith('lambdas/webhooks/handler.ts'))).toBe(true);
+  });
+});
