@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
@@ -82,7 +82,7 @@ export async function startVonageApiDouble(options: VonageApiDoubleOptions): Pro
     _links: { self: { href: `/v2/applications/${String(app.id)}` } },
   });
 
-  const handle = (req: IncomingMessage, res: ServerResponse, request: RecordedRequest) => {
+  const handle = (res: ServerResponse, request: RecordedRequest) => {
     const { method, path, query } = request;
     const restAuth =
       request.authorization === expectedAuth ||
@@ -212,7 +212,7 @@ export async function startVonageApiDouble(options: VonageApiDoubleOptions): Pro
       };
       requests.push(request);
       try {
-        handle(req, res, request);
+        handle(res, request);
       } catch (error) {
         send(res, 500, problem('internal', 'Internal Server Error', (error as Error).message));
       }
