@@ -35,6 +35,18 @@ export async function readText(s3: S3Client, bucket: string, key: string): Promi
 }
 
 /**
+ * s3rver writes an object's file in place, so a GET racing the PUT can read it half-written
+ * (S3 itself never shows a partial object): such a read counts as "not there yet".
+ */
+function parseWhole(text: string): RecordingMetadata | undefined {
+  try {
+    return JSON.parse(text) as RecordingMetadata;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Waits for the metadata JSON the recorder writes once a call's recording is stored, trying each
  * day the call touched. The recorder finalizes after the hang-up, so it may lag the call a little.
  */
@@ -49,7 +61,8 @@ export async function waitForRecording(
   for (;;) {
     for (const day of days) {
       const text = await readText(s3, bucket, metadataKey(callUuid, day));
-      if (text !== undefined) return JSON.parse(text) as RecordingMetadata;
+      const metadata = text === undefined ? undefined : parseWhole(text);
+      if (metadata) return metadata;
     }
     if (Date.now() > deadline) {
       throw new RecordingNotFoundError(
