@@ -81,6 +81,13 @@ const PROBLEM_CLOSE: Record<ConnectedFrameProblem, number> = {
   'unsupported-content-type': CloseCode.UnsupportedContentType,
 };
 
+/** A close frame's reason is at most 123 bytes of UTF-8 (ws throws on more). */
+export function closeReason(reason: string): string {
+  let out = reason;
+  while (Buffer.byteLength(out) > 123) out = out.slice(0, -1);
+  return out;
+}
+
 /** The close code ws sends for each of its receive errors (ws/lib/receiver.js). */
 function wsErrorCloseCode(code: unknown): number | undefined {
   if (typeof code !== 'string' || !code.startsWith('WS_ERR_')) return undefined;
@@ -322,7 +329,7 @@ export class CallSession {
     if (this.#closing || this.#state === 'finalizing' || this.#state === 'stored' || this.#state === 'failed')
       return;
     this.#closing = { by, code, reason };
-    this.options.socket.close(code, reason);
+    this.options.socket.close(code, closeReason(reason));
     this.#closeTimer = setTimeout(() => this.options.socket.terminate(), this.options.settings.closeGraceMs);
     this.#closeTimer.unref();
   }

@@ -225,7 +225,13 @@ export function createRecorder(options: RecorderOptions): Recorder {
     live.set(uuid, session);
     taskProtection.setActive(true);
     ws.on('message', (data, isBinary) => {
-      session.onMessage(Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]), isBinary);
+      try {
+        session.onMessage(Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]), isBinary);
+      } catch (error) {
+        // A bug in handling one call must not take the process, and every other call, down.
+        logger.error('handling a frame failed; ending the call', { callUuid: uuid, error });
+        session.close('error', CloseCode.InternalError, 'recorder error');
+      }
     });
     ws.on('pong', () => {
       session.alive = true;

@@ -305,6 +305,14 @@ describe('handshakes', () => {
       JSON.stringify({ event: 'websocket:connected', 'content-type': 'audio/mpeg' }),
       4415,
     ],
+    [
+      'a very long content-type',
+      JSON.stringify({
+        event: 'websocket:connected',
+        'content-type': `audio/${'é'.repeat(300)}`,
+      }),
+      4415,
+    ],
   ])(
     'closes a socket whose first frame is %s with its close code, storing nothing',
     async (_name, first, code) => {
@@ -409,7 +417,9 @@ describe('ending calls from the recorder side', () => {
     const rate = 8000;
     const uuid = newCallUuid();
     const audio = frames(await speechAt(rate), rate).slice(0, 10);
-    const digits = Array.from({ length: 8 }, (_, i) => JSON.stringify({ event: 'websocket:dtmf', digit: String(i) }));
+    const digits = Array.from({ length: 8 }, (_, i) =>
+      JSON.stringify({ event: 'websocket:dtmf', digit: String(i) }),
+    );
     const ws = await openSocket(callUrl(base, uuid));
     const end = closed(ws);
     await sendAll(ws, [connectedFrame(rate, uuid), ...audio.slice(0, 5), ...digits, ...audio.slice(5)]);
