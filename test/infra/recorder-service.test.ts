@@ -1,0 +1,491 @@
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { FileSystem, IgnoreMode } from 'aws-cdk-lib';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RECORDER_IMAGE_EXCLUDES } from '../../lib/constructs/recorder-service.js';
+import { asArray, CERTIFICATE_ARN, policyStatements, resourcesOf, synthRecorderStack } from './support.js';
+
+function only(template: Template, type: string): [string, Record<string, unknown>] {
+  const found = resourcesOf(template, type);
+  expect(found, type).toHaveLength(1);
+  return found[0]!;
+}
+
+function container(template: Template): Record<string, unknown> {
+  const [, taskDef] = only(template, 'AWS::ECS::TaskDefinition');
+  const containers = taskDef.ContainerDefinitions as Record<string, unknown>[];
+  expect(containers).toHaveLength(1);
+  return containers[0]!;
+}
+
+function listFiles(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => relative(dir, join(e.parentPath, e.name)))
+    .sort();
+}
+
+function logicalIdOf(ref: unknown): string {
+  const r = ref as { Ref?: string; 'Fn::GetAtt'?: [string, string] };
+  return r.Ref ?? r['Fn::GetAtt']![0];
+}
+
+describe('RecorderService in the default stack', () => {
+  const outdir = mkdtempSync(join(tmpdir(), 'recorder-assembly-'));
+  let template: Template;
+  beforeAll(() => {
+    template = synthRecorderStack({ outdir }).template;
+  });
+  afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+  describe('network', () => {
+    it('spans two AZs with public subnets only, no NAT gateway, and an S3 gateway endpoint', () => {
+      const subnets = resourcesOf(template, 'AWS::EC2::Subnet');
+      expect(subnets).toHaveLength(2);
+      expect(subnets.every(([, s]) => s.MapPublicIpOnLaunch === true)).toBe(true);
+      expect(new Set(subnets.map(([, s]) => JSON.stringify(s.AvailabilityZone))).size).toBe(2);
+      template.resourceCountIs('AWS::EC2::NatGateway', 0);
+      template.resourceCountIs('AWS::EC2::EIP', 0);
+      template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+        VpcEndpointType: 'Gateway',
+        ServiceName: { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, '.s3']] },
+      });
+      // Interface endpoints cost money per AZ-hour; the design has none.
+      template.resourceCountIs('AWS::EC2::VPCEndpoint', 1);
+    });
+
+    it('logs all VPC traffic to a log group with retention', () => {
+      const [, flowLog] = only(template, 'AWS::EC2::FlowLog');
+      expect(flowLog).toMatchObject({
+        ResourceType: 'VPC',
+        TrafficType: 'ALL',
+        LogDestinationType: 'cloud-watch-logs',
+      });
+      const logGroup = template.toJSON().Resources[logicalIdOf(flowLog.LogGroupName)];
+      expect(logGroup.Properties.RetentionInDays).toBe(30);
+    });
+
+    it('lets only the ALB reach the tasks, only on the container port; the ALB is open on 80 only', () => {
+      const [, service] = only(template, 'AWS::ECS::Service');
+      const taskSg = logicalIdOf(
+        (service.NetworkConfiguration as { AwsvpcConfiguration: { SecurityGroups: unknown[] } })
+          .AwsvpcConfiguration.SecurityGroups[0],
+      );
+      const [, alb] = only(template, 'AWS::ElasticLoadBalancingV2::LoadBalancer');
+      const albSg = logicalIdOf((alb.SecurityGroups as unknown[])[0]);
+      const resources = template.toJSON().Resources;
+
+      // No inline ingress on the task group; exactly one ingress rule, from the ALB's group.
+      expect(resources[taskSg].Properties.SecurityGroupIngress).toBeUndefined();
+      const ingress = resourcesOf(template, 'AWS::EC2::SecurityGroupIngress').filter(
+        ([, p]) => logicalIdOf(p.GroupId) === taskSg,
+      );
+      expect(ingress).toHaveLength(1);
+      expect(ingress[0]![1]).toMatchObject({ IpProtocol: 'tcp', FromPort: 8080, ToPort: 8080 });
+      expect(logicalIdOf(ingress[0]![1].SourceSecurityGroupId)).toBe(albSg);
+      // Tasks reach AWS APIs over HTTPS only.
+      expect(resources[taskSg].Properties.SecurityGroupEgress).toEqual([
+        expect.objectContaining({ CidrIp: '0.0.0.0/0', IpProtocol: 'tcp', FromPort: 443, ToPort: 443 }),
+      ]);
+
+      expect(resources[albSg].Properties.SecurityGroupIngress).toEqual([
+        expect.objectContaining({ CidrIp: '0.0.0.0/0', IpProtocol: 'tcp', FromPort: 80, ToPort: 80 }),
+      ]);
+      // The ALB may send only to the tasks' port.
+      const albEgress = resourcesOf(template, 'AWS::EC2::SecurityGroupEgress').filter(
+        ([, p]) => logicalIdOf(p.GroupId) === albSg,
+      );
+      expect(albEgress).toHaveLength(1);
+      expect(albEgress[0]![1]).toMatchObject({ FromPort: 8080, ToPort: 8080 });
+      expect(logicalIdOf(albEgress[0]![1].DestinationSecurityGroupId)).toBe(taskSg);
+    });
+  });
+
+  describe('cluster, task and service', () => {
+    it('turns on Container Insights', () => {
+      template.hasResourceProperties('AWS::ECS::Cluster', {
+        ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }],
+      });
+    });
+
+    it('defines an ARM64 Fargate task with a scratch volume', () => {
+      const [, taskDef] = only(template, 'AWS::ECS::TaskDefinition');
+      expect(taskDef).toMatchObject({
+        Cpu: '512',
+        Memory: '1024',
+        NetworkMode: 'awsvpc',
+        RequiresCompatibilities: ['FARGATE'],
+        RuntimePlatform: { CpuArchitecture: 'ARM64', OperatingSystemFamily: 'LINUX' },
+        Volumes: [{ Name: 'scratch' }],
+      });
+    });
+
+    it('runs the container as a non-root user, read-only, with an init process and the scratch volume writable', () => {
+      expect(container(template)).toMatchObject({
+        Name: 'recorder',
+        Essential: true,
+        User: 'node',
+        ReadonlyRootFilesystem: true,
+        LinuxParameters: { InitProcessEnabled: true },
+        PortMappings: [{ ContainerPort: 8080, Protocol: 'tcp' }],
+        MountPoints: [{ SourceVolume: 'scratch', ContainerPath: '/scratch', ReadOnly: false }],
+        StopTimeout: 120,
+        LogConfiguration: { LogDriver: 'awslogs', Options: { 'awslogs-stream-prefix': 'recorder' } },
+      });
+    });
+
+    it('checks /healthz from inside the container', () => {
+      const check = container(template).HealthCheck as { Command: string[]; Retries: number };
+      expect(check.Command.slice(0, 3)).toEqual(['CMD', 'node', '-e']);
+      expect(check.Command[3]).toContain('http://127.0.0.1:8080/healthz');
+      expect(check.Retries).toBeGreaterThan(0);
+    });
+
+    it('injects the token secret from Secrets Manager and puts only non-secret settings in the environment', () => {
+      const secretId = Object.keys(template.findResources('AWS::SecretsManager::Secret'))[0]!;
+      const c = container(template);
+      expect(c.Secrets).toEqual([{ Name: 'CALL_TOKEN_SECRET', ValueFrom: { Ref: secretId } }]);
+      const environment = Object.fromEntries(
+        (c.Environment as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]),
+      );
+      const bucketId = Object.keys(
+        template.findResources('AWS::S3::Bucket', { Properties: { VersioningConfiguration: {} } }),
+      )[0]!;
+      expect(environment).toEqual({
+        PORT: '8080',
+        RECORDINGS_BUCKET: { Ref: bucketId },
+        SCRATCH_DIR: '/scratch',
+        DRAIN_TIMEOUT_SECONDS: '100',
+        MAX_CALL_SECONDS: '7200',
+        LOG_LEVEL: 'INFO',
+        POWERTOOLS_SERVICE_NAME: 'recorder',
+        POWERTOOLS_METRICS_NAMESPACE: 'CallRecorder',
+      });
+      // The execution role (used by ECS to fetch the secret) can read exactly that secret.
+      const [, taskDef] = only(template, 'AWS::ECS::TaskDefinition');
+      const execRole = logicalIdOf(taskDef.ExecutionRoleArn);
+      const execPolicies = resourcesOf(template, 'AWS::IAM::Policy')
+        .filter(([, p]) => asArray(p.Roles as unknown[]).some((r) => logicalIdOf(r) === execRole))
+        .map(([id]) => id);
+      expect(
+        policyStatements(template)
+          .filter((s) => execPolicies.includes(s.policy))
+          .map((s) => s.statement),
+      ).toContainEqual({
+        Effect: 'Allow',
+        Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
+        Resource: { Ref: secretId },
+      });
+    });
+
+    it('runs on Fargate in public subnets with public IPs, rolling back failed deployments', () => {
+      const [, service] = only(template, 'AWS::ECS::Service');
+      expect(service).toMatchObject({
+        LaunchType: 'FARGATE',
+        NetworkConfiguration: { AwsvpcConfiguration: { AssignPublicIp: 'ENABLED' } },
+        DeploymentConfiguration: {
+          MinimumHealthyPercent: 100,
+          MaximumPercent: 200,
+          DeploymentCircuitBreaker: { Enable: true, Rollback: true },
+        },
+        LoadBalancers: [{ ContainerName: 'recorder', ContainerPort: 8080 }],
+      });
+      // Auto scaling owns the task count; a fixed DesiredCount would reset it on every deploy.
+      expect(service.DesiredCount).toBeUndefined();
+    });
+  });
+
+  describe('load balancer', () => {
+    it('is internet-facing with a websocket-friendly idle timeout, access logs and strict header parsing', () => {
+      const [, alb] = only(template, 'AWS::ElasticLoadBalancingV2::LoadBalancer');
+      expect(alb.Scheme).toBe('internet-facing');
+      const attributes = Object.fromEntries(
+        (alb.LoadBalancerAttributes as { Key: string; Value: unknown }[]).map((a) => [a.Key, a.Value]),
+      );
+      expect(attributes).toMatchObject({
+        'idle_timeout.timeout_seconds': '300',
+        'routing.http.drop_invalid_header_fields.enabled': 'true',
+        'access_logs.s3.enabled': 'true',
+        'access_logs.s3.prefix': 'alb',
+      });
+      const logBucket = logicalIdOf(attributes['access_logs.s3.bucket']);
+      expect(template.toJSON().Resources[logBucket].Properties.VersioningConfiguration).toBeUndefined();
+    });
+
+    it('listens for plain HTTP (ws://) on port 80 only, forwarding to the recorder', () => {
+      const [, listener] = only(template, 'AWS::ElasticLoadBalancingV2::Listener');
+      const [tgId] = only(template, 'AWS::ElasticLoadBalancingV2::TargetGroup');
+      expect(listener).toMatchObject({
+        Port: 80,
+        Protocol: 'HTTP',
+        DefaultActions: [{ Type: 'forward', TargetGroupArn: { Ref: tgId } }],
+      });
+      expect(listener.Certificates).toBeUndefined();
+    });
+
+    it('health-checks /healthz and drains targets for as long as the recorder drains', () => {
+      const [, tg] = only(template, 'AWS::ElasticLoadBalancingV2::TargetGroup');
+      expect(tg).toMatchObject({
+        Port: 8080,
+        Protocol: 'HTTP',
+        TargetType: 'ip',
+        HealthCheckPath: '/healthz',
+        Matcher: { HttpCode: '200' },
+      });
+      const attributes = Object.fromEntries(
+        (tg.TargetGroupAttributes as { Key: string; Value: unknown }[]).map((a) => [a.Key, a.Value]),
+      );
+      expect(attributes['deregistration_delay.timeout_seconds']).toBe('100');
+      // The drain must finish before Fargate's SIGKILL.
+      expect(Number(attributes['deregistration_delay.timeout_seconds'])).toBeLessThan(
+        container(template).StopTimeout as number,
+      );
+    });
+  });
+
+  describe('auto scaling', () => {
+    it('keeps 1 to 4 tasks, tracking 20 active calls per task from the recorder’s EMF metric', () => {
+      template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+        MinCapacity: 1,
+        MaxCapacity: 4,
+        ScalableDimension: 'ecs:service:DesiredCount',
+      });
+      const [, policy] = only(template, 'AWS::ApplicationAutoScaling::ScalingPolicy');
+      expect(policy).toMatchObject({
+        PolicyType: 'TargetTrackingScaling',
+        TargetTrackingScalingPolicyConfiguration: {
+          TargetValue: 20,
+          CustomizedMetricSpecification: {
+            Namespace: 'CallRecorder',
+            MetricName: 'ActiveCalls',
+            Dimensions: [{ Name: 'service', Value: 'recorder' }],
+            Statistic: 'Average',
+          },
+        },
+      });
+      template.resourcePropertiesCountIs(
+        'AWS::ApplicationAutoScaling::ScalingPolicy',
+        { TargetTrackingScalingPolicyConfiguration: { PredefinedMetricSpecification: Match.anyValue() } },
+        0,
+      );
+    });
+  });
+
+  describe('IAM', () => {
+    it('lets the recorder put and abort uploads under recordings/ and protect its own tasks, nothing more', () => {
+      const [, taskDef] = only(template, 'AWS::ECS::TaskDefinition');
+      const taskRole = logicalIdOf(taskDef.TaskRoleArn);
+      const policies = resourcesOf(template, 'AWS::IAM::Policy')
+        .filter(([, p]) => asArray(p.Roles as unknown[]).some((r) => logicalIdOf(r) === taskRole))
+        .map(([id]) => id);
+      const statements = policyStatements(template)
+        .filter((s) => policies.includes(s.policy))
+        .map((s) => s.statement);
+      const bucketId = Object.keys(
+        template.findResources('AWS::S3::Bucket', { Properties: { VersioningConfiguration: {} } }),
+      )[0]!;
+      const [clusterId] = only(template, 'AWS::ECS::Cluster');
+      expect(statements).toEqual([
+        {
+          Effect: 'Allow',
+          Action: ['s3:AbortMultipartUpload', 's3:PutObject'],
+          Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/recordings/*']] },
+        },
+        {
+          Effect: 'Allow',
+          Action: ['ecs:GetTaskProtection', 'ecs:UpdateTaskProtection'],
+          Resource: {
+            'Fn::Join': [
+              '',
+              [
+                'arn:',
+                { Ref: 'AWS::Partition' },
+                ':ecs:',
+                { Ref: 'AWS::Region' },
+                ':',
+                { Ref: 'AWS::AccountId' },
+                ':task/',
+                { Ref: clusterId },
+                '/*',
+              ],
+            ],
+          },
+        },
+      ]);
+    });
+
+    it('grants no wildcard action and no resource "*" anywhere, except ECR login which has no resource scope', () => {
+      for (const { policy, statement } of policyStatements(template)) {
+        if (statement.Effect !== 'Allow') continue;
+        for (const action of asArray(statement.Action as string | string[])) {
+          expect(action, policy).not.toMatch(/^\*$|:\*$/);
+        }
+        if (asArray(statement.Resource).includes('*')) {
+          expect(statement.Action, policy).toBe('ecr:GetAuthorizationToken');
+        }
+      }
+      // Inline policies on roles (CDK's own custom resources) are held to the same bar.
+      for (const [id, role] of resourcesOf(template, 'AWS::IAM::Role')) {
+        for (const inline of asArray(
+          role.Policies as { PolicyDocument: { Statement: Record<string, unknown>[] } }[],
+        )) {
+          for (const st of inline.PolicyDocument.Statement) {
+            expect(
+              asArray(st.Action as string[]).some((a) => a === '*' || a.endsWith(':*')),
+              id,
+            ).toBe(false);
+          }
+        }
+      }
+    });
+  });
+
+  it('outputs a ws:// recorder URL at the load balancer and the bucket name', () => {
+    const [albId] = only(template, 'AWS::ElasticLoadBalancingV2::LoadBalancer');
+    template.hasOutput('RecorderUrl', {
+      Value: { 'Fn::Join': ['', ['ws://', { 'Fn::GetAtt': [albId, 'DNSName'] }]] },
+    });
+    const bucketId = Object.keys(
+      template.findResources('AWS::S3::Bucket', { Properties: { VersioningConfiguration: {} } }),
+    )[0]!;
+    template.hasOutput('RecordingsBucketName', { Value: { Ref: bucketId } });
+    expect(Object.keys(template.toJSON().Outputs).sort()).toEqual(
+      ['AnswerUrl', 'EventUrl', 'RecorderUrl', 'RecordingsBucketName'].sort(),
+    );
+  });
+
+  it('builds the image for ARM64 from a context holding only common/ and fargate/ sources', () => {
+    const manifest = JSON.parse(readFileSync(join(outdir, 'CallRecorder.assets.json'), 'utf8')) as {
+      dockerImages: Record<string, { source: { directory: string; dockerFile: string; platform?: string } }>;
+    };
+    const images = Object.values(manifest.dockerImages);
+    expect(images).toHaveLength(1);
+    const { source } = images[0]!;
+    expect(source.dockerFile).toBe('fargate/Dockerfile');
+    expect(source.platform).toBe('linux/arm64');
+    const files = listFiles(join(outdir, source.directory));
+    expect(files).toContain('fargate/Dockerfile');
+    expect(files).toContain('fargate/package.json');
+    expect(files).toContain('common/call-token.ts');
+    expect(files.filter((f) => !f.startsWith('common/') && !f.startsWith('fargate/'))).toEqual([]);
+    expect(files.filter((f) => /^fargate\/(node_modules|test|dist)\//.test(f))).toEqual([]);
+  });
+});
+
+describe('recorder image context filter', () => {
+  const root = mkdtempSync(join(tmpdir(), 'image-context-'));
+  const copy = mkdtempSync(join(tmpdir(), 'image-context-copy-'));
+  afterAll(() => {
+    rmSync(root, { recursive: true, force: true });
+    rmSync(copy, { recursive: true, force: true });
+  });
+
+  it('keeps common/ and fargate/ sources and drops everything else, however the repository grows', () => {
+    const tree = [
+      'common/call-token.ts',
+      'common/nested/deep.ts',
+      'fargate/Dockerfile',
+      'fargate/package.json',
+      'fargate/package-lock.json',
+      'fargate/src/main.ts',
+      'fargate/node_modules/ws/index.js',
+      'fargate/test/server.test.ts',
+      'fargate/dist/main.mjs',
+      'node_modules/aws-cdk-lib/index.js',
+      'lambdas/webhooks/handler.ts',
+      'lib/recorder-stack.ts',
+      'cdk.out/manifest.json',
+      '.git/HEAD',
+      '.local/recordings/x.wav',
+      'README.md',
+      'package.json',
+    ];
+    for (const file of tree) {
+      mkdirSync(dirname(join(root, file)), { recursive: true });
+      writeFileSync(join(root, file), file);
+    }
+    FileSystem.copyDirectory(root, copy, { exclude: RECORDER_IMAGE_EXCLUDES, ignoreMode: IgnoreMode.DOCKER });
+    expect(listFiles(copy)).toEqual(
+      [
+        'common/call-token.ts',
+        'common/nested/deep.ts',
+        'fargate/Dockerfile',
+        'fargate/package-lock.json',
+        'fargate/package.json',
+        'fargate/src/main.ts',
+      ].sort(),
+    );
+  });
+});
+
+describe('RecorderService with TLS, DNS and custom capacity', () => {
+  let template: Template;
+  beforeAll(() => {
+    template = synthRecorderStack({
+      context: {
+        certificateArn: CERTIFICATE_ARN,
+        domainName: 'rec.example.com',
+        hostedZoneId: 'Z0123456789ABCDEFGHIJ',
+        hostedZoneName: 'example.com',
+        minTasks: '2',
+        maxTasks: '10',
+        callsPerTask: '50',
+        taskCpu: '1024',
+        taskMemoryMiB: '2048',
+        drainSeconds: '60',
+      },
+    }).template;
+  });
+
+  it('serves wss on 443 with the certificate and a TLS 1.2+ policy, and nothing on 80', () => {
+    const [, listener] = only(template, 'AWS::ElasticLoadBalancingV2::Listener');
+    expect(listener).toMatchObject({
+      Port: 443,
+      Protocol: 'HTTPS',
+      Certificates: [{ CertificateArn: CERTIFICATE_ARN }],
+      SslPolicy: expect.stringMatching(/TLS13|TLS-1-2/),
+    });
+    const [, alb] = only(template, 'AWS::ElasticLoadBalancingV2::LoadBalancer');
+    const albSg = logicalIdOf((alb.SecurityGroups as unknown[])[0]);
+    expect(template.toJSON().Resources[albSg].Properties.SecurityGroupIngress).toEqual([
+      expect.objectContaining({ CidrIp: '0.0.0.0/0', FromPort: 443, ToPort: 443 }),
+    ]);
+  });
+
+  it('points the domain at the load balancer and outputs a wss:// recorder URL', () => {
+    template.hasResourceProperties('AWS::Route53::RecordSet', {
+      Name: 'rec.example.com.',
+      Type: 'A',
+      HostedZoneId: 'Z0123456789ABCDEFGHIJ',
+      AliasTarget: Match.objectLike({ DNSName: Match.anyValue() }),
+    });
+    template.hasOutput('RecorderUrl', { Value: 'wss://rec.example.com' });
+    const [, fn] = resourcesOf(template, 'AWS::Lambda::Function').find(
+      ([, p]) => p.Description === 'Vonage answer and event webhooks',
+    )!;
+    expect((fn.Environment as { Variables: Record<string, unknown> }).Variables.RECORDER_URL).toBe(
+      'wss://rec.example.com',
+    );
+  });
+
+  it('applies capacity, task size and drain time from config', () => {
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+      MinCapacity: 2,
+      MaxCapacity: 10,
+    });
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      TargetTrackingScalingPolicyConfiguration: Match.objectLike({ TargetValue: 50 }),
+    });
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', { Cpu: '1024', Memory: '2048' });
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
+      TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: '60' }]),
+    });
+    expect(
+      (container(template).Environment as { Name: string; Value: unknown }[]).find(
+        (e) => e.Name === 'DRAIN_TIMEOUT_SECONDS',
+      )?.Value,
+    ).toBe('60');
+  });
+});
