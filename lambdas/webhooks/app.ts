@@ -7,7 +7,7 @@ import { validateWebhookConfig, type WebhookConfig } from './config.js';
 import { NotFoundError, UnauthorizedError, WebhookError } from './errors.js';
 import { parseCallEvent, storeCallEvent } from './event.js';
 import { readParams, readRequest, type WebhookRequest } from './request.js';
-import { checkSignedWebhook } from './signature.js';
+import { checkSignedWebhook, signatureKey } from './signature.js';
 
 /** The logging the webhooks need; a Powertools `Logger` fits. */
 export type WebhookLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
@@ -87,12 +87,14 @@ export function createWebhookHandler(config: WebhookConfig, deps: WebhookDepende
     );
   }
 
+  const key = config.signatureSecret === undefined ? undefined : signatureKey(config.signatureSecret);
+
   function authorize(request: WebhookRequest): void {
-    if (config.signatureSecret === undefined) return;
+    if (key === undefined) return;
     const result = checkSignedWebhook({
       authorization: request.headers.authorization,
       rawBody: request.rawBody,
-      secret: config.signatureSecret,
+      key,
       maxAgeSeconds: config.signatureMaxAgeSeconds,
       nowSeconds: Math.floor(now().getTime() / 1000),
     });

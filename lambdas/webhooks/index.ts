@@ -16,4 +16,4 @@ export { readWebhookEnvironment } from './environment.js';
 export * from './errors.js';
 export type { CallEvent, StoredEvent } from './event.js';
 export { parseCallEvent, storeCallEvent } from './event.js';
-export { checkSignedWebhook } from './signature.js';
+export { checkSignedWebhook, signatureKey } from './signature.js';

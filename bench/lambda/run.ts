@@ -1,0 +1,214 @@
+/**
+ * Benchmark of the webhooks Lambda: bundle size, cold module-init time and warm per-request time.
+ *
+ *   npx tsx bench/lambda/run.ts [--cold-runs 30] [--requests 20000]
+ *
+ * The bundle is built as the stack builds it (esbuild, ESM, minified, node24, `@aws-sdk/*`
+ * external because the Lambda runtime provides it). Cold init: fresh `node` processes each time
+ * `await import(bundle)`, alternated with processes that import only the two AWS SDK clients the
+ * bundle uses, so the bundle's own share is the difference of medians measured side by side.
+ * Warm: a worker process imports the bundle and calls `handler` in a loop (see warm-worker.ts).
+ */
+import { execFile, spawn } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { verifySignature } from '@vonage/jwt';
+import { build, type Metafile } from 'esbuild';
+import jwt from 'jsonwebtoken';
+import { checkSignedWebhook, signatureKey } from '../../lambdas/webhooks/signature.js';
+import { median, quantile, ratio } from '../lib/stats.js';
+
+const run = promisify(execFile);
+const root = resolve(import.meta.dirname, '../..');
+const outDir = join(root, '.local', 'bench-lambda');
+
+function option(name: string, fallback: number): number {
+  const index = process.argv.indexOf(`--${name}`);
+  return index >= 0 ? Number(process.argv[index + 1]) : fallback;
+}
+
+const coldRuns = option('cold-runs', 30);
+const requests = option('requests', 20000);
+
+/** The stack's bundling settings (lib/constructs/webhook-api.ts). */
+async function bundle(): Promise<{ file: string; bytes: number; gzipBytes: number; metafile: Metafile }> {
+  const file = join(outDir, 'handler.mjs');
+  const result = await build({
+    entryPoints: [join(root, 'lambdas/webhooks/handler.ts')],
+    outfile: file,
+    bundle: true,
+    minify: true,
+    platform: 'node',
+    target: 'node24',
+    format: 'esm',
+    external: ['@aws-sdk/*'],
+    mainFields: ['module', 'main'],
+    banner: {
+      js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+    },
+    metafile: true,
+    write: false,
+    logLevel: 'warning',
+  });
+  const output = result.outputFiles[0];
+  if (!output) throw new Error('esbuild produced no output');
+  await mkdir(outDir, { recursive: true });
+  await writeFile(file, output.contents);
+  return {
+    file,
+    bytes: output.contents.length,
+    gzipBytes: gzipSync(output.contents).length,
+    metafile: result.metafile,
+  };
+}
+
+/** Bytes of the minified output by package (own code = lambdas/ and common/). */
+function byPackage(metafile: Metafile): [string, number][] {
+  const totals = new Map<string, number>();
+  for (const output of Object.values(metafile.outputs)) {
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      const name = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.[1] ?? '(project code)';
+      totals.set(name, (totals.get(name) ?? 0) + bytesInOutput);
+    }
+  }
+  return [...totals].sort((a, b) => b[1] - a[1]);
+}
+
+const benchEnv: Record<string, string> = {
+  AWS_REGION: 'eu-west-2',
+  AWS_ACCESS_KEY_ID: 'bench',
+  AWS_SECRET_ACCESS_KEY: 'bench',
+  RECORDINGS_BUCKET: 'recordings',
+  RECORDER_URL: 'wss://recorder.example.com',
+  CALL_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-2:123456789012:secret:CallToken-AbCdEf',
+  GREETING_TEXT: 'This call is recorded.',
+  GREETING_LANGUAGE: 'en-US',
+  GREETING_STYLE: '0',
+  SAMPLE_RATE: '16000',
+  MAX_CALL_SECONDS: '7200',
+  CALL_TOKEN_TTL_SECONDS: '300',
+  SIGNATURE_MAX_AGE_SECONDS: '300',
+  POWERTOOLS_SERVICE_NAME: 'webhooks',
+  POWERTOOLS_METRICS_NAMESPACE: 'CallRecorder',
+  POWERTOOLS_LOG_LEVEL: 'INFO',
+};
+
+async function importMs(specifiers: string[]): Promise<number> {
+  const code = `const t0 = performance.now(); ${specifiers
+    .map((specifier) => `await import(${JSON.stringify(specifier)});`)
+    .join(' ')} process.stderr.write('\\ninit-ms=' + (performance.now() - t0) + '\\n');`;
+  const { stderr } = await run(process.execPath, ['--input-type=module', '-e', code], {
+    cwd: root,
+    env: { ...process.env, ...benchEnv },
+  });
+  const ms = Number(/init-ms=([\d.]+)/.exec(stderr)?.[1]);
+  if (!Number.isFinite(ms)) throw new Error(`init run printed ${stderr}`);
+  return ms;
+}
+
+const ms = (value: number) => `${value.toFixed(value < 10 ? 3 : 1)} ms`;
+
+function warm(signed: boolean): Promise<Record<string, number>> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(root, 'bench/lambda/warm-worker.ts'),
+      String(requests),
+      signed ? 'signed' : 'unsigned',
+    ],
+    {
+      cwd: root,
+      env: { ...process.env, ...benchEnv, BENCH_BUNDLE: pathToFileURL(join(outDir, 'handler.mjs')).href },
+      // The handler logs to stdout on every request, as on Lambda; here that output is discarded.
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    },
+  );
+  return new Promise((resolvePromise, reject) => {
+    let result: Record<string, number> | undefined;
+    child.on('message', (message) => {
+      result = message as Record<string, number>;
+    });
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      result ? resolvePromise(result) : reject(new Error(`warm worker exited with ${code} and no result`)),
+    );
+  });
+}
+
+const built = await bundle();
+console.log(
+  `node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, load average ${loadavg()[0]?.toFixed(1)} at start`,
+);
+console.log(
+  `bundle: ${(built.bytes / 1024).toFixed(1)} KiB minified (${built.bytes} B; target ≤ 150 KB), ${(built.gzipBytes / 1024).toFixed(1)} KiB gzipped`,
+);
+for (const [name, bytes] of byPackage(built.metafile).slice(0, 12)) {
+  console.log(`  ${name.padEnd(34)} ${(bytes / 1024).toFixed(1).padStart(6)} KiB`);
+}
+
+const bundleUrl = pathToFileURL(built.file).href;
+const sdkOnly = ['@aws-sdk/client-s3', '@aws-sdk/client-secrets-manager'];
+// One discarded pair warms the file cache; then alternate so both see the same machine load.
+await importMs([bundleUrl]);
+await importMs(sdkOnly);
+const withBundle: number[] = [];
+const sdkAlone: number[] = [];
+for (let i = 0; i < coldRuns; i++) {
+  withBundle.push(await importMs([bundleUrl]));
+  sdkAlone.push(await importMs(sdkOnly));
+}
+console.log(
+  `cold init (${coldRuns} fresh processes each): import bundle median ${ms(median(withBundle))} (p90 ${ms(quantile(withBundle, 0.9))}); ` +
+    `AWS SDK clients alone median ${ms(median(sdkAlone))}; bundle's own share ≈ ${ms(median(withBundle) - median(sdkAlone))} (target init ≤ 100 ms)`,
+);
+
+for (const signed of [true, false]) {
+  const result = await warm(signed);
+  console.log(
+    `warm GET /answer, ${signed ? 'signed webhook verified' : 'verification off'} (${result.requests} requests after ${result.warmup} warm-up): ` +
+      `p50 ${ms(result.p50 ?? Number.NaN)}, p90 ${ms(result.p90 ?? Number.NaN)}, p99 ${ms(result.p99 ?? Number.NaN)}, max ${ms(result.max ?? Number.NaN)}; CPU ${(result.cpuMicrosPerRequest ?? Number.NaN).toFixed(0)} µs/request (target p99 ≤ 2 ms)`,
+  );
+}
+
+/** The signature check alone, both ways, interleaved in batches: median microseconds per check. */
+function signatureChecks(batches = 30, perBatch = 300): { vonage: number; ours: number } {
+  const secret = 'bench-vonage-signature-secret-0123456789';
+  const key = signatureKey(secret);
+  const now = Math.floor(Date.now() / 1000);
+  const token = jwt.sign({ iat: now, jti: 'bench', iss: 'Vonage' }, secret, { algorithm: 'HS256' });
+  const check = () =>
+    checkSignedWebhook({
+      authorization: `Bearer ${token}`,
+      rawBody: Buffer.alloc(0),
+      key,
+      maxAgeSeconds: 300,
+      nowSeconds: now,
+    });
+  const timeBatch = (fn: () => unknown) => {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < perBatch; i++) fn();
+    return Number(process.hrtime.bigint() - start) / 1e3 / perBatch;
+  };
+  const vonage: number[] = [];
+  const ours: number[] = [];
+  timeBatch(() => verifySignature(token, secret));
+  timeBatch(check);
+  for (let i = 0; i < batches; i++) {
+    vonage.push(timeBatch(() => verifySignature(token, secret)));
+    ours.push(timeBatch(check));
+  }
+  return { vonage: median(vonage), ours: median(ours) };
+}
+
+const checks = signatureChecks();
+console.log(
+  `signature check per request (median of 30 interleaved batches): @vonage/jwt verifySignature(token, secret) ${checks.vonage.toFixed(1)} µs; ` +
+    `checkSignedWebhook (jsonwebtoken with a cached KeyObject, plus iat and payload_hash) ${checks.ours.toFixed(1)} µs; ${ratio(checks.vonage, checks.ours, 1)}`,
+);
+console.log(`load average ${loadavg()[0]?.toFixed(1)} at end`);
