@@ -81,6 +81,17 @@ const PROBLEM_CLOSE: Record<ConnectedFrameProblem, number> = {
   'unsupported-content-type': CloseCode.UnsupportedContentType,
 };
 
+/**
+ * S3 user metadata travels as HTTP headers and must be printable US-ASCII: a caller name with an
+ * accent would otherwise make every upload of the call fail. The JSON beside the WAV keeps the
+ * exact values.
+ */
+export function asciiMetadata(metadata: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(metadata)) out[key] = value.replace(/[^\x20-\x7e]/g, '?');
+  return out;
+}
+
 /** A close frame's reason is at most 123 bytes of UTF-8 (ws throws on more). */
 export function closeReason(reason: string): string {
   let out = reason;
@@ -217,7 +228,7 @@ export class CallSession {
       s3: storage.s3,
       bucket: storage.bucket,
       key,
-      objectMetadata: recordingObjectMetadata(identity),
+      objectMetadata: asciiMetadata(recordingObjectMetadata(identity)),
       format: { sampleRate },
       spool: this.#spool,
       partSizeBytes: settings.partSizeBytes,

@@ -412,7 +412,7 @@ describe('ending calls from the recorder side', () => {
     expect(metadata).toMatchObject({ end: { by: 'heartbeat', code: 1006 }, interrupted: true });
   });
 
-  it('keeps a bounded number of text events and counts the rest', async () => {
+  it('keeps a bounded number of text events and counts the rest; odd caller names are stored', async () => {
     const { base } = await startRecorder({ maxTextEvents: 5 });
     const rate = 8000;
     const uuid = newCallUuid();
@@ -422,10 +422,17 @@ describe('ending calls from the recorder side', () => {
     );
     const ws = await openSocket(callUrl(base, uuid));
     const end = closed(ws);
-    await sendAll(ws, [connectedFrame(rate, uuid), ...audio.slice(0, 5), ...digits, ...audio.slice(5)]);
+    // A caller name outside ASCII is kept exactly in the JSON and made header-safe on the object.
+    const first = connectedFrame(rate, uuid, { from: 'Zoë ☎' });
+    await sendAll(ws, [first, ...audio.slice(0, 5), ...digits, ...audio.slice(5)]);
     ws.close(1000);
     await end;
     const { metadata, wav } = await waitForRecording(s3.client, s3.bucket, uuid);
+    expect(metadata.from).toBe('Zoë ☎');
+    const head = await s3.client.send(
+      new HeadObjectCommand({ Bucket: s3.bucket, Key: metadata.recordingKey }),
+    );
+    expect(head.Metadata?.from).toBe('Zo? ?');
     expect(wav.subarray(44).equals(Buffer.concat(audio))).toBe(true);
     expect(metadata.textEvents.map((event) => event.event.digit)).toEqual(['0', '1', '2', '3', '4']);
     expect(metadata.droppedTextEvents).toBe(3);
