@@ -110,4 +110,5 @@ process.send?.({
   p99: summary.p99,
   max: summary.max,
   mean: summary.mean,
+  cpuMicrosPerRequest: (used.user + used.system) / summary.count,
 });
