@@ -47,7 +47,7 @@ export class RecorderStack extends Stack {
     Validations.of(callTokenSecret).acknowledge({
       id: 'AwsSolutions-SMG4',
       reason:
-        'Rotation would need a rotation Lambda and a two-key overlap in both runtimes; the key never leaves Secrets Manager and ECS/Lambda, tokens live minutes, and replacing it is one `cdk deploy` after regenerating the secret (see docs/configuration.md).',
+        'Scheduled rotation would need a rotation Lambda and two-key overlap in both runtimes for a key that never leaves Secrets Manager, ECS and Lambda and signs tokens that live minutes; it is rotated on demand instead (put a new value, force a new ECS deployment; see docs/configuration.md).',
     });
 
     this.recorder = new RecorderService(this, 'Recorder', {

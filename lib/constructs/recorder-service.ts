@@ -145,8 +145,9 @@ export interface RecorderServiceProps {
  * VPC choice: two public subnets, no NAT gateway. Tasks get public IPs for egress to ECR,
  * Secrets Manager and CloudWatch, while their security group admits only the ALB. Two NAT
  * gateways (one per AZ, for AZ independence) would add about $66/month plus data processing to an
- * otherwise near-idle system, and six interface endpoints (ECR api/dkr, logs, secrets, ...) about
- * $88/month. A free S3 gateway endpoint keeps recording uploads on the AWS network.
+ * otherwise near-idle system, and the interface endpoints that replace them (ECR API, ECR Docker,
+ * CloudWatch Logs, Secrets Manager, in two AZs) about $58/month. A free S3 gateway endpoint keeps
+ * recording uploads on the AWS network.
  */
 export class RecorderService extends Construct {
   readonly vpc: IVpc;
