@@ -1,4 +1,4 @@
-import type { Logger } from '@aws-lambda-powertools/logger';
+import { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
@@ -18,7 +18,7 @@ export interface WebhookDependencies {
   readonly s3: S3Client;
   /** @default () => new Date() */
   readonly now?: () => Date;
-  /** @default a console logger writing structured JSON lines */
+  /** @default a Powertools `Logger` (structured JSON lines on stdout), service `webhooks` */
   readonly logger?: WebhookLogger;
   /** @default none */
   readonly metrics?: WebhookMetrics;
@@ -40,19 +40,6 @@ function errorResponse(error: WebhookError): APIGatewayProxyStructuredResultV2 {
     ...(error instanceof UnauthorizedError ? { reason: error.reason } : {}),
     message: error.message,
   });
-}
-
-function consoleLogger(): WebhookLogger {
-  const write =
-    (level: string) =>
-    (message: unknown, ...extra: unknown[]) => {
-      const attributes = Object.assign({}, ...extra.filter((item) => typeof item === 'object'));
-      for (const [name, value] of Object.entries(attributes)) {
-        if (value instanceof Error) attributes[name] = { name: value.name, message: value.message };
-      }
-      console.log(JSON.stringify({ level, message, timestamp: new Date().toISOString(), ...attributes }));
-    };
-  return { info: write('INFO'), warn: write('WARN'), error: write('ERROR') } as WebhookLogger;
 }
 
 /**
@@ -78,7 +65,7 @@ export function unavailableResponse(
 export function createWebhookHandler(config: WebhookConfig, deps: WebhookDependencies): WebhookHandler {
   validateWebhookConfig(config);
   const now = deps.now ?? (() => new Date());
-  const logger = deps.logger ?? consoleLogger();
+  const logger = deps.logger ?? new Logger({ serviceName: 'webhooks' });
   const metrics = deps.metrics;
   const count = (name: string) => metrics?.addMetric(name, 'Count', 1);
   if (config.signatureSecret === undefined) {
