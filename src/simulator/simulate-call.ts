@@ -81,6 +81,9 @@ export interface SimulatedCall {
   readonly closedBy: 'simulator' | 'server';
   readonly closeCode: number;
   readonly closeReason: string;
+  /** When the websocket opened and closed: their difference is the streaming time. */
+  readonly websocketOpenedAt: Date;
+  readonly websocketClosedAt: Date;
   readonly startedAt: Date;
   readonly endedAt: Date;
   readonly events: readonly DeliveredEvent[];
@@ -93,6 +96,18 @@ export const DEFAULT_SENTENCE =
 const DEFAULT_TIMEOUT_MS = 5000;
 /** Per-minute rate Vonage might report for an inbound landline call; only the format matters. */
 const INBOUND_RATE = 0.0045;
+
+/**
+ * Event times for one call, strictly increasing by at least 1 ms: the bucket's event keys sort by
+ * timestamp, so a call's events must never share or reverse one, even when streamed fast.
+ */
+function monotonicClock(): (at?: Date) => Date {
+  let last = 0;
+  return (at = new Date()) => {
+    last = Math.max(at.getTime(), last + 1);
+    return new Date(last);
+  };
+}
 
 /** The event URL to use when none is given: `/answer` → `/event` on the same origin. */
 export function defaultEventUrl(answerUrl: string): string {
@@ -188,7 +203,8 @@ export async function simulateCall(options: SimulateCallOptions): Promise<Simula
     direction: 'inbound',
   };
   const events: DeliveredEvent[] = [];
-  const startedAt = new Date();
+  const clock = monotonicClock();
+  const startedAt = clock();
 
   const plan = await requestNcco(options, call, timeoutMs);
   const eventUrl = plan.eventUrl ?? configuredEventUrl;
@@ -213,8 +229,8 @@ export async function simulateCall(options: SimulateCallOptions): Promise<Simula
   // Settle the audio promise early so a failed load is never an unhandled rejection.
   pcmPromise.catch(() => {});
   for (const status of ['started', 'ringing', 'answered'])
-    await post('call', callEvent(call, status, new Date()));
-  const answeredAt = new Date();
+    await post('call', callEvent(call, status, clock()));
+  const answeredAt = clock();
   const pcm = await pcmPromise;
 
   const authorization = plan.websocket.authorization;
@@ -225,6 +241,7 @@ export async function simulateCall(options: SimulateCallOptions): Promise<Simula
   }
 
   const websocketEvents = options.websocketLegEvents ?? true;
+  let websocketLegPosts: Promise<void> = Promise.resolve();
   const stream = await streamCall({
     callUuid: call.uuid,
     endpoint: plan.websocket,
@@ -234,28 +251,35 @@ export async function simulateCall(options: SimulateCallOptions): Promise<Simula
     timeoutMs,
     ...(authorizationHeader ? { authorizationHeader } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
-    onOpen: async () => {
+    onOpen: () => {
       log(`websocket open (leg ${websocketLeg.uuid})`);
       if (!websocketEvents) return;
-      for (const status of ['started', 'ringing', 'answered']) {
-        await post('websocket', callEvent(websocketLeg, status, new Date()));
-      }
+      // Vonage posts the websocket leg's events while the audio flows, not before it.
+      // Their timestamps are taken now, so they sort before the leg's `completed` however fast it streams.
+      const legEvents = ['started', 'ringing', 'answered'].map((status) =>
+        callEvent(websocketLeg, status, clock()),
+      );
+      websocketLegPosts = (async () => {
+        for (const event of legEvents) await post('websocket', event);
+      })();
+      websocketLegPosts.catch(() => {});
     },
   });
   log(`websocket closed by ${stream.closedBy} with ${stream.closeCode} after ${stream.framesSent} frames`);
 
   if (websocketEvents) {
+    await websocketLegPosts;
     await post(
       'websocket',
       completedEvent(websocketLeg, {
         startTime: stream.openedAt,
-        endTime: stream.closedAt,
+        endTime: clock(stream.closedAt),
         network: 'websocket',
         rate: 0,
       }),
     );
   }
-  const endedAt = new Date();
+  const endedAt = clock();
   await post(
     'call',
     completedEvent(call, {
@@ -283,6 +307,8 @@ export async function simulateCall(options: SimulateCallOptions): Promise<Simula
     closedBy: stream.closedBy,
     closeCode: stream.closeCode,
     closeReason: stream.closeReason,
+    websocketOpenedAt: stream.openedAt,
+    websocketClosedAt: stream.closedAt,
     startedAt,
     endedAt,
     events,
