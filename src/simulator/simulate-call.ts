@@ -23,7 +23,8 @@ export interface SimulateCallOptions {
   /** The application's answer URL (`AnswerUrl` of the stack). */
   readonly answerUrl: string;
   /**
-   * The application's event URL. The NCCO's connect `eventUrl` takes precedence, as at Vonage.
+   * The application's event URL: the call leg's events go there. The websocket leg's go to the
+   * NCCO connect action's `eventUrl` when it has one, as at Vonage.
    * @default the answer URL with its final `/answer` replaced by `/event`
    */
   readonly eventUrl?: string;
@@ -70,7 +71,10 @@ export interface SimulatedCall {
   readonly from: string;
   readonly to: string;
   readonly plan: CallPlan;
+  /** Where the call leg's events went. */
   readonly eventUrl: string;
+  /** Where the websocket leg's events went (the NCCO's `eventUrl`, else the application's). */
+  readonly websocketEventUrl: string;
   readonly sampleRate: SampleRate;
   /** The PCM exactly as streamed (whole frames). */
   readonly pcm: Buffer;
@@ -207,7 +211,7 @@ export async function simulateCall(options: SimulateCallOptions): Promise<Simula
   const startedAt = clock();
 
   const plan = await requestNcco(options, call, timeoutMs);
-  const eventUrl = plan.eventUrl ?? configuredEventUrl;
+  const websocketEventUrl = plan.eventUrl ?? configuredEventUrl;
   const websocketLeg: LegIdentity = {
     from: call.from,
     to: plan.websocket.uri,
@@ -220,7 +224,9 @@ export async function simulateCall(options: SimulateCallOptions): Promise<Simula
   );
 
   const post = async (leg: 'call' | 'websocket', body: VonageEvent) => {
-    const delivery = await deliverEvent(eventUrl, plan.eventMethod, body, { timeoutMs, ...signing });
+    const [url, method] =
+      leg === 'call' ? [configuredEventUrl, 'POST' as const] : [websocketEventUrl, plan.eventMethod];
+    const delivery = await deliverEvent(url, method, body, { timeoutMs, ...signing });
     events.push({ leg, status: String(body.status), httpStatus: delivery.status, body });
     log(`event ${leg} ${body.status} → ${delivery.status}`);
   };
@@ -298,7 +304,8 @@ export async function simulateCall(options: SimulateCallOptions): Promise<Simula
     from: call.from,
     to: call.to,
     plan,
-    eventUrl,
+    eventUrl: configuredEventUrl,
+    websocketEventUrl,
     sampleRate: plan.websocket.sampleRate,
     pcm: stream.pcm,
     framesSent: stream.framesSent,

@@ -148,11 +148,11 @@ export async function streamCall(options: StreamOptions): Promise<StreamResult> 
       dtmfSent.push({ digit: tone.digit, atMs: framesSent.count * FRAME_MILLISECONDS });
     }
   };
-  const open_ = () => socket.readyState === WebSocket.OPEN && !options.signal?.aborted;
+  const streaming = () => socket.readyState === WebSocket.OPEN && !options.signal?.aborted;
 
   try {
     await options.onOpen?.();
-    if (open_()) {
+    if (streaming()) {
       await send(
         socket,
         JSON.stringify({
@@ -165,16 +165,16 @@ export async function streamCall(options: StreamOptions): Promise<StreamResult> 
     const totalFrames = pcm.length / bytesPerFrame;
     const started = performance.now();
     const frameInterval = FRAME_MILLISECONDS / options.speed;
-    while (framesSent.count < totalFrames && open_()) {
+    while (framesSent.count < totalFrames && streaming()) {
       await sendDueDtmf(framesSent.count * FRAME_MILLISECONDS);
-      if (!open_()) break;
+      if (!streaming()) break;
       const offset = framesSent.count * bytesPerFrame;
       const frame = pcm.subarray(offset, offset + bytesPerFrame);
       if (Number.isFinite(frameInterval)) {
         const due = started + framesSent.count * frameInterval;
         const wait = due - performance.now();
         if (wait > 1) await sleep(wait);
-        if (!open_()) break;
+        if (!streaming()) break;
         socket.send(frame);
       } else if (framesSent.count % FAST_BATCH_FRAMES === FAST_BATCH_FRAMES - 1) {
         // Fast mode still honours backpressure: wait for the socket to flush every few frames.
@@ -185,7 +185,7 @@ export async function streamCall(options: StreamOptions): Promise<StreamResult> 
       framesSent.count += 1;
     }
     // Key presses timed after the audio still go out before the hang-up.
-    if (open_()) await sendDueDtmf(Number.POSITIVE_INFINITY);
+    if (streaming()) await sendDueDtmf(Number.POSITIVE_INFINITY);
   } catch (error) {
     lastError = error as Error;
   }

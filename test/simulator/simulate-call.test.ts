@@ -175,7 +175,7 @@ describe('simulateCall on the wire', () => {
     expect(elapsed).toBeLessThan(2500);
   });
 
-  it('posts to the answer URL with a JSON body when asked, and follows the NCCO eventUrl and rate', async () => {
+  it('posts to the answer URL with a JSON body when asked, and follows the NCCO rate and its eventUrl for the websocket leg', async () => {
     app = await startFakeApplication({
       answer: (_request, base) => ({
         status: 200,
@@ -192,7 +192,7 @@ describe('simulateCall on the wire', () => {
     const call = await simulateCall({
       answerUrl: app.answerUrl,
       answerMethod: 'POST',
-      eventUrl: 'http://127.0.0.1:1/never-used',
+      eventUrl: `${app.eventUrl}?leg=call`,
       audio: { pcm: speech16k, sampleRate: 16000 },
       speed: Number.POSITIVE_INFINITY,
     });
@@ -203,8 +203,12 @@ describe('simulateCall on the wire', () => {
       uuid: call.uuid,
       conversation_uuid: call.conversationUuid,
     });
-    expect(app.events.every((event) => event.url.search === '?leg=ws')).toBe(true);
     expect(app.events).toHaveLength(8);
+    for (const event of app.events) {
+      const { uuid } = JSON.parse(event.body) as { uuid: string };
+      expect(event.url.search).toBe(uuid === call.uuid ? '?leg=call' : '?leg=ws');
+    }
+    expect(call.websocketEventUrl).toBe(`${app.eventUrl}?leg=ws`);
     // Resampled to the NCCO's 8 kHz: 320-byte frames, about half the bytes.
     const audio = binaryFrames(app.sockets[0]!.frames);
     expect(call.sampleRate).toBe(8000);
