@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, constants, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -94,5 +94,19 @@ export async function loadPcm(source: AudioSource, sampleRate: SampleRate): Prom
     return pcm;
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Fails early (before a call is placed) on an audio file that cannot be read. */
+export async function checkAudioSource(source: AudioSource): Promise<void> {
+  if (!('wavFile' in source)) return;
+  try {
+    await access(source.wavFile, constants.R_OK);
+  } catch (error) {
+    throw new AudioSourceError(
+      `cannot read audio file ${source.wavFile} (${(error as NodeJS.ErrnoException).code ?? String(error)}): expected a readable WAV file`,
+      undefined,
+      { cause: error },
+    );
   }
 }

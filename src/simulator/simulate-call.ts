@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { SampleRate } from '../../common/audio-format.js';
-import { type AudioSource, loadPcm } from './audio.js';
+import { type AudioSource, checkAudioSource, loadPcm } from './audio.js';
 import { AnswerUrlError, describeNetworkError, SimulatorConfigError, type SimulatorError } from './errors.js';
 import { type CallPlan, parseNcco } from './ncco.js';
 import { type SigningIdentity, signWebhook } from './signature.js';
@@ -196,6 +196,7 @@ export async function simulateCall(options: SimulateCallOptions): Promise<Simula
   checkUrl(options.answerUrl, 'answer URL');
   const configuredEventUrl = options.eventUrl ?? defaultEventUrl(options.answerUrl);
   checkUrl(configuredEventUrl, 'event URL');
+  if (options.audio && typeof options.audio !== 'function') await checkAudioSource(options.audio);
   const log = options.log ?? (() => {});
   const signing = options.signature ? { signature: options.signature } : {};
 
@@ -327,11 +328,12 @@ export type CallOutcome = { ok: true; call: SimulatedCall } | { ok: false; error
 
 /**
  * Places `count` calls at once (each with its own uuids), sharing one load of the audio.
- * Never rejects: each call's outcome is reported.
+ * Rejects only on bad options (count, unreadable audio file); each call's outcome is reported.
  */
 export async function simulateCalls(options: SimulateCallOptions, count: number): Promise<CallOutcome[]> {
   if (!Number.isInteger(count) || count < 1)
     throw new SimulatorConfigError(`calls must be a whole number ≥ 1, got ${count}`);
+  if (options.audio && typeof options.audio !== 'function') await checkAudioSource(options.audio);
   const audio = audioProvider(options.audio ?? { text: DEFAULT_SENTENCE });
   const settled = await Promise.allSettled(
     Array.from({ length: count }, (_, index) =>

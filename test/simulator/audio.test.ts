@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadPcm } from '../../src/simulator/audio.js';
 import { AudioSourceError } from '../../src/simulator/errors.js';
+import { simulateCall } from '../../src/simulator/simulate-call.js';
 import { speechPcm } from '../../test-support/speech.js';
 
 const run = promisify(execFile);
@@ -62,5 +63,15 @@ it('says which file it could not read', async () => {
     new AudioSourceError(
       `cannot read audio file ${join(dir, 'missing.wav')}: sox failed: sox FAIL formats: can't open input file \`${join(dir, 'missing.wav')}': No such file or directory`,
     ),
+  );
+});
+
+it('refuses an unreadable audio file before placing the call', async () => {
+  const missing = join(dir, 'nope.wav');
+  // The answer URL is never asked: the error is about the file, not the (closed) port.
+  await expect(
+    simulateCall({ answerUrl: 'http://127.0.0.1:1/answer', audio: { wavFile: missing } }),
+  ).rejects.toThrow(
+    new AudioSourceError(`cannot read audio file ${missing} (ENOENT): expected a readable WAV file`),
   );
 });
