@@ -4,9 +4,16 @@ import type { RecordingDetails } from './show.js';
 import { formatBytes, formatSeconds } from './time.js';
 import { CHECKS, type VerifyReport } from './verify.js';
 
-/** Plain tables: no colours, so piped output and tests read the same as a terminal. */
+/**
+ * Plain tables: no colours, so piped output and tests read the same as a terminal, and no rule
+ * between rows, so a long listing stays one line per recording.
+ */
 function table(head: string[]): Table.Table {
-  return new Table({ head, style: { head: [], border: [] } });
+  return new Table({
+    head,
+    style: { head: [], border: [] },
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+  });
 }
 
 const dash = (value: string | number | null | undefined) =>
