@@ -1,4 +1,5 @@
-import { type Stack, Validations } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
+import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
@@ -61,11 +62,10 @@ describe('cdk-nag AwsSolutions checks', () => {
   }
 
   it('still finds problems (the check is live, not vacuous)', () => {
-    const { stack } = synthRecorderStack();
-    const bucket = stack.recordings.bucket.node.defaultChild as import('aws-cdk-lib/aws-s3').CfnBucket;
-    bucket.loggingConfiguration = undefined;
-    expect(
-      findings(stack).some((f) => f.startsWith('AwsSolutions-S1 at CallRecorder/Recordings/Bucket')),
-    ).toBe(true);
+    const stack = new Stack(undefined, 'Probe');
+    new Bucket(stack, 'Unlogged');
+    expect(findings(stack).some((f) => f.startsWith('AwsSolutions-S1 at Probe/Unlogged/Resource'))).toBe(
+      true,
+    );
   });
 });

@@ -2,7 +2,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RecordingsBucket } from '../../lib/constructs/recordings-bucket.js';
-import { resourcesOf, synthRecorderStack } from './support.js';
+import { asArray, policyStatements, resourcesOf, synthRecorderStack } from './support.js';
 
 type Rule = Record<string, unknown> & { Id: string };
 
@@ -213,13 +213,40 @@ describe('RecordingsBucket for a regulated deployment', () => {
       ],
     });
   });
+
+  it('lets the writers (and only they) use the key: the Lambda to encrypt, the recorder for multipart', () => {
+    const [keyId] = Object.keys(template.findResources('AWS::KMS::Key'));
+    const kmsStatements = policyStatements(template).filter((s) =>
+      asArray(s.statement.Action as string | string[]).some((a) => a.startsWith('kms:')),
+    );
+    const byRole = (prefix: string) =>
+      kmsStatements.filter((s) => s.policy.startsWith(prefix)).map((s) => s.statement);
+    expect(byRole('Webhooks')).toEqual([
+      { Effect: 'Allow', Action: 'kms:GenerateDataKey', Resource: { 'Fn::GetAtt': [keyId, 'Arn'] } },
+    ]);
+    expect(byRole('RecorderTaskDefinitionTaskRole')).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        Resource: { 'Fn::GetAtt': [keyId, 'Arn'] },
+      },
+    ]);
+    expect(
+      kmsStatements
+        .map((s) => s.policy)
+        .every((p) => p.startsWith('Webhooks') || p.startsWith('RecorderTaskDefinitionTaskRole')),
+    ).toBe(true);
+  });
 });
 
 describe('RecordingsBucket construct', () => {
   it('locks objects in governance mode when asked', () => {
     // The log bucket relies on this cdk.json flag (log delivery by bucket policy, no ACLs).
     const stack = new Stack(
-      new App({ context: { '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy': true } }),
+      new App({
+        builtinCloudFormationValidation: false,
+        context: { '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy': true },
+      }),
     );
     new RecordingsBucket(stack, 'Recordings', { objectLock: { mode: 'governance', days: 30 } });
     Template.fromStack(stack).hasResourceProperties('AWS::S3::Bucket', {

@@ -241,7 +241,7 @@ describe('WebhookApi bundle (real esbuild run)', () => {
   const outdir = mkdtempSync(join(tmpdir(), 'webhook-bundle-'));
   let assetDir: string;
   beforeAll(() => {
-    const app = new App({ outdir });
+    const app = new App({ outdir, builtinCloudFormationValidation: false });
     const stack = new Stack(app, 'Bundle', { env: TEST_ENV });
     new WebhookApi(stack, 'Webhooks', {
       bucket: new Bucket(stack, 'Bucket'),
