@@ -206,6 +206,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       logger: new Logger({ serviceName: 'recorder', logLevel }),
       taskProtection: NO_TASK_PROTECTION,
     });
+    cleanups.push(() => recorder.close());
     const recorderAddress = await recorder
       .listen(options.recorderPort ?? LOCAL_DEFAULTS.recorderPort, host)
       .catch((error: NodeJS.ErrnoException) => {
@@ -216,7 +217,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           { cause: error },
         );
       });
-    cleanups.push(() => recorder.close());
     const recorderUrl = `ws://${urlHost(host)}:${recorderAddress.port}`;
 
     // The handler needs the event URL, which needs the port: listen first, then build the handler.

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
@@ -263,4 +265,36 @@ describe('stopping the local stack', () => {
 
 function byLegAndStatus(a: Record<string, unknown>, b: Record<string, unknown>): number {
   return `${String(a.uuid)}${String(a.status)}`.localeCompare(`${String(b.uuid)}${String(b.status)}`);
+}
+
+describe('starting the local stack', () => {
+  it('says which port is taken and which flag picks another, and leaves nothing running', async () => {
+    const holder = createServer();
+    holder.listen(0, '127.0.0.1');
+    await once(holder, 'listening');
+    const taken = (holder.address() as AddressInfo).port;
+    const [s3Port, recorderPort] = [await freePort(), await freePort()];
+    const options = { recorderPort, s3Port, dataDir: join(workDir, 'taken'), logLevel: 'SILENT' as const };
+    try {
+      await expect(startLocalStack({ ...options, webhooksPort: taken })).rejects.toThrow(
+        `webhooks port ${taken} on 127.0.0.1 is in use: stop what holds it, or pick another with --webhooks-port`,
+      );
+      // The S3 API and the recorder it had started were stopped: their ports can be taken again.
+      const stack = await startLocalStack({ ...options, webhooksPort: 0 });
+      expect(stack.s3Endpoint).toBe(`http://127.0.0.1:${s3Port}`);
+      expect(stack.recorderUrl).toBe(`ws://127.0.0.1:${recorderPort}`);
+      await stack.stop();
+    } finally {
+      holder.close();
+    }
+  });
+});
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  probe.listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
 }
