@@ -34,9 +34,14 @@ function option(name: string, fallback: number): number {
 const coldRuns = option('cold-runs', 30);
 const requests = option('requests', 20000);
 
-/** The stack's bundling settings (lib/constructs/webhook-api.ts). */
-async function bundle(): Promise<{ file: string; bytes: number; gzipBytes: number; metafile: Metafile }> {
-  const file = join(outDir, 'handler.mjs');
+/**
+ * The stack's bundling settings (lib/constructs/webhook-api.ts). `sdk: 'bundled'` is the variant
+ * that also bundles the AWS SDK instead of loading the runtime's copy, for comparison.
+ */
+async function bundle(
+  sdk: 'external' | 'bundled',
+): Promise<{ file: string; bytes: number; gzipBytes: number; metafile: Metafile }> {
+  const file = join(outDir, sdk === 'external' ? 'handler.mjs' : 'handler-sdk-bundled.mjs');
   const result = await build({
     entryPoints: [join(root, 'lambdas/webhooks/handler.ts')],
     outfile: file,
@@ -45,7 +50,7 @@ async function bundle(): Promise<{ file: string; bytes: number; gzipBytes: numbe
     platform: 'node',
     target: 'node24',
     format: 'esm',
-    external: ['@aws-sdk/*'],
+    external: sdk === 'external' ? ['@aws-sdk/*'] : [],
     mainFields: ['module', 'main'],
     banner: {
       js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
@@ -97,17 +102,19 @@ const benchEnv: Record<string, string> = {
   POWERTOOLS_LOG_LEVEL: 'INFO',
 };
 
-async function importMs(specifiers: string[]): Promise<number> {
-  const code = `const t0 = performance.now(); ${specifiers
+/** One fresh process importing the specifiers: wall and CPU milliseconds of the imports alone. */
+async function importTime(specifiers: string[]): Promise<{ wall: number; cpu: number }> {
+  const code = `const c0 = process.cpuUsage(); const t0 = performance.now(); ${specifiers
     .map((specifier) => `await import(${JSON.stringify(specifier)});`)
-    .join(' ')} process.stderr.write('\\ninit-ms=' + (performance.now() - t0) + '\\n');`;
+    .join(' ')} const wall = performance.now() - t0; const c = process.cpuUsage(c0);
+    process.stderr.write('\\ninit=' + wall + ',' + (c.user + c.system) / 1000 + '\\n');`;
   const { stderr } = await run(process.execPath, ['--input-type=module', '-e', code], {
     cwd: root,
     env: { ...process.env, ...benchEnv },
   });
-  const ms = Number(/init-ms=([\d.]+)/.exec(stderr)?.[1]);
-  if (!Number.isFinite(ms)) throw new Error(`init run printed ${stderr}`);
-  return ms;
+  const match = /init=([\d.]+),([\d.]+)/.exec(stderr);
+  if (!match) throw new Error(`init run printed ${stderr}`);
+  return { wall: Number(match[1]), cpu: Number(match[2]) };
 }
 
 const ms = (value: number) => `${value.toFixed(value < 10 ? 3 : 1)} ms`;
@@ -141,7 +148,8 @@ function warm(signed: boolean): Promise<Record<string, number>> {
   });
 }
 
-const built = await bundle();
+const built = await bundle('external');
+const sdkBundled = await bundle('bundled');
 console.log(
   `node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, load average ${loadavg()[0]?.toFixed(1)} at start`,
 );
@@ -153,19 +161,37 @@ for (const [name, bytes] of byPackage(built.metafile).slice(0, 12)) {
 }
 
 const bundleUrl = pathToFileURL(built.file).href;
+const sdkBundledUrl = pathToFileURL(sdkBundled.file).href;
 const sdkOnly = ['@aws-sdk/client-s3', '@aws-sdk/client-secrets-manager'];
-// One discarded pair warms the file cache; then alternate so both see the same machine load.
-await importMs([bundleUrl]);
-await importMs(sdkOnly);
-const withBundle: number[] = [];
-const sdkAlone: number[] = [];
+const variants = [
+  { name: 'bundle (SDK external, as deployed)', specifiers: [bundleUrl] },
+  { name: 'the two AWS SDK clients alone', specifiers: sdkOnly },
+  {
+    name: `variant: SDK bundled too (${(sdkBundled.bytes / 1024).toFixed(0)} KiB)`,
+    specifiers: [sdkBundledUrl],
+  },
+];
+// One discarded round warms the file cache; then rotate so every variant sees the same machine load.
+for (const variant of variants) await importTime(variant.specifiers);
+const times = variants.map(() => [] as { wall: number; cpu: number }[]);
 for (let i = 0; i < coldRuns; i++) {
-  withBundle.push(await importMs([bundleUrl]));
-  sdkAlone.push(await importMs(sdkOnly));
+  for (const [index, variant] of variants.entries()) times[index]?.push(await importTime(variant.specifiers));
 }
 console.log(
-  `cold init (${coldRuns} fresh processes each): import bundle median ${ms(median(withBundle))} (p90 ${ms(quantile(withBundle, 0.9))}); ` +
-    `AWS SDK clients alone median ${ms(median(sdkAlone))}; bundle's own share ≈ ${ms(median(withBundle) - median(sdkAlone))} (target init ≤ 100 ms)`,
+  `cold init, ${coldRuns} fresh processes each, median (p90) of the import alone (target init ≤ 100 ms):`,
+);
+for (const [index, variant] of variants.entries()) {
+  const runs = times[index] ?? [];
+  const wall = runs.map((run) => run.wall);
+  const cpu = runs.map((run) => run.cpu);
+  console.log(
+    `  ${variant.name.padEnd(44)} wall ${ms(median(wall))} (${ms(quantile(wall, 0.9))}), CPU ${ms(median(cpu))} (${ms(quantile(cpu, 0.9))})`,
+  );
+}
+const own = (kind: 'wall' | 'cpu') =>
+  median((times[0] ?? []).map((run) => run[kind])) - median((times[1] ?? []).map((run) => run[kind]));
+console.log(
+  `  the bundle's own share (bundle − SDK clients): wall ≈ ${ms(own('wall'))}, CPU ≈ ${ms(own('cpu'))}`,
 );
 
 for (const signed of [true, false]) {
