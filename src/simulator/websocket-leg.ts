@@ -199,11 +199,20 @@ export async function streamCall(options: StreamOptions): Promise<StreamResult> 
   clearTimeout(timer);
   const closedAt = new Date();
   let failure: WebsocketError | undefined;
+  const seconds = ((framesSent.count * FRAME_MILLISECONDS) / 1000).toFixed(2);
   if (closedBy === 'server' && code !== 1000) {
-    const seconds = ((framesSent.count * FRAME_MILLISECONDS) / 1000).toFixed(2);
     failure = new WebsocketError(
       `websocket ${redactedUri(endpoint.uri)} was closed by the server with code ${code}${reason ? ` (${reason})` : ''}${lastError ? ` after error: ${lastError.message}` : ''} after ${seconds} s of audio: expected it to stay open until the call hangs up`,
       callUuid,
+      undefined,
+      lastError ? { cause: lastError } : undefined,
+    );
+  } else if (lastError) {
+    failure = new WebsocketError(
+      `websocket ${redactedUri(endpoint.uri)} failed after ${seconds} s of audio (${lastError.message}): expected to stream the whole call`,
+      callUuid,
+      undefined,
+      { cause: lastError },
     );
   }
   return {
