@@ -189,17 +189,14 @@ class Reader {
     return value !== undefined && value !== null && value !== '';
   }
 
-  integer(key: ConfigKey, fallback: number | undefined, min: number, max: number): number {
+  integer(key: ConfigKey, fallback: number, min: number, max: number): number {
     const value = this.raw[key];
-    if (value === undefined || value === null || value === '') {
-      if (fallback === undefined) throw new Error(`no default for ${key}`);
-      return fallback;
-    }
+    if (value === undefined || value === null || value === '') return fallback;
     const parsed =
       typeof value === 'number' ? value : typeof value === 'string' ? Number(value.trim()) : Number.NaN;
     if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
       this.problems.push(`${key} must be a whole number from ${min} to ${max}, got ${show(value)}`);
-      return fallback ?? min;
+      return fallback;
     }
     return parsed;
   }
