@@ -170,11 +170,18 @@ export function createWebhookHandler(config: WebhookConfig, deps: WebhookDepende
   }
 
   return async (event) => {
-    const request = readRequest(event);
-    if (request.path === '/answer' && (request.method === 'GET' || request.method === 'POST')) {
-      return answer(event, request);
+    const isAnswer = (event.rawPath ?? event.requestContext?.http?.path) === '/answer';
+    try {
+      const request = readRequest(event);
+      if (isAnswer && (request.method === 'GET' || request.method === 'POST'))
+        return await answer(event, request);
+      if (request.path === '/event' && request.method === 'POST') return await callEvent(request);
+      return refused(new NotFoundError(`no route for ${request.method} ${request.path}`), request);
+    } catch (error) {
+      // Only an event shape nothing above expected gets here; an answer must still get an NCCO.
+      if (isAnswer) return fallback(error, event.queryStringParameters?.uuid);
+      logger.error('webhook failed', { path: event.rawPath, error });
+      return json(500, { error: 'internal', message: 'the request could not be processed' });
     }
-    if (request.path === '/event' && request.method === 'POST') return callEvent(request);
-    return refused(new NotFoundError(`no route for ${request.method} ${request.path}`), request);
   };
 }
