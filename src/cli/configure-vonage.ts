@@ -35,7 +35,10 @@ Examples:
   configure-vonage --outputs cdk-outputs.json --number 447700900000
   configure-vonage --stack CallRecorder --answer-method POST`;
 
-function checkUrl(value: string, output: string): string {
+/** Vonage calls webhooks from the internet: a loopback address cannot be reached. */
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+function checkUrl(value: string, output: string, io: CliIo): string {
   let url: URL;
   try {
     url = new URL(value);
@@ -44,6 +47,9 @@ function checkUrl(value: string, output: string): string {
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new CliError(`stack output ${output} must be an http(s) URL, got ${value}`);
+  }
+  if (LOOPBACK.test(url.hostname)) {
+    io.stderr.write(`warning: ${output} ${value} is a loopback address: Vonage cannot reach it\n`);
   }
   return value;
 }
@@ -118,8 +124,8 @@ export function buildConfigureVonageProgram(io: CliIo, env: NodeJS.ProcessEnv = 
           outputs = await readOutputsFile(file, stackName);
           source = `stack ${stackName} in ${file}`;
         }
-        const answerUrl = checkUrl(requireOutput(outputs, 'AnswerUrl', source), 'AnswerUrl');
-        const eventUrl = checkUrl(requireOutput(outputs, 'EventUrl', source), 'EventUrl');
+        const answerUrl = checkUrl(requireOutput(outputs, 'AnswerUrl', source), 'AnswerUrl', io);
+        const eventUrl = checkUrl(requireOutput(outputs, 'EventUrl', source), 'EventUrl', io);
         const vonage = createVonageClient(credentials, {
           apiHost: env.VONAGE_API_HOST,
           restHost: env.VONAGE_REST_HOST,

@@ -135,6 +135,7 @@ export function buildRecordingsProgram(io: CliIo): { program: Command; exitCode:
             onProgress: (received) => bar.update(received),
           });
           if (started) bar.stop();
+          started = false;
           write(
             `saved ${result.wavPath} (${result.bytes} bytes)${result.metadataPath ? ` and ${result.metadataPath}` : ''}`,
           );

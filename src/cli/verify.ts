@@ -107,7 +107,13 @@ async function verifyEntry(
     if (read.ok) {
       metadata = read.metadata;
       if (options.since && new Date(metadata.startedAt).getTime() < options.since.getTime()) return undefined;
-      add('metadata', 'pass', `schema ${metadata.schemaVersion}`);
+      if (metadata.uuid !== entry.uuid) {
+        add('metadata', 'fail', `metadata is for call ${metadata.uuid}, not ${entry.uuid}`);
+      } else if (entry.wav && metadata.recordingKey !== entry.wav.key) {
+        add('metadata', 'fail', `metadata names ${metadata.recordingKey} as its audio, not ${entry.wav.key}`);
+      } else {
+        add('metadata', 'pass', `schema ${metadata.schemaVersion}`);
+      }
     } else {
       add('metadata', 'fail', read.reason);
     }

@@ -49,11 +49,13 @@ export function credentialsFromEnv(env: NodeJS.ProcessEnv = process.env): Vonage
  */
 export function createVonageClient(
   credentials: VonageCredentials,
-  hosts: { apiHost?: string | undefined; restHost?: string | undefined } = {},
+  hosts: { apiHost?: string | undefined; restHost?: string | undefined; timeoutMs?: number } = {},
 ): Vonage {
   return new Vonage(
     { apiKey: credentials.apiKey, apiSecret: credentials.apiSecret },
     {
+      // The SDK waits forever by default; an operator's terminal should not.
+      timeout: hosts.timeoutMs ?? 30_000,
       ...(hosts.apiHost ? { apiHost: hosts.apiHost } : {}),
       ...(hosts.restHost ? { restHost: hosts.restHost } : {}),
     },

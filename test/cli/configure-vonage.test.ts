@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runConfigureVonageCli } from '../../src/cli/configure-vonage.js';
 import {
   configureVonageApplication,
   createVonageClient,
@@ -11,6 +12,7 @@ import {
   VonageApiError,
 } from '../../src/cli/vonage-application.js';
 import { startVonageApiDouble, type VonageApiDouble } from '../../test-support/vonage-api-double.js';
+import { captureIo } from './capture-io.js';
 
 const run = promisify(execFile);
 const API_KEY = 'a1b2c3d4';
@@ -296,23 +298,43 @@ describe('configure-vonage (the bin)', () => {
     expect(double.numbers.get('447700900000')?.app_id).toBe(APP_ID);
   });
 
-  it('fails with one line and exit 1 for wrong credentials, missing credentials or outputs', async () => {
+  it('fails with one line and exit 1 for wrong credentials', async () => {
     const denied = await cli([], { ...vonageEnv(), VONAGE_API_SECRET: 'not-the-secret' });
     expect(denied.code).toBe(1);
     expect(denied.stderr.trim().split('\n')).toHaveLength(1);
     expect(denied.stderr).toMatch(/^error: Vonage rejected the credentials \(401\)/);
 
-    const noEnv = await cli([], { VONAGE_API_HOST: double.url });
-    expect(noEnv.code).toBe(1);
-    expect(noEnv.stderr).toBe(
+    expect(double.requests.some((r) => r.method === 'PUT')).toBe(false);
+  });
+
+  it('says which credentials or outputs are missing, and warns about a loopback answer URL', async () => {
+    const outputs = join(dir, 'cdk-outputs.json');
+    const noEnv = captureIo();
+    expect(await runConfigureVonageCli(['--outputs', outputs], noEnv, { VONAGE_API_HOST: double.url })).toBe(
+      1,
+    );
+    expect(noEnv.err()).toBe(
       'error: missing VONAGE_API_KEY, VONAGE_API_SECRET, VONAGE_APPLICATION_ID in the environment (credentials are read from the environment only, never from flags)\n',
     );
 
-    const noFile = await cli(['--outputs', 'missing.json'], vonageEnv());
-    expect(noFile.code).toBe(1);
-    expect(noFile.stderr).toBe(
-      'error: outputs file missing.json not found: deploy with `cdk deploy --outputs-file missing.json` or use --stack\n',
+    const noFile = captureIo();
+    const missing = join(dir, 'missing.json');
+    expect(await runConfigureVonageCli(['--outputs', missing], noFile, vonageEnv())).toBe(1);
+    expect(noFile.err()).toBe(
+      `error: outputs file ${missing} not found: deploy with \`cdk deploy --outputs-file ${missing}\` or use --stack\n`,
     );
+
+    const local = join(dir, 'local-outputs.json');
+    await writeFile(
+      local,
+      JSON.stringify({
+        CallRecorder: { AnswerUrl: 'http://127.0.0.1:3000/answer', EventUrl: 'http://127.0.0.1:3000/event' },
+      }),
+    );
+    const loopback = captureIo();
+    expect(await runConfigureVonageCli(['--outputs', local, '--dry-run'], loopback, vonageEnv())).toBe(0);
+    expect(loopback.err()).toContain('warning: AnswerUrl http://127.0.0.1:3000/answer is a loopback address');
+    expect(loopback.out()).toContain('→ GET http://127.0.0.1:3000/answer');
     expect(double.requests.some((r) => r.method === 'PUT')).toBe(false);
   });
 });

@@ -7,10 +7,12 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StackOutputsError } from '../../src/cli/errors.js';
 import type { RecordingRow } from '../../src/cli/list.js';
+import { runRecordingsCli } from '../../src/cli/recordings.js';
 import { resolveTarget } from '../../src/cli/s3-target.js';
 import { readOutputsFile, readStackOutputs } from '../../src/cli/stack-outputs.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
 import { loopPcm, speechPcm } from '../../test-support/speech.js';
+import { captureIo } from './capture-io.js';
 import { type CloudFormationDouble, startCloudFormationDouble } from './cloudformation-double.js';
 import { putRecording } from './fixtures.js';
 

@@ -186,6 +186,18 @@ describe('verify', () => {
     );
   });
 
+  it('flags metadata that belongs to another call', async () => {
+    const mine = await goodRecording('5a5a5a5a', 1);
+    const other = await goodRecording('6b6b6b6b', 1);
+    await putJson(s3.client, s3.bucket, mine.stored.metadataKey, other.stored.metadata);
+    const report = await verifyRecordings(s3.client, s3.bucket, { uuid: mine.fixture.uuid });
+    expect(report.recordings[0]?.checks.find((c) => c.check === 'metadata')).toEqual({
+      check: 'metadata',
+      status: 'fail',
+      detail: `metadata is for call ${other.fixture.uuid}, not ${mine.fixture.uuid}`,
+    });
+  });
+
   it('checks only recordings since a date, and a call leg without a websocket leg by its upper bound', async () => {
     const old = await goodRecording('01d01d01', 2, '2026-10-01T08:00:00.000Z');
     const recent = call('2ece2700', 2, '2026-12-01T08:00:00.000Z');
