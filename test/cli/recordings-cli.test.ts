@@ -90,7 +90,7 @@ describe('recordings (the bin)', () => {
     });
   });
 
-  it('exits 1 with one line for an unknown call, and 2 for a bad flag value', async () => {
+  it('exits 1 with one line for an unknown call, 2 for a bad flag, and prints a presigned URL', async () => {
     const missing = await cli([
       'show',
       'ffffffff-0000-4000-8000-000000000000',
@@ -104,18 +104,19 @@ describe('recordings (the bin)', () => {
     expect(missing.stderr).toBe(
       `error: no recording for call ffffffff-0000-4000-8000-000000000000 in bucket ${s3.bucket}\n`,
     );
-    const usage = await cli([
-      'url',
-      UUID,
-      '--expires',
-      'soon',
-      '--bucket',
-      s3.bucket,
-      '--endpoint',
-      s3.endpoint,
-    ]);
-    expect(usage.code).toBe(2);
-    expect(usage.stderr).toBe('error: --expires must look like 90, 90s, 15m, 1h30m or 7d, got "soon"\n');
+    const usage = captureIo();
+    const args = ['url', UUID, '--expires', 'soon', '--bucket', s3.bucket, '--endpoint', s3.endpoint];
+    expect(await runRecordingsCli(args, usage)).toBe(2);
+    expect(usage.err()).toBe('error: --expires must look like 90, 90s, 15m, 1h30m or 7d, got "soon"\n');
+    const unknown = captureIo();
+    expect(await runRecordingsCli(['list', '--wide'], unknown)).toBe(2);
+    expect(unknown.err()).toBe("error: unknown option '--wide'\n(run with --help for usage)\n");
+    const url = captureIo();
+    const urlArgs = ['url', UUID, '--expires', '15m', '--bucket', s3.bucket, '--endpoint', s3.endpoint];
+    expect(await runRecordingsCli(urlArgs, url)).toBe(0);
+    expect(url.out()).toMatch(
+      new RegExp(`^${s3.endpoint}/${s3.bucket}/recordings/2026/11/20/${UUID}\\.wav\\?.*X-Amz-Expires=900`),
+    );
   });
 });
 
