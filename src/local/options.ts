@@ -10,6 +10,13 @@ function port(value: string): number {
   return number;
 }
 
+function seconds(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1 || number > 3600)
+    throw new InvalidArgumentError('expected whole seconds, 1-3600');
+  return number;
+}
+
 function sampleRate(value: string): SampleRate {
   const number = Number(value);
   if (!isSupportedSampleRate(number)) throw new InvalidArgumentError('expected 8000, 16000 or 24000');
@@ -86,7 +93,7 @@ export function localStackCommand(
     .addOption(
       new Option('--drain-timeout <seconds>', 'on Ctrl-C, how long live calls may go on')
         .env('DRAIN_TIMEOUT_SECONDS')
-        .argParser(port)
+        .argParser(seconds)
         .default(10),
     )
     .addHelpText(

@@ -165,6 +165,41 @@ describe('a call through the local stack', () => {
   });
 });
 
+describe('other sample rates', () => {
+  it.each([8000, 24000] as const)('records a call at %i Hz when the stack asks for it', async (rate) => {
+    const stack = await startLocalStack({
+      webhooksPort: 0,
+      recorderPort: 0,
+      s3Port: 0,
+      dataDir: join(workDir, `rate-${rate}`),
+      logLevel: 'SILENT',
+      sampleRate: rate,
+    });
+    try {
+      const call = await simulateCall({
+        answerUrl: stack.answerUrl,
+        audio: { pcm: speech.subarray(0, 640 * 50), sampleRate: 16000 },
+        speed: Number.POSITIVE_INFINITY,
+        websocketLegEvents: false,
+      });
+      expect(call.plan.websocket.contentType).toBe(`audio/l16;rate=${rate}`);
+      const metadata = await waitForRecording(
+        stack.s3,
+        stack.bucket,
+        call.uuid,
+        callDays(call.startedAt, call.endedAt),
+      );
+      const wav = await getBytes(stack, metadata.recordingKey);
+      expect(wav.readUInt32LE(24)).toBe(rate);
+      expect(wav.subarray(44).equals(call.pcm)).toBe(true);
+      expect(metadata.frameCount).toBe(call.pcm.length / ((rate * 2) / 50));
+      expect(metadata.oddSizeFrames).toBe(0);
+    } finally {
+      await stack.stop();
+    }
+  });
+});
+
 describe('signed webhooks through the local stack', () => {
   let stack: LocalStack;
   beforeAll(async () => {
