@@ -67,6 +67,9 @@ describe('S3 faults while calls stream', () => {
       await faults;
       const stats = proxy.stats();
       const check = await checkRecordings(s3.client, s3.bucket, result.calls, pcm, 120_000);
+      console.info(
+        `flaky S3: ${calls} calls × ${seconds} s; proxy ${JSON.stringify(stats)}; complete ${check.complete}`,
+      );
 
       expect(result.calls.every((call) => call.closeCode === 1000 && call.framesSent === seconds * 50)).toBe(
         true,
@@ -123,6 +126,11 @@ describe('S3 faults while calls stream', () => {
         return into > outageAt && into < outageAt + outageMs;
       });
       const check = await checkRecordings(s3.client, s3.bucket, all, pcm, FULL ? 240_000 : 60_000);
+      const storedAfterOutage = (Date.now() - t0 - outageAt - outageMs) / 1000;
+      console.info(
+        `outage: ${calls} calls, ${outageMs / 1000} s outage, ${hangupsInOutage.length} hangups inside it; ` +
+          `proxy ${JSON.stringify(proxy.stats())}; all ${check.complete} stored and checked ${storedAfterOutage.toFixed(1)} s after it ended`,
+      );
 
       expect(all.every((call) => call.closeCode === 1000)).toBe(true);
       expect(hangupsInOutage.length).toBeGreaterThan(0);

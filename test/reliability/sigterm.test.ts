@@ -49,12 +49,18 @@ describe('SIGTERM with 200 live calls', () => {
       const load = startLoad({ url: recorder.url, secret: SECRET, calls, seconds, rampMs: 2000, pcm });
       await waitFor(() => load.progress().open === calls, 20_000);
       const health = `${recorder.url.replace('ws:', 'http:')}/healthz`;
+      const signalled = Date.now();
       recorder.child.kill('SIGTERM');
       await new Promise((resolve) => setTimeout(resolve, 500));
       const draining = await fetch(health);
       const newCall = await upgradeStatus(callUrl(recorder.url, 'late-call-0001'));
       const result = await load.done;
       const [code] = await recorder.exited;
+      const lastHangup = Math.max(...result.calls.map((call) => call.hangupAt ?? 0));
+      console.info(
+        `SIGTERM within drain: exit ${code} ${((Date.now() - signalled) / 1000).toFixed(1)} s after SIGTERM, ` +
+          `${((Date.now() - lastHangup) / 1000).toFixed(1)} s after the last hangup`,
+      );
       const check = await checkRecordings(s3.client, s3.bucket, result.calls, pcm, 10_000);
 
       expect(draining.status).toBe(503);
@@ -77,9 +83,13 @@ describe('SIGTERM with 200 live calls', () => {
     const load = startLoad({ url: recorder.url, secret: SECRET, calls, seconds: 120, rampMs: 2000, pcm });
     await waitFor(() => load.progress().open === calls, 20_000);
     await new Promise((resolve) => setTimeout(resolve, 1000));
+    const signalled = Date.now();
     recorder.child.kill('SIGTERM');
     const result = await load.done;
     const [code] = await recorder.exited;
+    console.info(
+      `SIGTERM past the drain deadline: exit ${code} ${((Date.now() - signalled) / 1000).toFixed(1)} s after SIGTERM`,
+    );
     const check = await checkRecordings(s3.client, s3.bucket, result.calls, pcm, 10_000);
     const ends = [...check.metadata.values()].map(
       (metadata) => `${metadata.end.by}/${metadata.end.code}/${metadata.interrupted}`,
