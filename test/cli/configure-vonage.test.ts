@@ -13,6 +13,7 @@ import {
 } from '../../src/cli/vonage-application.js';
 import { startVonageApiDouble, type VonageApiDouble } from '../../test-support/vonage-api-double.js';
 import { captureIo } from './capture-io.js';
+import { startCloudFormationDouble } from './cloudformation-double.js';
 
 const run = promisify(execFile);
 const API_KEY = 'a1b2c3d4';
@@ -305,6 +306,43 @@ describe('configure-vonage (the bin)', () => {
     expect(denied.stderr).toMatch(/^error: Vonage rejected the credentials \(401\)/);
 
     expect(double.requests.some((r) => r.method === 'PUT')).toBe(false);
+  });
+
+  it('reads the outputs from CloudFormation with --stack', async () => {
+    const cloudFormation = await startCloudFormationDouble({
+      Recorder2: { AnswerUrl: NEW_HOOKS.answerUrl.address, EventUrl: NEW_HOOKS.eventUrl.address },
+    });
+    // The SDK's documented service endpoint override, and throwaway credentials.
+    const overrides: Record<string, string> = {
+      AWS_ENDPOINT_URL_CLOUDFORMATION: cloudFormation.url,
+      AWS_REGION: 'eu-west-2',
+      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'example',
+    };
+    const saved = Object.fromEntries(Object.keys(overrides).map((name) => [name, process.env[name]]));
+    Object.assign(process.env, overrides);
+    try {
+      const io = captureIo();
+      expect(await runConfigureVonageCli(['--stack', 'Recorder2', '--json'], io, vonageEnv())).toBe(0);
+      expect(JSON.parse(io.out())).toMatchObject({
+        applied: true,
+        answerUrl: { after: NEW_HOOKS.answerUrl },
+      });
+      expect(cloudFormation.requests).toEqual([
+        expect.objectContaining({ Action: 'DescribeStacks', StackName: 'Recorder2' }),
+      ]);
+      const missing = captureIo();
+      expect(await runConfigureVonageCli(['--stack', 'Gone'], missing, vonageEnv())).toBe(1);
+      expect(missing.err()).toBe(
+        'error: stack Gone not found in CloudFormation (Stack with id Gone does not exist)\n',
+      );
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      await cloudFormation.close();
+    }
   });
 
   it('says which credentials or outputs are missing, and warns about a loopback answer URL', async () => {
