@@ -32,6 +32,7 @@ import {
   ApplicationProtocol,
   ApplicationTargetGroup,
   ListenerAction,
+  ListenerCondition,
   SslPolicy,
   TargetType,
 } from 'aws-cdk-lib/aws-elasticloadbalancingv2';
@@ -315,23 +316,32 @@ export class RecorderService extends Construct {
       deregistrationDelay: Duration.seconds(drainSeconds),
     });
 
-    if (tls) {
-      this.loadBalancer.addListener('Https', {
-        port: 443,
-        protocol: ApplicationProtocol.HTTPS,
-        certificates: [Certificate.fromCertificateArn(this, 'Certificate', tls.certificateArn)],
-        sslPolicy: SslPolicy.RECOMMENDED_TLS,
-        open: true,
-        defaultAction: ListenerAction.forward([targetGroup]),
-      });
-    } else {
-      this.loadBalancer.addListener('Http', {
-        port: 80,
-        protocol: ApplicationProtocol.HTTP,
-        open: true,
-        defaultAction: ListenerAction.forward([targetGroup]),
-      });
-    }
+    // Only the websocket path reaches the tasks; scanners probing anything else get a 404 from the
+    // ALB. (Target health checks go straight to the tasks, not through the listener.)
+    const notFound = ListenerAction.fixedResponse(404, {
+      contentType: 'text/plain',
+      messageBody: 'not found',
+    });
+    const listener = tls
+      ? this.loadBalancer.addListener('Https', {
+          port: 443,
+          protocol: ApplicationProtocol.HTTPS,
+          certificates: [Certificate.fromCertificateArn(this, 'Certificate', tls.certificateArn)],
+          sslPolicy: SslPolicy.RECOMMENDED_TLS,
+          open: true,
+          defaultAction: notFound,
+        })
+      : this.loadBalancer.addListener('Http', {
+          port: 80,
+          protocol: ApplicationProtocol.HTTP,
+          open: true,
+          defaultAction: notFound,
+        });
+    listener.addAction('Calls', {
+      priority: 10,
+      conditions: [ListenerCondition.pathPatterns(['/calls/*'])],
+      action: ListenerAction.forward([targetGroup]),
+    });
 
     this.service = new FargateService(this, 'Service', {
       cluster: this.cluster,

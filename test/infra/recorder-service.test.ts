@@ -214,15 +214,26 @@ describe('RecorderService in the default stack', () => {
       expect(template.toJSON().Resources[logBucket].Properties.VersioningConfiguration).toBeUndefined();
     });
 
-    it('listens for plain HTTP (ws://) on port 80 only, forwarding to the recorder', () => {
-      const [, listener] = only(template, 'AWS::ElasticLoadBalancingV2::Listener');
+    it('listens for plain HTTP (ws://) on port 80 only and forwards only /calls/* to the recorder', () => {
+      const [listenerId, listener] = only(template, 'AWS::ElasticLoadBalancingV2::Listener');
       const [tgId] = only(template, 'AWS::ElasticLoadBalancingV2::TargetGroup');
       expect(listener).toMatchObject({
         Port: 80,
         Protocol: 'HTTP',
-        DefaultActions: [{ Type: 'forward', TargetGroupArn: { Ref: tgId } }],
+        DefaultActions: [{ Type: 'fixed-response', FixedResponseConfig: { StatusCode: '404' } }],
       });
       expect(listener.Certificates).toBeUndefined();
+      const [, rule] = only(template, 'AWS::ElasticLoadBalancingV2::ListenerRule');
+      expect(rule).toEqual({
+        ListenerArn: { Ref: listenerId },
+        Priority: 10,
+        Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/calls/*'] } }],
+        Actions: [{ Type: 'forward', TargetGroupArn: { Ref: tgId } }],
+      });
+      // The service is created only once the target group is attached (else ECS rejects it).
+      const [serviceId] = only(template, 'AWS::ECS::Service');
+      const [ruleId] = only(template, 'AWS::ElasticLoadBalancingV2::ListenerRule');
+      expect(template.toJSON().Resources[serviceId].DependsOn).toContain(ruleId);
     });
 
     it('health-checks /healthz and drains targets for as long as the recorder drains', () => {
@@ -440,7 +451,11 @@ describe('RecorderService with TLS, DNS and custom capacity', () => {
   });
 
   it('serves wss on 443 with the certificate and a TLS 1.2+ policy, and nothing on 80', () => {
-    const [, listener] = only(template, 'AWS::ElasticLoadBalancingV2::Listener');
+    const [listenerId, listener] = only(template, 'AWS::ElasticLoadBalancingV2::Listener');
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::ListenerRule', {
+      ListenerArn: { Ref: listenerId },
+      Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/calls/*'] } }],
+    });
     expect(listener).toMatchObject({
       Port: 443,
       Protocol: 'HTTPS',
