@@ -5,7 +5,7 @@ import { SimulatorConfigError, SimulatorError } from './errors.js';
 import { readStackOutputs, STACK_NAME } from './outputs.js';
 import type { SigningIdentity } from './signature.js';
 import { type SimulateCallOptions, type SimulatedCall, simulateCalls } from './simulate-call.js';
-import type { DtmfTone } from './websocket-leg.js';
+import { type DtmfTone, redactedUri } from './websocket-leg.js';
 
 /** The local stack's answer URL, the default target. */
 const LOCAL_ANSWER_URL = 'http://127.0.0.1:3000/answer';
@@ -96,9 +96,15 @@ function summary(call: SimulatedCall): string {
 }
 
 function forJson(call: SimulatedCall): Record<string, unknown> {
-  const { pcm: _pcm, plan, ...rest } = call;
+  const { pcm: _pcm, plan, events, ...rest } = call;
   return {
     ...rest,
+    // The websocket leg's `to` is the NCCO uri: its per-call token stays out of the output.
+    events: events.map((event) =>
+      event.leg === 'websocket'
+        ? { ...event, body: { ...event.body, to: redactedUri(String(event.body.to)) } }
+        : event,
+    ),
     greeting: plan.greeting,
     contentType: plan.websocket.contentType,
     audioBytes: call.pcm.length,

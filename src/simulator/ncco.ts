@@ -168,5 +168,11 @@ export function parseNcco(body: string, callUuid?: string): CallPlan {
       return { greeting, websocket, eventMethod, ...(eventUrl ? { eventUrl } : {}) };
     }
   }
-  fail(greeting === undefined ? 'no talk action and no connect action' : 'no connect action', callUuid);
+  // A talk-only NCCO is what an application answers when it cannot take the call: quote it.
+  fail(
+    greeting === undefined
+      ? 'no talk action and no connect action'
+      : `no connect action (it only says ${JSON.stringify(preview(greeting))})`,
+    callUuid,
+  );
 }

@@ -240,7 +240,11 @@ describe('simulateCall errors, one line each', () => {
       /invalid NCCO: body is not JSON \("<html>oops<\/html>"\); expected a JSON array/,
     ],
     ['an object', '{"action":"talk"}', /invalid NCCO: got object instead of an array; expected/],
-    ['no connect', '[{"action":"talk","text":"hi"}]', /invalid NCCO: no connect action; expected/],
+    [
+      'no connect',
+      '[{"action":"talk","text":"hi"}]',
+      /invalid NCCO: no connect action \(it only says "hi"\); expected/,
+    ],
     [
       'contentType spelling',
       '[{"action":"talk","text":"hi"},{"action":"connect","endpoint":[{"type":"websocket","uri":"ws://127.0.0.1:9/x","contentType":"audio/l16;rate=16000"}]}]',
