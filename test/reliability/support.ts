@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import WebSocket from 'ws';
-import { checkWav, verifyRecordings } from '../../bench/lib/harness.js';
+import { checkWav } from '../../bench/lib/harness.js';
 import type { CallResult } from '../../bench/lib/load-generator.js';
 import { ROOT } from '../../bench/lib/processes.js';
 import { signCallToken } from '../../common/call-token.js';
@@ -193,30 +193,51 @@ export async function checkRecordings(
   const note = (text: string) => {
     if (problems.length < 10) problems.push(text);
   };
-  for (const call of calls) if (!metadata.has(call.uuid)) note(`${call.uuid}: no metadata JSON`);
-  const verification = await verifyRecordings(s3, bucket, calls, pcm);
-  problems.push(...verification.failures.slice(0, 10 - problems.length));
   let complete = 0;
-  for (const call of calls) {
+  let framesLost = 0;
+  const check = async (call: CallResult): Promise<void> => {
     const meta = metadata.get(call.uuid);
-    if (!meta) continue;
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: meta.recordingKey }));
-    const body = Buffer.from(await object.Body!.transformToByteArray());
-    if (checkWav(body, call, pcm)) continue;
+    const key = meta?.recordingKey ?? recordingKey(call.uuid, new Date(call.openedAt));
+    let body: Buffer;
+    try {
+      const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      body = Buffer.from(await object.Body!.transformToByteArray());
+    } catch (error) {
+      if ((error as { name?: string }).name !== 'NoSuchKey') throw error;
+      framesLost += call.framesSent;
+      note(`${call.uuid}: no WAV at ${key} (sent ${call.framesSent} frames)`);
+      return;
+    }
+    framesLost += Math.max(0, Math.ceil((call.bytesSent - Math.max(0, body.length - 44)) / 640));
+    const wrong = checkWav(body, call, pcm);
+    if (wrong) {
+      note(`${call.uuid}: ${wrong}`);
+      return;
+    }
+    if (!meta) {
+      note(`${call.uuid}: WAV complete but no metadata JSON`);
+      return;
+    }
     const sha = createHash('sha256').update(body).digest('hex');
     if (meta.audioBytes !== call.bytesSent || meta.wavBytes !== body.length || meta.sha256 !== sha) {
       note(
         `${call.uuid}: metadata says ${meta.audioBytes} audio bytes / sha ${meta.sha256.slice(0, 8)}, WAV has ${body.length - 44} / ${sha.slice(0, 8)}`,
       );
-      continue;
+      return;
     }
     if (meta.recordingKey !== recordingKey(call.uuid, new Date(meta.startedAt))) {
       note(`${call.uuid}: metadata recordingKey ${meta.recordingKey} is not the key for its start time`);
-      continue;
+      return;
     }
     complete += 1;
-  }
-  return { complete, framesLost: verification.framesLost, problems, metadata };
+  };
+  const queue = [...calls];
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      for (let call = queue.shift(); call; call = queue.shift()) await check(call);
+    }),
+  );
+  return { complete, framesLost, problems, metadata };
 }
 
 /** A call URL with a valid token (or the given one; `null` for none). */
