@@ -75,8 +75,14 @@ describe('event webhook', () => {
         timestamp: new Date(event.timestamp as string),
       });
       expect(parseBody(result)).toEqual({ stored: key, duplicate: false });
-      expect(await bodyOf(key)).toEqual(event);
+      // Stored as received, except that the websocket leg's per-call token never reaches the audit trail.
+      const stored = (await bodyOf(key)) as Record<string, unknown>;
+      expect(stored).toEqual({ ...event, to: String(event.to).replace(/token=[^&]+/, 'token=redacted') });
+      expect(JSON.stringify(stored)).not.toContain(
+        String(event.to).split('token=')[1] ?? 'no token in fixture',
+      );
     }
+    expect(String(fixture('event-websocket-answered').to)).toContain('?token=');
     const keys = await keysUnder(eventsPrefix(CONVERSATION, new Date('2026-11-28T00:00:00Z')));
     expect(keys).toEqual([
       `events/2026/11/28/${CONVERSATION}/2026-11-28T14-00-00.000Z_63f61863-4a51-4f6b-86e1-46edebcf9356_started.json`,
@@ -113,6 +119,20 @@ describe('event webhook', () => {
     expect(after.ETag).toBe(before.ETag);
     expect(after.LastModified).toEqual(before.LastModified);
     expect(await keysUnder('events/2026/11/28/CON-duplicate-1/')).toEqual([key]);
+  });
+
+  it('files a transfer event, which has no status, under the conversation the leg moved to', async () => {
+    const transfer = {
+      conversation_uuid_from: 'CON-transfer-from',
+      conversation_uuid_to: 'CON-transfer-to',
+      uuid: '63f61863-4a51-4f6b-86e1-46edebcf9356',
+      timestamp: '2026-11-28T14:00:04.000Z',
+    };
+    const result = await handle()(jsonPost('/event', transfer));
+    expect(result.statusCode).toBe(200);
+    expect(await keysUnder('events/2026/11/28/CON-transfer-to/')).toEqual([
+      'events/2026/11/28/CON-transfer-to/2026-11-28T14-00-04.000Z_63f61863-4a51-4f6b-86e1-46edebcf9356_transfer.json',
+    ]);
   });
 
   it('accepts a form-encoded event and a base64-encoded body', async () => {
