@@ -144,10 +144,11 @@ export class WebhookApi extends Construct {
       },
     });
 
-    // Only PutObject, and only under events/: the webhook appends to the audit trail and reads nothing.
+    // Only under events/: the webhook appends to the audit trail. GetObject lets its HEAD see that a
+    // repeated delivery is already stored (a 404 rather than a 403), so a repeat costs no PUT.
     this.function.addToRolePolicy(
       new PolicyStatement({
-        actions: ['s3:PutObject'],
+        actions: ['s3:GetObject', 's3:PutObject'],
         resources: [props.bucket.arnForObjects(`${EVENTS_PREFIX}*`)],
       }),
     );
@@ -204,7 +205,7 @@ export class WebhookApi extends Construct {
     Validations.of(role).acknowledge({
       id: `AwsSolutions-IAM5[Resource::${nagRef(props.bucket, 'Arn')}/${EVENTS_PREFIX}*]`,
       reason:
-        'Event keys are made per event (events/YYYY/MM/DD/<conversation>/<ts>_<leg>_<status>.json), so the grant is the events/ prefix, PutObject only.',
+        'Event keys are made per event (events/YYYY/MM/DD/<conversation>/<ts>_<leg>_<status>.json), so the grant is the events/ prefix, GetObject (to skip repeated deliveries) and PutObject only.',
     });
   }
 }

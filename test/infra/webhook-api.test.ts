@@ -143,7 +143,7 @@ describe('WebhookApi in the default stack', () => {
     expect(logGroup).toMatchObject({ Type: 'AWS::Logs::LogGroup', Properties: { RetentionInDays: 30 } });
   });
 
-  it('may only put objects under events/, read the token secret and write its own logs', () => {
+  it('may only read and put objects under events/, read the token secret and write its own logs', () => {
     const statements = roleStatements(template);
     const secretId = Object.keys(template.findResources('AWS::SecretsManager::Secret'))[0]!;
     const [, fn] = webhookFunction(template);
@@ -155,7 +155,7 @@ describe('WebhookApi in the default stack', () => {
       expect.arrayContaining([
         {
           Effect: 'Allow',
-          Action: 's3:PutObject',
+          Action: ['s3:GetObject', 's3:PutObject'],
           Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/events/*']] },
         },
         {
