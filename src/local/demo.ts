@@ -69,7 +69,7 @@ async function demo(stack: LocalStack, signatureSecret: string | undefined): Pro
   const events = await listCallEvents(stack.s3, stack.bucket, call.conversationUuid, days);
   for (const { key, event } of events) {
     const leg = event.uuid === call.uuid ? 'call     ' : 'websocket';
-    const extra = event.status === 'completed' ? `  duration ${String(event.duration)} s (wall clock)` : '';
+    const extra = event.status === 'completed' ? `  duration ${String(event.duration)} s` : '';
     say(
       `   ${String(event.timestamp)}  ${leg}  ${String(event.status).padEnd(9)}${extra}  ${key.split('/').at(-1)}`,
     );

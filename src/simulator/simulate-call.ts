@@ -283,6 +283,7 @@ export async function simulateCall(options: SimulateCallOptions): Promise<Simula
         endTime: clock(stream.closedAt),
         network: 'websocket',
         rate: 0,
+        ...(speed > 1 ? { simulatedSeconds: (stream.framesSent * 20) / 1000 } : {}),
       }),
     );
   }
@@ -294,6 +295,13 @@ export async function simulateCall(options: SimulateCallOptions): Promise<Simula
       endTime: endedAt,
       network: 'GB-FIXED',
       rate: INBOUND_RATE,
+      // Faster than real time: the call lasted its greeting-to-socket gap plus its audio.
+      ...(speed > 1
+        ? {
+            simulatedSeconds:
+              (stream.openedAt.getTime() - answeredAt.getTime()) / 1000 + (stream.framesSent * 20) / 1000,
+          }
+        : {}),
     }),
   );
   if (stream.failure) throw stream.failure;

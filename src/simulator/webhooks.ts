@@ -17,6 +17,12 @@ export interface CompletedDetails {
   readonly network: string;
   /** Per-minute rate. */
   readonly rate: number;
+  /**
+   * The leg's length as a real call would have had it, when audio was streamed faster than real
+   * time: a call paced at 4× still lasted, as far as anyone auditing it can tell, as long as its
+   * audio. `end_time` and `duration` follow it. @default endTime − startTime
+   */
+  readonly simulatedSeconds?: number;
 }
 
 /** A Vonage call event body, exactly the JSON Vonage posts. */
@@ -40,9 +46,13 @@ export function callEvent(leg: LegIdentity, status: string, at: Date): VonageEve
  * whole seconds (a string), the per-minute rate and the price (8-decimal strings) and the network.
  */
 export function completedEvent(leg: LegIdentity, details: CompletedDetails): VonageEvent {
-  const seconds = Math.max(0, Math.round((details.endTime.getTime() - details.startTime.getTime()) / 1000));
+  const elapsedMs =
+    details.simulatedSeconds === undefined
+      ? details.endTime.getTime() - details.startTime.getTime()
+      : details.simulatedSeconds * 1000;
+  const seconds = Math.max(0, Math.round(elapsedMs / 1000));
   return {
-    end_time: details.endTime.toISOString(),
+    end_time: new Date(details.startTime.getTime() + Math.max(0, elapsedMs)).toISOString(),
     network: details.network,
     duration: String(seconds),
     start_time: details.startTime.toISOString(),

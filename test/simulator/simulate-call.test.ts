@@ -152,6 +152,15 @@ describe('simulateCall on the wire', () => {
       from: call.from,
     });
     expect(completed.duration).toMatch(/^\d+$/);
+    // Streamed faster than real time, each leg still reports the length a real call would have had,
+    // so an audit comparing recordings with Vonage's durations agrees.
+    const wsCompleted = bodies[6]!;
+    expect(Number(wsCompleted.duration)).toBe(Math.round(call.audioSeconds));
+    expect(Date.parse(wsCompleted.end_time!) - Date.parse(wsCompleted.start_time!)).toBeCloseTo(
+      call.audioSeconds * 1000,
+      -1,
+    );
+    expect(Number(completed.duration)).toBeGreaterThanOrEqual(Math.round(call.audioSeconds));
     expect(completed.rate).toMatch(/^\d+\.\d{8}$/);
     const wsLeg = bodies[3]!;
     expect(wsLeg.uuid).toBe(call.websocketUuid);
