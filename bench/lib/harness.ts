@@ -1,14 +1,18 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { SampleRate } from '../../common/audio-format.js';
 import { recordingKey } from '../../common/recording-keys.js';
 import { createS3Client } from '../../common/s3-client.js';
 import { loopPcm, speechPcm } from '../../test-support/speech.js';
 import { type CallResult, expectedPcm } from './load-generator.js';
-import { bundleEntry, type StartedProcess, startRecorderProcess, startS3Process } from './processes.js';
+import { bundleEntry, ROOT, type StartedProcess, startRecorderProcess, startS3Process } from './processes.js';
+
+const execFileAsync = promisify(execFile);
 
 /** The two recorders a benchmark compares. */
 export type TargetName = 'recorder' | 'baseline';
@@ -42,7 +46,7 @@ export interface TargetOptions {
 
 /** Bundles and starts one recorder (pinned) against a fresh local S3 server process. */
 export async function startTarget(name: TargetName, options: TargetOptions = {}): Promise<Target> {
-  const script = await bundleEntry(TARGET_ENTRIES[name]);
+  const script = name === 'recorder' ? await bundleRecorder() : await bundleEntry(TARGET_ENTRIES[name]);
   const s3 = await startS3Process({ cpus: options.s3Cpus ?? '0' });
   const scratch = await mkdtemp(join(tmpdir(), `bench-${name}-scratch-`));
   const secret = randomBytes(32).toString('hex');
@@ -82,6 +86,13 @@ export async function startTarget(name: TargetName, options: TargetOptions = {})
       await rm(scratch, { recursive: true, force: true });
     },
   };
+}
+
+/** The recorder bundled exactly as its container image bundles it (`node fargate/bundle.mjs <outfile>`). */
+async function bundleRecorder(): Promise<string> {
+  const outfile = join(await mkdtemp(join(tmpdir(), 'bench-recorder-')), 'main.mjs');
+  await execFileAsync(process.execPath, [join(ROOT, 'fargate/bundle.mjs'), outfile], { cwd: ROOT });
+  return outfile;
 }
 
 /** Real speech, looped to `seconds`, written to a temporary raw PCM file for a load generator. */

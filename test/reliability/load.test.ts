@@ -6,6 +6,7 @@ import { runLoadProcess } from '../../bench/lib/processes.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
 import {
   checkRecordings,
+  FULL,
   type RecorderChild,
   SECRET,
   scaled,
@@ -28,7 +29,11 @@ describe(`${CALLS} concurrent calls for ${SECONDS} s on one recorder`, () => {
 
   beforeAll(async () => {
     s3 = await startLocalS3();
-    recorder = await startRecorderProcess({ RECORDINGS_BUCKET: s3.bucket, S3_ENDPOINT: s3.endpoint });
+    // The full run gives the recorder one core and the load generator the other, as the benchmarks do.
+    recorder = await startRecorderProcess(
+      { RECORDINGS_BUCKET: s3.bucket, S3_ENDPOINT: s3.endpoint },
+      FULL ? { cpus: '1' } : {},
+    );
     pcmDir = await mkdtemp(join(tmpdir(), 'reliability-load-'));
   });
 

@@ -90,10 +90,18 @@ export interface RecorderChild {
 }
 
 /** The recorder's real entry point (`tsx fargate/src/main.ts`) as a child process, configured by env. */
-export async function startRecorderProcess(env: Record<string, string>): Promise<RecorderChild> {
+export async function startRecorderProcess(
+  env: Record<string, string>,
+  options: { cpus?: string } = {},
+): Promise<RecorderChild> {
   const scratchDir = env.SCRATCH_DIR ?? (await mkdtemp(join(tmpdir(), 'reliability-scratch-')));
   const port = 20000 + Math.floor(Math.random() * 20000);
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'fargate/src/main.ts')], {
+  const args = ['--import', 'tsx', join(ROOT, 'fargate/src/main.ts')];
+  // Pinned (taskset), the recorder gets one core to itself, as in the benchmarks.
+  const [command, argv] = options.cpus
+    ? ['taskset', ['-c', options.cpus, process.execPath, ...args]]
+    : [process.execPath, args];
+  const child = spawn(command, argv, {
     cwd: ROOT,
     env: {
       ...process.env,
