@@ -222,7 +222,11 @@ export class CallSession {
     this.#connected = frame;
     this.#expectedFrameBytes = frameBytes(sampleRate);
     this.#maxAudioBytes = Math.floor(settings.maxCallMs / 1000) * bytesPerSecond(sampleRate);
-    this.#spool = new AudioSpool(spoolPath, (stored) => this.#upload?.progress(stored));
+    this.#spool = new AudioSpool(
+      spoolPath,
+      (stored) => this.#upload?.progress(stored),
+      settings.spoolFlushBytes,
+    );
     const journal = { identity, bucket: storage.bucket, key, spoolPath, uploadId: null as string | null };
     this.#upload = new RecordingUpload({
       s3: storage.s3,

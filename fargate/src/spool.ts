@@ -12,14 +12,19 @@ export class SpoolError extends Error {
 /**
  * One call's PCM on the scratch disk, append-only.
  *
- * Frames are queued in memory and written in batches (one `writev` per batch), so a live call
- * holds at most about one batch of audio in memory however long it runs; parts are read back
- * from the file for upload. The file is the audio's only copy until the object is complete in S3,
+ * Frames are copied into a batch buffer and written a batch at a time, so a live call holds about
+ * one batch of audio in memory however long it runs; parts are read back from the file for upload.
+ * Frames are copied rather than kept because each one is a slice of the socket read it arrived in:
+ * holding slices would pin every read's allocation (several KiB of RSS per 640-byte frame). The file is the audio's only copy until the object is complete in S3,
  * so it is removed only after that (and kept on failure, for recovery).
  */
 export class AudioSpool {
   readonly #handle: Promise<FileHandle>;
+  /** Full batches waiting to be written. */
   #pending: Buffer[] = [];
+  /** The batch being filled, and how much of it is. */
+  #batch: Buffer | undefined;
+  #batchFill = 0;
   #pendingBytes = 0;
   #receivedBytes = 0;
   #storedBytes = 0;
@@ -33,6 +38,8 @@ export class AudioSpool {
   constructor(
     readonly path: string,
     private readonly onStored: (storedBytes: number) => void = () => {},
+    /** Size of one batch buffer. @default 32768 */
+    private readonly batchBytes = 32 * 1024,
   ) {
     this.#handle = open(path, 'wx+');
     // Surfaced by the next flush; this only stops an unhandled rejection in the meantime.
@@ -58,12 +65,25 @@ export class AudioSpool {
     return this.#failure;
   }
 
-  /** Queues a chunk; call `flush` to write it. The buffer must not be modified afterwards. */
+  /** Copies a chunk into the queue; call `flush` to write it. */
   append(chunk: Buffer): void {
-    if (chunk.length === 0) return;
-    this.#pending.push(chunk);
+    for (let offset = 0; offset < chunk.length; ) {
+      // allocUnsafeSlow: a batch of its own, not a slice of Node's shared pool.
+      this.#batch ??= Buffer.allocUnsafeSlow(this.batchBytes);
+      const copied = chunk.copy(this.#batch, this.#batchFill, offset);
+      this.#batchFill += copied;
+      offset += copied;
+      if (this.#batchFill === this.#batch.length) this.#sealBatch();
+    }
     this.#pendingBytes += chunk.length;
     this.#receivedBytes += chunk.length;
+  }
+
+  /** Moves the batch being filled (if any) to the write queue. */
+  #sealBatch(): void {
+    if (this.#batch && this.#batchFill > 0) this.#pending.push(this.#batch.subarray(0, this.#batchFill));
+    this.#batch = undefined;
+    this.#batchFill = 0;
   }
 
   /** Writes everything queued so far; resolves when it is on disk. */
@@ -81,7 +101,7 @@ export class AudioSpool {
   async #writeQueued(): Promise<void> {
     try {
       const handle = await this.#handle;
-      while (this.#pending.length > 0) {
+      for (this.#sealBatch(); this.#pending.length > 0; this.#sealBatch()) {
         const batch = this.#pending;
         const bytes = this.#pendingBytes;
         this.#pending = [];
@@ -103,6 +123,8 @@ export class AudioSpool {
         cause: error,
       });
       this.#pending = [];
+      this.#batch = undefined;
+      this.#batchFill = 0;
       this.#pendingBytes = 0;
       throw this.#failure;
     }
