@@ -20,11 +20,16 @@ export class SpoolError extends Error {
  */
 export class AudioSpool {
   readonly #handle: Promise<FileHandle>;
-  /** Full batches waiting to be written. */
-  #pending: Buffer[] = [];
+  /** Batches waiting to be written: a batch buffer and how much of it holds audio. */
+  #pending: { buffer: Buffer; length: number }[] = [];
   /** The batch being filled, and how much of it is. */
   #batch: Buffer | undefined;
   #batchFill = 0;
+  /**
+   * Written batch buffers kept for reuse. Allocating a fresh one per batch would leave garbage
+   * outside the V8 heap, freed only at the next full GC: RSS would grow with the call count.
+   */
+  readonly #spare: Buffer[] = [];
   #pendingBytes = 0;
   #receivedBytes = 0;
   #storedBytes = 0;
@@ -69,7 +74,7 @@ export class AudioSpool {
   append(chunk: Buffer): void {
     for (let offset = 0; offset < chunk.length; ) {
       // allocUnsafeSlow: a batch of its own, not a slice of Node's shared pool.
-      this.#batch ??= Buffer.allocUnsafeSlow(this.batchBytes);
+      this.#batch ??= this.#spare.pop() ?? Buffer.allocUnsafeSlow(this.batchBytes);
       const copied = chunk.copy(this.#batch, this.#batchFill, offset);
       this.#batchFill += copied;
       offset += copied;
@@ -81,7 +86,8 @@ export class AudioSpool {
 
   /** Moves the batch being filled (if any) to the write queue. */
   #sealBatch(): void {
-    if (this.#batch && this.#batchFill > 0) this.#pending.push(this.#batch.subarray(0, this.#batchFill));
+    if (!this.#batch || this.#batchFill === 0) return;
+    this.#pending.push({ buffer: this.#batch, length: this.#batchFill });
     this.#batch = undefined;
     this.#batchFill = 0;
   }
@@ -106,16 +112,18 @@ export class AudioSpool {
         const bytes = this.#pendingBytes;
         this.#pending = [];
         this.#pendingBytes = 0;
-        const { bytesWritten } = await handle.writev(batch, this.#storedBytes);
+        const views = batch.map(({ buffer, length }) => buffer.subarray(0, length));
+        const { bytesWritten } = await handle.writev(views, this.#storedBytes);
         if (bytesWritten < bytes) {
           // A short write (rare on regular files): finish the rest from one buffer.
-          const all = Buffer.concat(batch, bytes);
+          const all = Buffer.concat(views, bytes);
           for (let written = bytesWritten; written < bytes; ) {
             written += (await handle.write(all, written, bytes - written, this.#storedBytes + written))
               .bytesWritten;
           }
         }
         this.#storedBytes += bytes;
+        for (const { buffer } of batch) if (this.#spare.length < 2) this.#spare.push(buffer);
         this.onStored(this.#storedBytes);
       }
     } catch (error) {
