@@ -19,11 +19,16 @@ export interface FinalizationRound {
   readonly notFinalized: number;
 }
 
+export interface FinalizationResult {
+  readonly short: FinalizationRound;
+  readonly long: FinalizationRound;
+}
+
 /** Hangup → object complete in S3 for 10-second calls and for long calls. */
 export async function runFinalization(
   name: TargetName,
   options: FinalizationOptions,
-): Promise<{ short: FinalizationRound; long: FinalizationRound }> {
+): Promise<FinalizationResult> {
   const { pcm, file } = await speechFile(16000, 37);
   const target = await startTarget(name);
   try {

@@ -15,9 +15,10 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import type { TargetName } from '../lib/harness.js';
 import { ROOT } from '../lib/processes.js';
+import { ratio } from '../lib/stats.js';
 import { runCapacity, type StepOutcome } from './capacity.js';
-import { runFinalization } from './finalization.js';
-import { runMemory } from './memory.js';
+import { type FinalizationResult, runFinalization } from './finalization.js';
+import { type MemoryOutcome, runMemory } from './memory.js';
 
 const program = new Command('bench-recorder').description('recorder benchmarks beside the baseline');
 program.option('--targets <list>', 'which recorders, in order', 'recorder,baseline');
@@ -28,6 +29,20 @@ function targets(): TargetName[] {
     if (name !== 'recorder' && name !== 'baseline') throw new Error(`unknown target ${name}`);
   }
   return list;
+}
+
+/** One line of the side-by-side summary: recorder, baseline, and recorder ÷ baseline. */
+function compare(
+  what: string,
+  recorder: number | undefined,
+  baseline: number | undefined,
+  unit: string,
+): void {
+  const show = (value: number | undefined) =>
+    value === undefined ? 'n/a' : `${Number(value.toFixed(1))}${unit}`;
+  console.log(
+    `${what}: recorder ${show(recorder)}, baseline ${show(baseline)}, ratio ${ratio(recorder ?? Number.NaN, baseline ?? Number.NaN)}`,
+  );
 }
 
 async function save(kind: string, result: unknown): Promise<void> {
@@ -58,6 +73,13 @@ program
         lagLimitMs: Number(options.lagLimit),
       });
     }
+    const max = (name: string) => results[name]?.filter((step) => step.passed).at(-1)?.calls ?? 0;
+    compare(
+      'most concurrent calls (zero frames lost, p99 lag within limit)',
+      max('recorder'),
+      max('baseline'),
+      '',
+    );
     await save('capacity', results);
   });
 
@@ -68,7 +90,7 @@ program
   .option('--seconds <n>', 'audio seconds per call', '600')
   .option('--speed <x>', 'send this many times faster than real time', '5')
   .action(async (options: { calls: string; seconds: string; speed: string }) => {
-    const results: Record<string, unknown> = {};
+    const results: Record<string, MemoryOutcome> = {};
     for (const target of targets()) {
       results[target] = await runMemory(target, {
         calls: Number(options.calls),
@@ -76,6 +98,12 @@ program
         speed: Number(options.speed),
       });
     }
+    compare(
+      'RSS per call at steady state',
+      results.recorder?.perCallKiB,
+      results.baseline?.perCallKiB,
+      ' KiB',
+    );
     await save('memory', results);
   });
 
@@ -88,7 +116,7 @@ program
   .option('--long-speed <x>', 'send long calls this many times faster than real time', '10')
   .action(
     async (options: { shortCalls: string; longCalls: string; longSeconds: string; longSpeed: string }) => {
-      const results: Record<string, unknown> = {};
+      const results: Record<string, FinalizationResult> = {};
       for (const target of targets()) {
         results[target] = await runFinalization(target, {
           shortCalls: Number(options.shortCalls),
@@ -96,6 +124,13 @@ program
           longSeconds: Number(options.longSeconds),
           longSpeed: Number(options.longSpeed),
         });
+      }
+      for (const round of ['short', 'long'] as const) {
+        const r = results.recorder?.[round];
+        const b = results.baseline?.[round];
+        const label = `${round} calls (${(r ?? b)?.audioSeconds} s)`;
+        compare(`finalization median, ${label}`, r?.finalizeMs.median, b?.finalizeMs.median, ' ms');
+        compare(`finalization p99, ${label}`, r?.finalizeMs.p99, b?.finalizeMs.p99, ' ms');
       }
       await save('finalization', results);
     },
