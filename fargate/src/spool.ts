@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { writeSync, writevSync } from 'node:fs';
 import { type FileHandle, open, rm, writeFile } from 'node:fs/promises';
 
 /** Writing or reading a call's scratch file failed (disk full, volume gone). */
@@ -113,14 +114,16 @@ export class AudioSpool {
         this.#pending = [];
         this.#pendingBytes = 0;
         const views = batch.map(({ buffer, length }) => buffer.subarray(0, length));
-        const { bytesWritten } = await handle.writev(views, this.#storedBytes);
-        if (bytesWritten < bytes) {
+        // Written synchronously: a batch lands in the page cache in ~10 µs, while handing it to
+        // libuv's thread pool costs 30-200 µs of CPU per write (thread wake-ups, and on a
+        // one-vCPU task the pool shares the core with the event loop). At 2000 calls that is the
+        // difference between ~2% and ~40% of the core. Reads for part uploads stay asynchronous.
+        let written = writevSync(handle.fd, views, this.#storedBytes);
+        if (written < bytes) {
           // A short write (rare on regular files): finish the rest from one buffer.
           const all = Buffer.concat(views, bytes);
-          for (let written = bytesWritten; written < bytes; ) {
-            written += (await handle.write(all, written, bytes - written, this.#storedBytes + written))
-              .bytesWritten;
-          }
+          while (written < bytes)
+            written += writeSync(handle.fd, all, written, bytes - written, this.#storedBytes + written);
         }
         this.#storedBytes += bytes;
         for (const { buffer } of batch) if (this.#spare.length < 2) this.#spare.push(buffer);
