@@ -246,6 +246,12 @@ export class CallSession {
           delayMs,
           error: String(error),
         }),
+      onAbortFailed: (uploadId, error) =>
+        logger.error('aborting the multipart upload failed; the bucket lifecycle rule will remove it', {
+          ...this.#log(),
+          uploadId,
+          error,
+        }),
       onMultipartCreated: (uploadId) => {
         journal.uploadId = uploadId;
         this.#writeJournal(journal);

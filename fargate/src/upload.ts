@@ -38,6 +38,8 @@ export interface RecordingUploadOptions {
   /** Told of each retry and of the multipart upload's creation (for logs and the journal). */
   readonly onRetry?: (operation: string, error: unknown, attempt: number, delayMs: number) => void;
   readonly onMultipartCreated?: (uploadId: string) => void;
+  /** Told when an abort itself failed (the bucket's lifecycle rule removes the parts later). */
+  readonly onAbortFailed?: (uploadId: string, error: unknown) => void;
 }
 
 /** What was stored. */
@@ -293,9 +295,6 @@ export class RecordingUpload {
           abortSignal,
         }),
       { ...this.options.retry, deadlineMs: Math.min(this.options.retry?.deadlineMs ?? 60_000, 60_000) },
-    ).catch((error: unknown) => {
-      // The bucket's lifecycle rule aborts stale uploads; the caller logs the original failure.
-      this.options.onRetry?.('AbortMultipartUpload (gave up)', error, 0, 0);
-    });
+    ).catch((error: unknown) => this.options.onAbortFailed?.(uploadId, error));
   }
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -254,6 +254,58 @@ describe('a call streamed to the recorder', () => {
       client.destroy();
       await flaky.close();
     }
+  });
+  it('aborts the multipart upload and keeps the spool file when S3 keeps failing', async () => {
+    const client = createS3Client({ endpoint: s3.endpoint });
+    const sentCommands: string[] = [];
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        sentCommands.push(context.commandName as string);
+        const input = args.input as { PartNumber?: number };
+        if (context.commandName === 'UploadPartCommand' && input.PartNumber === 1) {
+          throw Object.assign(new Error('injected: S3 unavailable'), { $metadata: { httpStatusCode: 503 } });
+        }
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const counts = { started: 0, finished: 0, failed: 0 };
+    const { base, scratchDir } = await startRecorder({
+      s3: client,
+      partSizeBytes: 64 * 1024,
+      retry: { baseDelayMs: 10, maxDelayMs: 50, deadlineMs: 300 },
+      metrics: {
+        callStarted: () => counts.started++,
+        callFinished: () => counts.finished++,
+        callFailed: () => counts.failed++,
+        activeCalls() {},
+        publish() {},
+      },
+    });
+    const rate = 16000;
+    const uuid = newCallUuid();
+    const audio = frames(loopPcm(await speechAt(rate), rate, 6), rate);
+    const ws = await openSocket(callUrl(base, uuid));
+    const end = closed(ws);
+    await sendAll(ws, [connectedFrame(rate, uuid), ...audio]);
+    ws.close(1000);
+    await end;
+    const until = Date.now() + 10_000;
+    while (counts.failed === 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(counts).toEqual({ started: 1, finished: 0, failed: 1 });
+    expect(sentCommands).toContain('AbortMultipartUploadCommand');
+    expect(sentCommands).not.toContain('CompleteMultipartUploadCommand');
+    expect(await keysFor(uuid)).toEqual([]);
+    // The audio stays on the scratch disk, whole, with its journal, for recovery.
+    const left = (await readdir(scratchDir)).sort();
+    expect(left).toHaveLength(2);
+    expect(left[0]).toMatch(new RegExp(`^${uuid}\\.\\d+\\.journal\\.json$`));
+    const spooled = await readFile(join(scratchDir, left[1]!));
+    expect(spooled.equals(Buffer.concat(audio))).toBe(true);
+    const journal = JSON.parse(await readFile(join(scratchDir, left[0]!), 'utf8'));
+    expect(journal).toMatchObject({ bucket: s3.bucket, identity: { uuid, sampleRate: rate } });
+    expect(journal.uploadId).toEqual(expect.any(String));
+    client.destroy();
   });
 });
 
