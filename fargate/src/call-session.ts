@@ -21,7 +21,7 @@ import {
   parseTextEvent,
 } from './protocol.js';
 import { type RetryPolicy, type TransferLimiter, withRetry } from './retry.js';
-import { AudioSpool, writeJournal } from './spool.js';
+import { AudioSpool, type CallJournal, writeJournal } from './spool.js';
 import { RecordingUpload, type StoredRecording } from './upload.js';
 
 /** Per-call limits and timings (resolved defaults, from the recorder's options). */
@@ -227,7 +227,14 @@ export class CallSession {
       (stored) => this.#upload?.progress(stored),
       settings.spoolFlushBytes,
     );
-    const journal = { identity, bucket: storage.bucket, key, spoolPath, uploadId: null as string | null };
+    const journal: CallJournal = {
+      identity,
+      headers: frame.headers,
+      bucket: storage.bucket,
+      key,
+      spoolPath,
+      uploadId: null,
+    };
     this.#upload = new RecordingUpload({
       s3: storage.s3,
       bucket: storage.bucket,
@@ -269,7 +276,7 @@ export class CallSession {
     });
   }
 
-  #writeJournal(journal: Record<string, unknown>): void {
+  #writeJournal(journal: CallJournal): void {
     writeJournal(this.#spool!.path, journal).catch((error: unknown) =>
       this.options.logger.error('writing the call journal failed', { ...this.#log(), error }),
     );

@@ -8,8 +8,11 @@ import type { LogLevel } from '@aws-lambda-powertools/logger/types';
 import { createS3Client } from '../../common/s3-client.js';
 import { ConfigError, loadConfig } from './config.js';
 import { EmfRecorderMetrics } from './metrics.js';
+import { findJournals, recoverSpools } from './recovery.js';
+import { TransferLimiter } from './retry.js';
 import { createRecorder } from './server.js';
 import { EcsTaskProtection } from './task-protection.js';
+import { MIN_PART_BYTES } from './upload.js';
 
 const bootLogger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'recorder' });
 
@@ -38,8 +41,21 @@ async function main(): Promise<void> {
       expiresInMinutes: Math.ceil(config.maxCallSeconds / 60) + 30,
     }),
   });
+  const leftovers = await findJournals(config.scratchDir);
   const address = await recorder.listen(config.port, config.host);
   logger.info('recorder listening', { host: address.address, port: address.port, bucket: config.bucket });
+  // Calls an earlier run left on this scratch disk (a restart that kept the volume).
+  recoverSpools({
+    journals: leftovers,
+    s3,
+    limiter: new TransferLimiter(2),
+    partSizeBytes: MIN_PART_BYTES,
+    logger,
+  })
+    .then((count) => {
+      if (count > 0) logger.warn('recovered recordings from the scratch disk', { count });
+    })
+    .catch((error: unknown) => logger.error('recovery of the scratch disk failed', { error }));
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {

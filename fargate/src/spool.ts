@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { writeSync, writevSync } from 'node:fs';
-import { type FileHandle, open, rm, writeFile } from 'node:fs/promises';
+import { type FileHandle, open, rm, stat, writeFile } from 'node:fs/promises';
+import type { CallIdentity } from '../../common/recording-metadata.js';
 
 /** Writing or reading a call's scratch file failed (disk full, volume gone). */
 export class SpoolError extends Error {
@@ -16,7 +17,8 @@ export class SpoolError extends Error {
  * Frames are copied into a batch buffer and written a batch at a time, so a live call holds about
  * one batch of audio in memory however long it runs; parts are read back from the file for upload.
  * Frames are copied rather than kept because each one is a slice of the socket read it arrived in:
- * holding slices would pin every read's allocation (several KiB of RSS per 640-byte frame). The file is the audio's only copy until the object is complete in S3,
+ * holding slices would pin every read's allocation (several KiB of RSS per 640-byte frame).
+ * The file is the audio's only copy until the object is complete in S3,
  * so it is removed only after that (and kept on failure, for recovery).
  */
 export class AudioSpool {
@@ -46,8 +48,11 @@ export class AudioSpool {
     private readonly onStored: (storedBytes: number) => void = () => {},
     /** Size of one batch buffer. @default 32768 */
     private readonly batchBytes = 32 * 1024,
+    /** Reopen a file left by an earlier run (holding this many bytes) instead of creating one. */
+    existingBytes?: number,
   ) {
-    this.#handle = open(path, 'wx+');
+    this.#handle = open(path, existingBytes === undefined ? 'wx+' : 'r+');
+    this.#storedBytes = this.#receivedBytes = existingBytes ?? 0;
     // Surfaced by the next flush; this only stops an unhandled rejection in the meantime.
     this.#handle.catch(() => {});
   }
@@ -186,12 +191,30 @@ export class AudioSpool {
   }
 }
 
+/** Reopens a spool file left by an earlier run (for recovery), with everything in it as stored. */
+export async function reopenSpool(path: string): Promise<AudioSpool> {
+  const { size } = await stat(path);
+  return new AudioSpool(path, () => {}, undefined, size);
+}
+
 /** The journal beside a spool file: what a recovery run needs to finish the call's upload. */
 export function journalPath(spoolPath: string): string {
   return spoolPath.replace(/\.pcm$/, '.journal.json');
 }
 
+/** What a recovery run needs to store a call whose recorder stopped before storing it. */
+export interface CallJournal {
+  readonly identity: CallIdentity;
+  /** The `websocket:connected` frame's other headers. */
+  readonly headers: Record<string, unknown>;
+  readonly bucket: string;
+  readonly key: string;
+  readonly spoolPath: string;
+  /** The call's multipart upload, once created (to be aborted or completed). */
+  uploadId: string | null;
+}
+
 /** Records what is known of the call beside its spool file (written at start and at multipart creation). */
-export async function writeJournal(spoolPath: string, journal: Record<string, unknown>): Promise<void> {
+export async function writeJournal(spoolPath: string, journal: CallJournal): Promise<void> {
   await writeFile(journalPath(spoolPath), `${JSON.stringify(journal)}\n`);
 }

@@ -63,6 +63,7 @@ export interface StoredRecording {
  */
 export class RecordingUpload {
   #uploadId: string | undefined;
+  #creating: Promise<string> | undefined;
   readonly #etags = new Map<number, string>();
   /** The next part (≥ 2) to upload while the call runs. */
   #nextPart = 2;
@@ -120,8 +121,16 @@ export class RecordingUpload {
     }
   }
 
-  async #ensureMultipart(): Promise<string> {
-    if (this.#uploadId) return this.#uploadId;
+  /** Parts uploaded in parallel (at hangup) share one CreateMultipartUpload. */
+  #ensureMultipart(): Promise<string> {
+    if (this.#uploadId) return Promise.resolve(this.#uploadId);
+    this.#creating ??= this.#createMultipart().finally(() => {
+      this.#creating = undefined;
+    });
+    return this.#creating;
+  }
+
+  async #createMultipart(): Promise<string> {
     const { s3, bucket, key, objectMetadata } = this.options;
     const created = await withRetry(
       `CreateMultipartUpload ${key}`,

@@ -11,6 +11,8 @@ import { signCallToken } from '../../common/call-token.js';
 import { createS3Client } from '../../common/s3-client.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
 import { loopPcm, soxi, speechPcm } from '../../test-support/speech.js';
+import { findJournals, recoverSpools } from '../src/recovery.js';
+import { TransferLimiter } from '../src/retry.js';
 import { createRecorder, type Recorder, type RecorderOptions } from '../src/server.js';
 import {
   callUrl,
@@ -255,7 +257,7 @@ describe('a call streamed to the recorder', () => {
       await flaky.close();
     }
   });
-  it('aborts the multipart upload and keeps the spool file when S3 keeps failing', async () => {
+  it('aborts the multipart upload and keeps the spool file when S3 keeps failing; the next start recovers it', async () => {
     const client = createS3Client({ endpoint: s3.endpoint });
     const sentCommands: string[] = [];
     client.middlewareStack.add(
@@ -305,6 +307,30 @@ describe('a call streamed to the recorder', () => {
     const journal = JSON.parse(await readFile(join(scratchDir, left[0]!), 'utf8'));
     expect(journal).toMatchObject({ bucket: s3.bucket, identity: { uuid, sampleRate: rate } });
     expect(journal.uploadId).toEqual(expect.any(String));
+
+    // The next start recovers it into a complete, playable recording marked interrupted.
+    const recovered = await recoverSpools({
+      journals: await findJournals(scratchDir),
+      s3: s3.client,
+      limiter: new TransferLimiter(2),
+      partSizeBytes: 64 * 1024,
+      logger: silent,
+    });
+    expect(recovered).toBe(1);
+    const { metadata, wav } = await waitForRecording(s3.client, s3.bucket, uuid, 1000);
+    expect(wav.subarray(44).equals(Buffer.concat(audio))).toBe(true);
+    expect(metadata).toMatchObject({
+      uuid,
+      conversationUuid: `CON-${uuid}`,
+      sha256: sha256(wav),
+      interrupted: true,
+      end: { by: 'recovered' },
+      audioBytes: Buffer.concat(audio).length,
+    });
+    const file = join(work, `${uuid}.wav`);
+    await writeFile(file, wav);
+    expect((await soxi(file)).samples).toBe(Buffer.concat(audio).length / 2);
+    expect(await readdir(scratchDir)).toEqual([]);
     client.destroy();
   });
 });
