@@ -133,6 +133,33 @@ describe('the recorder process', () => {
     expect(await readdir(scratchDir)).toEqual([]);
   });
 
+  it('after SIGKILL mid-call, the next start on the same scratch disk recovers the audio received', async () => {
+    const scratchDir = await mkdtemp(join(work, 'scratch-'));
+    const first = await startProcess(['--import', 'tsx', 'fargate/src/main.ts'], scratchDir);
+    const uuid = newCallUuid();
+    const ws = await openSocket(callUrl(`ws://127.0.0.1:${first.port}`, uuid));
+    const end = closed(ws);
+    const audio = frames(pcm, rate);
+    await sendAll(ws, [connectedFrame(rate, uuid), ...audio]);
+    // Past the spool's 1 s flush interval: everything received is on disk.
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    first.child.kill('SIGKILL');
+    await first.exited;
+    await end;
+
+    const second = await startProcess(['--import', 'tsx', 'fargate/src/main.ts'], scratchDir);
+    const { metadata, wav } = await waitForRecording(s3.client, s3.bucket, uuid);
+    expect(wav.subarray(44).equals(Buffer.concat(audio))).toBe(true);
+    expect(metadata).toMatchObject({
+      interrupted: true,
+      end: { by: 'recovered' },
+      conversationUuid: `CON-${uuid}`,
+    });
+    expect(await readdir(scratchDir)).toEqual([]);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
+
   it('bundled as the Dockerfile bundles it, starts with node, answers /healthz and records a call', async () => {
     const out = join(work, 'bundle', 'main.mjs');
     await run(process.execPath, ['fargate/bundle.mjs', out], { cwd: root });
