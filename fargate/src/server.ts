@@ -168,9 +168,17 @@ export function createRecorder(options: RecorderOptions): Recorder {
     response.end('not found');
   });
   server.on('clientError', (_error, socket) => refuseUpgrade(socket, 400, 'bad request'));
+  // A client that trickles its handshake headers (slowloris) is cut after 10 s.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
 
   function authorize(request: IncomingMessage): { uuid: string; token: string; expiresAt: number } {
-    const url = new URL(request.url ?? '/', 'http://recorder');
+    let url: URL;
+    try {
+      url = new URL(request.url ?? '/', 'http://recorder');
+    } catch {
+      throw new HandshakeRefusedError(400, 'request target is not a valid URL');
+    }
     const match = CALL_PATH.exec(url.pathname);
     const uuid = match?.[1];
     if (!uuid || !isValidCallUuid(uuid)) throw new HandshakeRefusedError(404, 'not a call path');
@@ -192,14 +200,17 @@ export function createRecorder(options: RecorderOptions): Recorder {
     try {
       call = authorize(request);
     } catch (error) {
-      if (!(error instanceof HandshakeRefusedError)) throw error;
+      // Whatever went wrong, this connection is refused and the process (every other call) goes on.
+      const refused =
+        error instanceof HandshakeRefusedError ? error : new HandshakeRefusedError(500, String(error));
       logger.warn('websocket handshake refused', {
-        status: error.status,
-        reason: error.message,
+        status: refused.status,
+        reason: refused.message,
         path: (request.url ?? '').split('?')[0]?.slice(0, 200),
         remoteAddress: request.socket.remoteAddress,
+        forwardedFor: request.headers['x-forwarded-for'],
       });
-      refuseUpgrade(socket, error.status, STATUS_CODES[error.status] ?? 'refused');
+      refuseUpgrade(socket, refused.status, STATUS_CODES[refused.status] ?? 'refused');
       return;
     }
     usedTokens.set(call.token, call.expiresAt);

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -81,6 +82,25 @@ function handshakeStatus(url: string): Promise<number> {
       reject(new Error('handshake was accepted'));
     });
     ws.on('error', () => {});
+  });
+}
+
+/** Sends a websocket upgrade with a raw request target (one `ws` would refuse to send). */
+function rawUpgradeStatusLine(base: string, target: string): Promise<string> {
+  const port = Number(new URL(base).port);
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () =>
+      socket.write(
+        `GET ${target} HTTP/1.1\r\nHost: recorder\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      ),
+    );
+    let reply = '';
+    socket.on('data', (chunk) => {
+      reply += chunk;
+    });
+    socket.on('close', () => resolve(reply.split('\r\n')[0] ?? ''));
+    socket.on('error', reject);
   });
 }
 
@@ -354,6 +374,8 @@ describe('handshakes', () => {
     expect(await handshakeStatus(`${base}/calls/${uuid}/extra?token=x`)).toBe(404);
     expect(await handshakeStatus(`${base}/calls/bad%20uuid`)).toBe(404);
     expect(await handshakeStatus(`${base}/`)).toBe(404);
+    // A request target no URL parser accepts is refused, and the recorder keeps serving.
+    expect(await rawUpgradeStatusLine(base, '//[')).toBe('HTTP/1.1 400 Bad Request');
 
     // A token works once: while its call is live (409) and after it ended (401).
     const token = signCallToken(SECRET, uuid, Math.floor(Date.now() / 1000) + 600);
