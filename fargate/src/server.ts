@@ -282,8 +282,12 @@ export function createRecorder(options: RecorderOptions): Recorder {
     Math.min(1000, Math.max(20, settings.idleTimeoutMs / 4)),
   );
   const metricsTimer = setInterval(() => {
-    metrics.activeCalls(live.size);
-    metrics.publish();
+    try {
+      metrics.activeCalls(live.size);
+      metrics.publish();
+    } catch (error) {
+      logger.error('publishing metrics failed', { error });
+    }
   }, options.metricsIntervalMs ?? 60_000);
   for (const timer of [heartbeat, tick, metricsTimer]) timer.unref();
 
