@@ -78,6 +78,8 @@ export class AudioSpool {
 
   /** Copies a chunk into the queue; call `flush` to write it. */
   append(chunk: Buffer): void {
+    // After a failed write nothing more can reach the disk; the call is being closed.
+    if (this.#failure) return;
     for (let offset = 0; offset < chunk.length; ) {
       // allocUnsafeSlow: a batch of its own, not a slice of Node's shared pool.
       this.#batch ??= this.#spare.pop() ?? Buffer.allocUnsafeSlow(this.batchBytes);
