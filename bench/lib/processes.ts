@@ -180,6 +180,8 @@ export async function runLoadProcess(
 ): Promise<LoadResult> {
   const [command, args] = pinned(options.cpus, process.execPath, [
     '--max-old-space-size=4096',
+    // e.g. BENCH_LOADGEN_NODE_ARGS=--cpu-prof to profile the generator itself.
+    ...(process.env.BENCH_LOADGEN_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
     ...TSX_IMPORT,
     join(ROOT, 'bench/lib/load-generator-process.ts'),
   ]);
