@@ -28,11 +28,13 @@ const MAX_LOSS_BYTES = 10 * bytesPerSecond(16000);
 describe(`SIGKILL with ${CALLS} live calls`, () => {
   let s3: LocalS3;
   let scratchDir: string;
+  let checkDir: string;
   const recorders: RecorderChild[] = [];
 
   beforeEach(async () => {
     s3 = await startLocalS3();
     scratchDir = await mkdtemp(join(tmpdir(), 'reliability-crash-'));
+    checkDir = await mkdtemp(join(tmpdir(), 'reliability-crash-check-'));
   });
 
   afterEach(async () => {
@@ -40,6 +42,7 @@ describe(`SIGKILL with ${CALLS} live calls`, () => {
       if (recorder.child.exitCode === null) recorder.child.kill('SIGKILL');
     await s3.close();
     await rm(scratchDir, { recursive: true, force: true });
+    await rm(checkDir, { recursive: true, force: true });
   });
 
   const start = async (dir: string) => {
@@ -86,7 +89,7 @@ describe(`SIGKILL with ${CALLS} live calls`, () => {
       );
       const body = Buffer.from(await object.Body!.transformToByteArray());
       const audio = body.subarray(44);
-      const path = join(scratchDir, `${call.uuid}.check.wav`);
+      const path = join(checkDir, `${call.uuid}.wav`);
       await writeFile(path, body);
       const info = await soxi(path);
       lostSeconds.push((call.bytesSent - audio.length) / bytesPerSecond(16000));
@@ -126,7 +129,10 @@ describe(`SIGKILL with ${CALLS} live calls`, () => {
       const fresh = await mkdtemp(join(tmpdir(), 'reliability-crash-fresh-'));
       try {
         await start(fresh);
-        const { problems } = await checkRecovered(calls, pcm);
+        const { problems, lostSeconds } = await checkRecovered(calls, pcm);
+        console.info(
+          `crash, disk gone: ${CALLS} calls, most audio lost ${Math.max(...lostSeconds).toFixed(2)} s`,
+        );
         expect(problems).toEqual([]);
       } finally {
         await rm(fresh, { recursive: true, force: true });
