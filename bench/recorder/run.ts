@@ -9,6 +9,7 @@
  * the local S3 server (pinned to CPU 0). Results are printed as a Markdown table and written as
  * JSON under bench/recorder/results/.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
