@@ -50,10 +50,14 @@ async function save(kind: string, result: unknown): Promise<void> {
   const dir = join(ROOT, 'bench/recorder/results');
   await mkdir(dir, { recursive: true });
   const file = join(dir, `${kind}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  const git = (args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
   const context = {
     command: process.argv.slice(2).join(' '),
     at: new Date().toISOString(),
     loadavg: loadavg(),
+    // The recorder is bundled from the working tree: note what it was.
+    commit: git(['rev-parse', 'HEAD']),
+    recorderChanges: git(['status', '--porcelain', '--', 'fargate', 'common']).split('\n').filter(Boolean),
   };
   await writeFile(file, `${JSON.stringify({ context, result }, null, 2)}\n`);
   console.log(`\nresults: ${file}`);
