@@ -31,6 +31,8 @@ export interface Target {
   readonly bucket: string;
   readonly s3: S3Client;
   readonly recorder: StartedProcess;
+  /** The local S3 server's process id (its CPU is the environment's, not the recorder's). */
+  readonly s3Pid: number;
   stop(): Promise<void>;
 }
 
@@ -78,6 +80,7 @@ export async function startTarget(name: TargetName, options: TargetOptions = {})
     bucket: s3.bucket,
     s3: client,
     recorder,
+    s3Pid: s3.process.pid,
     async stop() {
       await recorder.stop();
       client.destroy();

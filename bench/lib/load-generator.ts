@@ -101,6 +101,8 @@ export interface LoadResult {
   /** How late the generator sent frames against their schedule, as a histogram (0.1 ms buckets). */
   readonly senderLateness: LatenessSummary;
   readonly elapsedMs: number;
+  /** CPU seconds (user + system) this process used during the run. */
+  readonly cpuSeconds: number;
 }
 
 export interface LatenessSummary {
@@ -196,6 +198,7 @@ export function startLoad(options: LoadOptions): RunningLoad {
   const lateness = new LatenessHistogram();
   const lagMs: number[] = [];
   const started = performance.now();
+  const cpuAtStart = process.cpuUsage();
   // The source loops; a doubled copy lets any frame be a zero-copy slice.
   const source = Buffer.concat([options.pcm, options.pcm.subarray(0, frameSize * 2)]);
   const sourceLength = options.pcm.length - (options.pcm.length % 2);
@@ -251,6 +254,7 @@ export function startLoad(options: LoadOptions): RunningLoad {
         lagMs,
         senderLateness: lateness.summary(),
         elapsedMs: performance.now() - started,
+        cpuSeconds: ((usage) => (usage.user + usage.system) / 1e6)(process.cpuUsage(cpuAtStart)),
       });
     }
   };

@@ -22,6 +22,9 @@ export interface StepOutcome {
   readonly senderLateP99Ms: number;
   /** Share of one core the recorder used during the step. */
   readonly recorderCpu: number;
+  /** Share of a core the load generator and the S3 server used (both on CPU 0). */
+  readonly generatorCpu: number;
+  readonly s3Cpu: number;
   readonly recorderRssMaxMiB: number;
   readonly passed: boolean;
   /** The load generator itself fell behind, so the step says nothing about the recorder. */
@@ -42,6 +45,7 @@ export async function runCapacity(name: TargetName, options: CapacityOptions): P
       const rampMs = Math.min(10_000, calls * 4);
       const sampler = new RssSampler(target.recorder.pid, 500);
       const cpuBefore = await readCpuSeconds(target.recorder.pid);
+      const s3CpuBefore = await readCpuSeconds(target.s3Pid);
       const wallBefore = performance.now();
       console.error(`[${name}] ${calls} calls…`);
       const result = await runLoadProcess(
@@ -61,8 +65,9 @@ export async function runCapacity(name: TargetName, options: CapacityOptions): P
         },
         { cpus: '0' },
       );
-      const cpu =
-        ((await readCpuSeconds(target.recorder.pid)) - cpuBefore) / ((performance.now() - wallBefore) / 1000);
+      const wallSeconds = (performance.now() - wallBefore) / 1000;
+      const cpu = ((await readCpuSeconds(target.recorder.pid)) - cpuBefore) / wallSeconds;
+      const s3Cpu = ((await readCpuSeconds(target.s3Pid)) - s3CpuBefore) / wallSeconds;
       sampler.stop();
       const verification = await verifyRecordings(target.s3, target.bucket, result.calls, pcm);
       const lag = summarize(result.lagMs);
@@ -88,6 +93,8 @@ export async function runCapacity(name: TargetName, options: CapacityOptions): P
         lagP99Ms: lag.p99,
         senderLateP99Ms: result.senderLateness.p99Ms,
         recorderCpu: cpu,
+        generatorCpu: result.cpuSeconds / (result.elapsedMs / 1000),
+        s3Cpu,
         recorderRssMaxMiB: Math.max(0, ...sampler.samples.map((sample) => sample.rssBytes)) / 2 ** 20,
         passed: why.length === 0,
         inconclusive,
@@ -108,12 +115,12 @@ export async function runCapacity(name: TargetName, options: CapacityOptions): P
 function printTable(name: TargetName, outcomes: readonly StepOutcome[]): void {
   console.log(`\n### ${name}: capacity\n`);
   console.log(
-    '| calls | connected | frames sent | frames lost | lag median ms | lag p99 ms | generator late p99 ms | recorder CPU | RSS max MiB | result |',
+    '| calls | connected | frames sent | frames lost | lag median ms | lag p99 ms | generator late p99 ms | recorder CPU | generator CPU | S3 server CPU | RSS max MiB | result |',
   );
-  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const o of outcomes) {
     console.log(
-      `| ${o.calls} | ${o.connected} | ${o.framesSent} | ${o.framesLost} | ${o.lagMedianMs.toFixed(2)} | ${o.lagP99Ms.toFixed(2)} | ${o.senderLateP99Ms.toFixed(1)} | ${(o.recorderCpu * 100).toFixed(0)}% | ${o.recorderRssMaxMiB.toFixed(0)} | ${o.why} |`,
+      `| ${o.calls} | ${o.connected} | ${o.framesSent} | ${o.framesLost} | ${o.lagMedianMs.toFixed(2)} | ${o.lagP99Ms.toFixed(2)} | ${o.senderLateP99Ms.toFixed(1)} | ${(o.recorderCpu * 100).toFixed(0)}% | ${(o.generatorCpu * 100).toFixed(0)}% | ${(o.s3Cpu * 100).toFixed(0)}% | ${o.recorderRssMaxMiB.toFixed(0)} | ${o.why} |`,
     );
   }
   const max = outcomes.filter((o) => o.passed).at(-1)?.calls ?? 0;
