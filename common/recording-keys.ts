@@ -7,11 +7,15 @@
  * recordings/YYYY/MM/DD/<call uuid>.json    its metadata (RecordingMetadata)
  * events/YYYY/MM/DD/<conversation uuid>/<timestamp>_<leg uuid>_<status>.json
  *                                           one Vonage call event (date = event time, UTC)
+ * inflight/<call uuid>/call.json            a live call's identity (recorder checkpoints)
+ * inflight/<call uuid>/<byte offset>.pcm    its audio from that offset, checkpointed during the call
  * ```
  */
 
 export const RECORDINGS_PREFIX = 'recordings/';
 export const EVENTS_PREFIX = 'events/';
+/** Live calls' audio checkpoints; removed once the call's recording is stored. */
+export const INFLIGHT_PREFIX = 'inflight/';
 
 /** Vonage uuids are hex-and-dash; anything else is refused before it can shape a key. */
 const UUID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9-]{0,127}$/;
@@ -82,4 +86,40 @@ export function eventKey(event: {
   const status = event.status.replace(/[^a-z0-9_:-]/gi, '_').slice(0, 40) || 'unknown';
   const stamp = event.timestamp.toISOString().replace(/[:]/g, '-');
   return `${eventsPrefix(event.conversationUuid, event.timestamp)}${stamp}_${event.legUuid}_${status}.json`;
+}
+
+/** Digits of a checkpoint's byte offset: 12 covers 7200 s at 24 kHz (345.6 MB) with room to spare. */
+const OFFSET_DIGITS = 12;
+
+/** Everything one call has under `inflight/`. */
+export function inflightPrefix(callUuid: string): string {
+  assertUuid('call uuid', callUuid);
+  return `${INFLIGHT_PREFIX}${callUuid}/`;
+}
+
+/** The live call's identity object (written once the call starts, removed once it is stored). */
+export function inflightCallKey(callUuid: string): string {
+  return `${inflightPrefix(callUuid)}call.json`;
+}
+
+/**
+ * The checkpoint holding the call's PCM from `offset` (bytes). Offsets are zero-padded so key
+ * order is offset order.
+ */
+export function checkpointKey(callUuid: string, offset: number): string {
+  if (!Number.isSafeInteger(offset) || offset < 0 || String(offset).length > OFFSET_DIGITS) {
+    throw new Error(`checkpoint offset must be a whole number of bytes, got ${offset}`);
+  }
+  return `${inflightPrefix(callUuid)}${String(offset).padStart(OFFSET_DIGITS, '0')}.pcm`;
+}
+
+/** Parses an `inflight/` key; undefined for any other key. */
+export function parseInflightKey(
+  key: string,
+): { callUuid: string; kind: 'call' } | { callUuid: string; kind: 'checkpoint'; offset: number } | undefined {
+  const match = /^inflight\/([^/]+)\/(?:(call)\.json|(\d+)\.pcm)$/.exec(key);
+  if (!match) return undefined;
+  const [, callUuid, call, offset] = match;
+  if (!isValidCallUuid(callUuid)) return undefined;
+  return call ? { callUuid, kind: 'call' } : { callUuid, kind: 'checkpoint', offset: Number(offset) };
 }

@@ -12,6 +12,7 @@ import {
   type RecordingMetadata,
   recordingObjectMetadata,
 } from '../../common/recording-metadata.js';
+import { CallCheckpointer } from './checkpoint.js';
 import { CloseCode } from './close-codes.js';
 import type { RecorderMetrics } from './metrics.js';
 import {
@@ -36,12 +37,16 @@ export interface SessionSettings {
   readonly maxTextEventBytes: number;
   /** After the recorder sends a close frame, how long the peer has to answer before the socket is cut. */
   readonly closeGraceMs: number;
+  /** Checkpoint the call's audio to S3 (`inflight/`) this often; 0 = off. */
+  readonly checkpointIntervalMs: number;
 }
 
 export interface SessionStorage {
   readonly s3: S3Client;
   readonly bucket: string;
   readonly limiter: TransferLimiter;
+  /** Bounds checkpoint buffers across calls; separate so checkpoints never queue ahead of parts. */
+  readonly checkpointLimiter: TransferLimiter;
   readonly retry?: RetryPolicy;
 }
 
@@ -131,6 +136,7 @@ export class CallSession {
   #connected: ConnectedFrame | undefined;
   #spool: AudioSpool | undefined;
   #upload: RecordingUpload | undefined;
+  #checkpointer: CallCheckpointer | undefined;
   #flushing: Promise<void> | undefined;
   #frameCount = 0;
   #oddSizeFrames = 0;
@@ -224,9 +230,26 @@ export class CallSession {
     this.#maxAudioBytes = Math.floor(settings.maxCallMs / 1000) * bytesPerSecond(sampleRate);
     this.#spool = new AudioSpool(
       spoolPath,
-      (stored) => this.#upload?.progress(stored),
+      (stored) => {
+        this.#upload?.progress(stored);
+        this.#checkpointer?.progress(stored);
+      },
       settings.spoolFlushBytes,
     );
+    if (settings.checkpointIntervalMs > 0) {
+      this.#checkpointer = new CallCheckpointer({
+        s3: storage.s3,
+        bucket: storage.bucket,
+        spool: this.#spool,
+        call: { schemaVersion: 1, identity, headers: frame.headers, key, uploadId: null },
+        intervalMs: settings.checkpointIntervalMs,
+        intervalBytes: Math.ceil((settings.checkpointIntervalMs / 1000) * bytesPerSecond(sampleRate)),
+        limiter: storage.checkpointLimiter,
+        retry: storage.retry,
+        logger,
+        onFailed: () => this.options.metrics.checkpointFailed?.(),
+      });
+    }
     const journal: CallJournal = {
       identity,
       headers: frame.headers,
@@ -262,9 +285,11 @@ export class CallSession {
       onMultipartCreated: (uploadId) => {
         journal.uploadId = uploadId;
         this.#writeJournal(journal);
+        this.#checkpointer?.setUploadId(uploadId);
       },
     });
     this.#writeJournal(journal);
+    this.#checkpointer?.start();
     this.#state = 'recording';
     this.#startedMono = performance.now();
     this.options.metrics.callStarted();
@@ -429,6 +454,8 @@ export class CallSession {
         storage.retry,
       );
       await spool.remove();
+      // Only now: until the recording is stored, the checkpoints may be all that survives a crash.
+      await this.#checkpointer?.finish();
       this.#state = 'stored';
       const uploadLatencyMs = performance.now() - hungUpMono;
       metrics.callFinished(metadata.durationSeconds, uploadLatencyMs);
@@ -442,6 +469,8 @@ export class CallSession {
       });
     } catch (error) {
       this.#state = 'failed';
+      // Its checkpoints stay: with the disk gone they are what a sweeper can still recover.
+      this.#checkpointer?.stop();
       metrics.callFailed();
       await spool.close().catch(() => {});
       logger.error('recording could not be stored; its audio is kept on the scratch disk', {

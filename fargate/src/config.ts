@@ -15,6 +15,10 @@ export interface RecorderConfig {
   readonly drainTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly maxCallSeconds: number;
+  /** Seconds of audio between a live call's S3 checkpoints; 0 turns checkpoints off. */
+  readonly checkpointSeconds: number;
+  /** A call under `inflight/` untouched this long is taken as abandoned by the sweeper. */
+  readonly inflightStaleSeconds: number;
   readonly logLevel: string;
 }
 
@@ -65,6 +69,23 @@ export function loadConfig(env: Env = process.env): RecorderConfig {
       `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`,
     );
   }
+  const idleTimeoutSeconds = wholeNumber(env, 'IDLE_TIMEOUT_SECONDS', 30, 1, 3600);
+  const checkpointSeconds = wholeNumber(env, 'CHECKPOINT_SECONDS', 8, 0, 300);
+  // A live call writes a checkpoint every interval (and goes quiet for at most the idle timeout
+  // before it is closed and stored), so three missed intervals on top of that mean its task is gone.
+  const inflightStaleSeconds = wholeNumber(
+    env,
+    'INFLIGHT_STALE_SECONDS',
+    3 * checkpointSeconds + idleTimeoutSeconds,
+    1,
+    86_400,
+  );
+  if (inflightStaleSeconds < 2 * checkpointSeconds) {
+    throw new ConfigError(
+      'INFLIGHT_STALE_SECONDS',
+      `must be at least twice CHECKPOINT_SECONDS (${checkpointSeconds}), got ${inflightStaleSeconds}`,
+    );
+  }
   return {
     // 0 picks a free port (tests).
     port: wholeNumber(env, 'PORT', 8080, 0, 65535),
@@ -76,8 +97,10 @@ export function loadConfig(env: Env = process.env): RecorderConfig {
     scratchDir: env.SCRATCH_DIR?.trim() || '/scratch',
     // Fargate stops a task 120 s after SIGTERM: the drain must end before, finalization included.
     drainTimeoutMs: wholeNumber(env, 'DRAIN_TIMEOUT_SECONDS', 100, 0, 110) * 1000,
-    idleTimeoutMs: wholeNumber(env, 'IDLE_TIMEOUT_SECONDS', 30, 1, 3600) * 1000,
+    idleTimeoutMs: idleTimeoutSeconds * 1000,
     maxCallSeconds: wholeNumber(env, 'MAX_CALL_SECONDS', 7200, 1, 7200),
+    checkpointSeconds,
+    inflightStaleSeconds,
     logLevel,
   };
 }

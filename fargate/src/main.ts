@@ -3,6 +3,7 @@
  * (a deploy or scale-in) drains live calls into complete recordings before exiting.
  */
 import { access, constants } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { LogLevel } from '@aws-lambda-powertools/logger/types';
 import { createS3Client } from '../../common/s3-client.js';
@@ -11,6 +12,7 @@ import { EmfRecorderMetrics } from './metrics.js';
 import { findJournals, recoverSpools } from './recovery.js';
 import { TransferLimiter } from './retry.js';
 import { createRecorder } from './server.js';
+import { type InflightSweeper, startInflightSweeper } from './sweeper.js';
 import { EcsTaskProtection } from './task-protection.js';
 import { MIN_PART_BYTES } from './upload.js';
 
@@ -26,6 +28,7 @@ async function main(): Promise<void> {
     throw new ConfigError('SCRATCH_DIR', `must be a writable folder: ${(error as Error).message}`);
   });
   const s3 = createS3Client({ endpoint: config.s3Endpoint, region: config.region });
+  const metrics = new EmfRecorderMetrics();
   const recorder = createRecorder({
     bucket: config.bucket,
     s3,
@@ -35,29 +38,59 @@ async function main(): Promise<void> {
     idleTimeoutMs: config.idleTimeoutMs,
     maxCallSeconds: config.maxCallSeconds,
     logger,
-    metrics: new EmfRecorderMetrics(),
+    metrics,
+    checkpointIntervalMs: config.checkpointSeconds * 1000,
     taskProtection: new EcsTaskProtection({
       logger,
       expiresInMinutes: Math.ceil(config.maxCallSeconds / 60) + 30,
     }),
   });
   const leftovers = await findJournals(config.scratchDir);
+  // Calls on this disk are this task's to recover: the sweeper leaves their checkpoints alone.
+  const onDisk = new Set(leftovers.map((file) => basename(file).split('.')[0]));
   const address = await recorder.listen(config.port, config.host);
-  logger.info('recorder listening', { host: address.address, port: address.port, bucket: config.bucket });
-  // Calls an earlier run left on this scratch disk (a restart that kept the volume).
+  logger.info('recorder listening', {
+    host: address.address,
+    port: address.port,
+    bucket: config.bucket,
+    checkpointSeconds: config.checkpointSeconds,
+  });
+  const recoveryLimiter = new TransferLimiter(2);
+  let sweeper: InflightSweeper | undefined;
+  let stopping = false;
+  // In the background, never delaying calls: first the calls an earlier run left on this scratch
+  // disk (a restart that kept the volume), then, from S3 checkpoints, calls whose task is gone.
   recoverSpools({
     journals: leftovers,
     s3,
-    limiter: new TransferLimiter(2),
+    limiter: recoveryLimiter,
     partSizeBytes: MIN_PART_BYTES,
     logger,
   })
     .then((count) => {
       if (count > 0) logger.warn('recovered recordings from the scratch disk', { count });
     })
-    .catch((error: unknown) => logger.error('recovery of the scratch disk failed', { error }));
+    .catch((error: unknown) => logger.error('recovery of the scratch disk failed', { error }))
+    .finally(() => {
+      if (stopping) return;
+      const staleMs = config.inflightStaleSeconds * 1000;
+      sweeper = startInflightSweeper({
+        s3,
+        bucket: config.bucket,
+        scratchDir: config.scratchDir,
+        staleMs,
+        intervalMs: Math.min(staleMs, 300_000),
+        limiter: recoveryLimiter,
+        partSizeBytes: MIN_PART_BYTES,
+        logger,
+        skip: (uuid) => onDisk.has(uuid) || recorder.hasCall(uuid),
+        onSwept: (result) => {
+          if (result.recovered > 0) logger.warn('recovered recordings from S3 checkpoints', { ...result });
+          metrics.callsRecovered(result.recovered);
+        },
+      });
+    });
 
-  let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
       logger.warn('already draining', { signal });
@@ -65,6 +98,8 @@ async function main(): Promise<void> {
     }
     stopping = true;
     logger.info('draining on signal', { signal, activeCalls: recorder.activeCalls() });
+    // A sweep in progress is not waited for: whatever it leaves, the next sweep redoes.
+    void sweeper?.stop();
     recorder
       .drain()
       .then(() => recorder.close())

@@ -7,6 +7,10 @@ export interface RecorderMetrics {
   callFailed(): void;
   /** Sampled on every publish. */
   activeCalls(count: number): void;
+  /** A checkpoint to S3, or removing a call's checkpoints, was given up on (the call goes on). */
+  checkpointFailed?(): void;
+  /** Recordings stored by a sweep of abandoned calls' checkpoints. */
+  callsRecovered?(count: number): void;
   /** Writes what was gathered since the last publish. */
   publish(): void;
 }
@@ -33,6 +37,8 @@ export class EmfRecorderMetrics implements RecorderMetrics {
   #failed = 0;
   #audioSeconds = 0;
   #active = 0;
+  #checkpointsFailed = 0;
+  #recovered = 0;
 
   constructor(options: { namespace?: string; serviceName?: string } = {}) {
     this.#metrics = new Metrics({
@@ -59,13 +65,24 @@ export class EmfRecorderMetrics implements RecorderMetrics {
     this.#active = count;
   }
 
+  checkpointFailed(): void {
+    this.#checkpointsFailed++;
+  }
+
+  callsRecovered(count: number): void {
+    this.#recovered += count;
+  }
+
   publish(): void {
     this.#metrics.addMetric('ActiveCalls', MetricUnit.Count, this.#active);
     this.#metrics.addMetric('CallsStarted', MetricUnit.Count, this.#started);
     this.#metrics.addMetric('CallsFinished', MetricUnit.Count, this.#finished);
     this.#metrics.addMetric('CallsFailed', MetricUnit.Count, this.#failed);
     this.#metrics.addMetric('AudioSeconds', MetricUnit.Seconds, this.#audioSeconds);
+    this.#metrics.addMetric('CheckpointsFailed', MetricUnit.Count, this.#checkpointsFailed);
+    this.#metrics.addMetric('CallsRecovered', MetricUnit.Count, this.#recovered);
     this.#started = this.#finished = this.#failed = this.#audioSeconds = 0;
+    this.#checkpointsFailed = this.#recovered = 0;
     this.#metrics.publishStoredMetrics();
   }
 }

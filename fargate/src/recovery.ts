@@ -3,11 +3,16 @@ import { join } from 'node:path';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { AbortMultipartUploadCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { bytesPerSecond, frameBytes } from '../../common/audio-format.js';
-import { metadataKey } from '../../common/recording-keys.js';
-import { type RecordingMetadata, recordingObjectMetadata } from '../../common/recording-metadata.js';
+import { metadataKey, parseRecordingKey } from '../../common/recording-keys.js';
+import {
+  type CallIdentity,
+  type RecordingMetadata,
+  recordingObjectMetadata,
+} from '../../common/recording-metadata.js';
 import { asciiMetadata } from './call-session.js';
+import { deleteInflight } from './checkpoint.js';
 import { type RetryPolicy, type TransferLimiter, withRetry } from './retry.js';
-import { type CallJournal, reopenSpool } from './spool.js';
+import { type AudioSpool, type CallJournal, reopenSpool } from './spool.js';
 import { RecordingUpload } from './upload.js';
 
 /** The journals on the scratch disk now. Take this before accepting calls: later ones are live. */
@@ -33,8 +38,9 @@ export interface RecoveryOptions {
  * `interrupted`, `end.by: 'recovered'`. Any multipart upload it had started is aborted and the
  * audio sent again from the file.
  *
- * This covers a restart that keeps the disk. On Fargate a stopped task's disk is gone; keeping a
- * crash's loss small there needs audio checkpointed to S3 during the call (not done here).
+ * This covers a restart that keeps the disk; the call's S3 checkpoints (`inflight/`) are then
+ * removed, the disk copy being the more complete. When the disk is gone, as on Fargate, the
+ * checkpoints are what `sweepInflight` (src/sweeper.ts) recovers.
  *
  * @returns how many recordings were stored
  */
@@ -58,83 +64,19 @@ export async function recoverSpools(options: RecoveryOptions): Promise<number> {
         continue;
       }
       if (journal.uploadId) {
-        const uploadId = journal.uploadId;
-        await withRetry(
-          `AbortMultipartUpload ${journal.key}`,
-          (abortSignal) =>
-            s3.send(
-              new AbortMultipartUploadCommand({
-                Bucket: journal.bucket,
-                Key: journal.key,
-                UploadId: uploadId,
-              }),
-              {
-                abortSignal,
-              },
-            ),
-          options.retry,
-        ).catch((error: unknown) =>
-          logger.warn('could not abort the earlier multipart upload; the lifecycle rule will', {
-            callUuid,
-            error,
-          }),
-        );
+        await abortEarlierUpload(s3, journal.bucket, journal.key, journal.uploadId, options.retry, logger);
       }
-      const sampleRate = journal.identity.sampleRate;
-      const upload = new RecordingUpload({
+      const metadata = await storeInterrupted({
         s3,
         bucket: journal.bucket,
         key: journal.key,
-        objectMetadata: asciiMetadata(recordingObjectMetadata(journal.identity)),
-        format: { sampleRate },
+        identity: journal.identity,
+        headers: journal.headers ?? {},
         spool,
-        partSizeBytes: options.partSizeBytes,
         limiter: options.limiter,
+        partSizeBytes: options.partSizeBytes,
         retry: options.retry,
       });
-      const stored = await upload.finish();
-      const endedAt = new Date(
-        Date.parse(journal.identity.startedAt) + (stored.audioBytes / bytesPerSecond(sampleRate)) * 1000,
-      );
-      const metadata: RecordingMetadata = {
-        schemaVersion: 1,
-        uuid: callUuid,
-        conversationUuid: journal.identity.conversationUuid,
-        from: journal.identity.from,
-        to: journal.identity.to,
-        startedAt: journal.identity.startedAt,
-        // The end of the audio received: the recorder stopped without seeing the call end.
-        endedAt: endedAt.toISOString(),
-        durationSeconds: stored.audioBytes / bytesPerSecond(sampleRate),
-        sampleRate,
-        channels: 1,
-        bitsPerSample: 16,
-        audioBytes: stored.audioBytes,
-        wavBytes: stored.wavBytes,
-        sha256: stored.sha256,
-        // Frame and text-event accounting lived in the stopped process; whole frames are assumed.
-        frameCount: Math.ceil(stored.audioBytes / frameBytes(sampleRate)),
-        oddSizeFrames: 0,
-        textEvents: [],
-        end: { by: 'recovered', code: 1006, reason: 'recorder stopped before the call ended' },
-        interrupted: true,
-        recordingKey: journal.key,
-        headers: journal.headers ?? {},
-      };
-      await withRetry(
-        `PutObject ${metadataKey(callUuid, new Date(journal.identity.startedAt))}`,
-        (abortSignal) =>
-          s3.send(
-            new PutObjectCommand({
-              Bucket: journal.bucket,
-              Key: metadataKey(callUuid, new Date(journal.identity.startedAt)),
-              Body: `${JSON.stringify(metadata, null, 2)}\n`,
-              ContentType: 'application/json',
-            }),
-            { abortSignal },
-          ),
-        options.retry,
-      );
       await spool.remove();
       recovered++;
       logger.warn('recovered a recording left by an earlier run', {
@@ -142,9 +84,125 @@ export async function recoverSpools(options: RecoveryOptions): Promise<number> {
         key: journal.key,
         durationSeconds: metadata.durationSeconds,
       });
+      // The disk held everything received, more than the call's S3 checkpoints: they can go.
+      await deleteInflight(s3, journal.bucket, callUuid, options.retry).catch((error: unknown) =>
+        logger.warn('removing the call checkpoints failed; a sweeper or the lifecycle rule will', {
+          callUuid,
+          error,
+        }),
+      );
     } catch (error) {
       logger.error('recovering a recording failed; its audio stays on the scratch disk', { callUuid, error });
     }
   }
   return recovered;
+}
+
+export interface InterruptedRecording {
+  readonly s3: S3Client;
+  readonly bucket: string;
+  readonly key: string;
+  readonly identity: CallIdentity;
+  readonly headers: Record<string, unknown>;
+  /** The audio received, all of it on disk. */
+  readonly spool: AudioSpool;
+  readonly limiter: TransferLimiter;
+  readonly partSizeBytes: number;
+  readonly retry?: RetryPolicy;
+}
+
+/**
+ * Stores the audio of a call whose recorder stopped before the call ended as a WAV, then its
+ * metadata marked `interrupted`, `end.by: 'recovered'`. Returns the metadata.
+ */
+export async function storeInterrupted(recording: InterruptedRecording): Promise<RecordingMetadata> {
+  const { s3, bucket, key, identity, retry } = recording;
+  const sampleRate = identity.sampleRate;
+  const upload = new RecordingUpload({
+    s3,
+    bucket,
+    key,
+    objectMetadata: asciiMetadata(recordingObjectMetadata(identity)),
+    format: { sampleRate },
+    spool: recording.spool,
+    partSizeBytes: recording.partSizeBytes,
+    limiter: recording.limiter,
+    retry,
+  });
+  const stored = await upload.finish();
+  const durationSeconds = stored.audioBytes / bytesPerSecond(sampleRate);
+  const metadata: RecordingMetadata = {
+    schemaVersion: 1,
+    uuid: identity.uuid,
+    conversationUuid: identity.conversationUuid,
+    from: identity.from,
+    to: identity.to,
+    startedAt: identity.startedAt,
+    // The end of the audio received: the recorder stopped without seeing the call end.
+    endedAt: new Date(Date.parse(identity.startedAt) + durationSeconds * 1000).toISOString(),
+    durationSeconds,
+    sampleRate,
+    channels: 1,
+    bitsPerSample: 16,
+    audioBytes: stored.audioBytes,
+    wavBytes: stored.wavBytes,
+    sha256: stored.sha256,
+    // Frame and text-event accounting lived in the stopped process; whole frames are assumed.
+    frameCount: Math.ceil(stored.audioBytes / frameBytes(sampleRate)),
+    oddSizeFrames: 0,
+    textEvents: [],
+    end: { by: 'recovered', code: 1006, reason: 'recorder stopped before the call ended' },
+    interrupted: true,
+    recordingKey: key,
+    headers: recording.headers,
+  };
+  const jsonKey = metadataKey(identity.uuid, new Date(identity.startedAt));
+  await withRetry(
+    `PutObject ${jsonKey}`,
+    (abortSignal) =>
+      s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: jsonKey,
+          Body: `${JSON.stringify(metadata, null, 2)}\n`,
+          ContentType: 'application/json',
+        }),
+        { abortSignal },
+      ),
+    retry,
+  );
+  return metadata;
+}
+
+/**
+ * Aborts the multipart upload a stopped recorder had started (its parts would otherwise be billed
+ * until the lifecycle rule). An upload already gone (completed, aborted) is fine; other failures
+ * are logged, never thrown.
+ */
+export async function abortEarlierUpload(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  uploadId: string,
+  retry: RetryPolicy | undefined,
+  logger: Logger,
+): Promise<void> {
+  try {
+    await withRetry(
+      `AbortMultipartUpload ${key}`,
+      (abortSignal) =>
+        s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }), {
+          abortSignal,
+        }),
+      retry,
+    );
+  } catch (error) {
+    const cause = (error as { cause?: { name?: string } }).cause;
+    if (cause?.name === 'NoSuchUpload') return;
+    logger.warn('could not abort the earlier multipart upload; the lifecycle rule will', {
+      callUuid: parseRecordingKey(key)?.callUuid,
+      key,
+      error,
+    });
+  }
 }

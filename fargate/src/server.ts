@@ -44,6 +44,13 @@ export interface RecorderOptions {
   readonly spoolFlushIntervalMs?: number;
   /** S3 transfers (parts and whole objects) in flight at once, across all calls. @default 8 */
   readonly uploadConcurrency?: number;
+  /**
+   * Checkpoint each call's new audio to S3 (`inflight/<uuid>/`) this often, so a crash that takes
+   * the scratch disk loses at most about this much; 0 turns checkpoints off. @default 8000
+   */
+  readonly checkpointIntervalMs?: number;
+  /** Checkpoint PUTs in flight at once, across all calls. @default 16 */
+  readonly checkpointConcurrency?: number;
   /** Back-off and deadline for S3 requests. */
   readonly retry?: RetryPolicy;
   /** Text frames kept per call (DTMF etc.); more are counted, not kept. @default 1000 */
@@ -74,6 +81,8 @@ export interface Recorder {
   close(): Promise<void>;
   /** Calls not yet stored: open sockets plus recordings still finalizing. */
   activeCalls(): number;
+  /** Whether this recorder holds the call (open, or its recording still finalizing). */
+  hasCall(uuid: string): boolean;
 }
 
 /** A handshake refused before the upgrade. */
@@ -130,11 +139,18 @@ export function createRecorder(options: RecorderOptions): Recorder {
     maxTextEvents: options.maxTextEvents ?? 1000,
     maxTextEventBytes: options.maxTextEventBytes ?? 128 * 1024,
     closeGraceMs: 2000,
+    checkpointIntervalMs: options.checkpointIntervalMs ?? 8000,
   };
+  if (!Number.isFinite(settings.checkpointIntervalMs) || settings.checkpointIntervalMs < 0) {
+    throw new RangeError(
+      `checkpointIntervalMs must be 0 (off) or positive, got ${settings.checkpointIntervalMs}`,
+    );
+  }
   const storage = {
     s3: options.s3,
     bucket: options.bucket,
     limiter: new TransferLimiter(options.uploadConcurrency ?? 8),
+    checkpointLimiter: new TransferLimiter(options.checkpointConcurrency ?? 16),
     retry: options.retry,
   };
   const sessions = new Map<WebSocket, CallSession>();
@@ -350,5 +366,6 @@ export function createRecorder(options: RecorderOptions): Recorder {
       });
     },
     activeCalls: () => live.size,
+    hasCall: (uuid) => live.has(uuid),
   };
 }

@@ -16,7 +16,21 @@ describe('loadConfig', () => {
       drainTimeoutMs: 100_000,
       idleTimeoutMs: 30_000,
       maxCallSeconds: 7200,
+      checkpointSeconds: 8,
+      // 3 checkpoint intervals + the idle timeout.
+      inflightStaleSeconds: 54,
       logLevel: 'INFO',
+    });
+  });
+
+  it('turns checkpoints off with CHECKPOINT_SECONDS=0 and derives the staleness window from the settings', () => {
+    expect(loadConfig({ ...base, CHECKPOINT_SECONDS: '0' })).toMatchObject({
+      checkpointSeconds: 0,
+      inflightStaleSeconds: 30,
+    });
+    expect(loadConfig({ ...base, CHECKPOINT_SECONDS: '5', IDLE_TIMEOUT_SECONDS: '10' })).toMatchObject({
+      checkpointSeconds: 5,
+      inflightStaleSeconds: 25,
     });
   });
 
@@ -31,6 +45,8 @@ describe('loadConfig', () => {
       DRAIN_TIMEOUT_SECONDS: '10',
       IDLE_TIMEOUT_SECONDS: '5',
       MAX_CALL_SECONDS: '600',
+      CHECKPOINT_SECONDS: '2',
+      INFLIGHT_STALE_SECONDS: '120',
       LOG_LEVEL: 'debug',
     });
     expect(config).toMatchObject({
@@ -42,6 +58,8 @@ describe('loadConfig', () => {
       drainTimeoutMs: 10_000,
       idleTimeoutMs: 5000,
       maxCallSeconds: 600,
+      checkpointSeconds: 2,
+      inflightStaleSeconds: 120,
       logLevel: 'DEBUG',
     });
   });
@@ -56,6 +74,11 @@ describe('loadConfig', () => {
     [{ ...base, MAX_CALL_SECONDS: '9000' }, 'MAX_CALL_SECONDS'],
     [{ ...base, S3_ENDPOINT: '127.0.0.1:4569' }, 'S3_ENDPOINT'],
     [{ ...base, LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ ...base, CHECKPOINT_SECONDS: '-1' }, 'CHECKPOINT_SECONDS'],
+    [{ ...base, CHECKPOINT_SECONDS: '2.5' }, 'CHECKPOINT_SECONDS'],
+    [{ ...base, CHECKPOINT_SECONDS: '301' }, 'CHECKPOINT_SECONDS'],
+    [{ ...base, INFLIGHT_STALE_SECONDS: '0' }, 'INFLIGHT_STALE_SECONDS'],
+    [{ ...base, CHECKPOINT_SECONDS: '10', INFLIGHT_STALE_SECONDS: '15' }, 'INFLIGHT_STALE_SECONDS'],
   ])('names the bad variable (%j → %s)', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`^${variable} `));

@@ -1,25 +1,36 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SampleRate } from '../../common/audio-format.js';
+import { bytesPerSecond, type SampleRate } from '../../common/audio-format.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
-import { speechPcm } from '../../test-support/speech.js';
+import { loopPcm, soxi, speechPcm } from '../../test-support/speech.js';
 import {
   callUrl,
   closed,
   connectedFrame,
   frames,
+  inflightObjects,
   newCallUuid,
   openSocket,
   SECRET,
   sendAll,
+  streamRealTime,
   waitForRecording,
 } from './support.js';
 
 const run = promisify(execFile);
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`condition not met after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 const root = join(import.meta.dirname, '..', '..');
 
 let s3: LocalS3;
@@ -33,11 +44,17 @@ interface Started {
   readonly port: number;
   /** Every JSON line the process wrote to stdout so far. */
   readonly lines: Record<string, unknown>[];
+  /** Every JSON line it wrote to stderr (Powertools writes WARN and ERROR there). */
+  readonly warnings: Record<string, unknown>[];
   readonly exited: Promise<number | null>;
 }
 
 /** Starts the recorder as its own process (as the container does) and waits for it to listen. */
-async function startProcess(args: string[], scratchDir: string): Promise<Started> {
+async function startProcess(
+  args: string[],
+  scratchDir: string,
+  extraEnv: Record<string, string> = {},
+): Promise<Started> {
   const child = spawn(process.execPath, args, {
     cwd: root,
     env: {
@@ -52,14 +69,25 @@ async function startProcess(args: string[], scratchDir: string): Promise<Started
       DRAIN_TIMEOUT_SECONDS: '1',
       LOG_LEVEL: 'INFO',
       NODE_NO_WARNINGS: '1',
+      ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
   const lines: Record<string, unknown>[] = [];
+  const warnings: Record<string, unknown>[] = [];
   let stderr = '';
   child.stderr!.on('data', (chunk) => {
     stderr += chunk;
+    const complete = stderr.slice(0, stderr.lastIndexOf('\n') + 1);
+    warnings.length = 0;
+    for (const line of complete.split('\n')) {
+      try {
+        warnings.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // not a JSON line
+      }
+    }
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const port = await new Promise<number>((resolve, reject) => {
@@ -82,7 +110,7 @@ async function startProcess(args: string[], scratchDir: string): Promise<Started
     });
     exited.then((code) => reject(new Error(`recorder exited with ${code} before listening: ${stderr}`)));
   });
-  return { child, port, lines, exited };
+  return { child, port, lines, warnings, exited };
 }
 
 beforeAll(async () => {
@@ -155,7 +183,66 @@ describe('the recorder process', () => {
       end: { by: 'recovered' },
       conversationUuid: `CON-${uuid}`,
     });
-    expect(await readdir(scratchDir)).toEqual([]);
+    // The spool file goes once the metadata is stored.
+    await waitUntil(async () => (await readdir(scratchDir)).length === 0);
+    // The disk copy is the complete one: the call's S3 checkpoints are removed, not swept.
+    await waitUntil(async () => (await inflightObjects(s3.client, s3.bucket, uuid)).length === 0);
+    const again = await waitForRecording(s3.client, s3.bucket, uuid);
+    expect(again.wav.equals(wav)).toBe(true);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
+
+  it('after SIGKILL mid-call with the scratch disk gone, a new recorder recovers the audio from S3 checkpoints, losing at most one interval', async () => {
+    const env = { CHECKPOINT_SECONDS: '1', INFLIGHT_STALE_SECONDS: '2' };
+    const first = await startProcess(
+      ['--import', 'tsx', 'fargate/src/main.ts'],
+      await mkdtemp(join(work, 'scratch-')),
+      env,
+    );
+    const uuid = newCallUuid();
+    const ws = await openSocket(callUrl(`ws://127.0.0.1:${first.port}`, uuid));
+    const end = closed(ws);
+    ws.send(connectedFrame(rate, uuid));
+    const speech = loopPcm(pcm, rate, 8);
+    const audio = frames(speech, rate);
+    const stream = streamRealTime(ws, audio);
+    await new Promise((resolve) => setTimeout(resolve, 4500));
+    first.child.kill('SIGKILL');
+    await first.exited;
+    stream.stop();
+    const sentBytes = Buffer.concat(audio.slice(0, stream.sent())).length;
+    await end;
+
+    // A new task: another, empty scratch disk.
+    const freshDisk = await mkdtemp(join(work, 'scratch-'));
+    const second = await startProcess(['--import', 'tsx', 'fargate/src/main.ts'], freshDisk, env);
+    const { metadata, wav } = await waitForRecording(s3.client, s3.bucket, uuid, 15_000);
+    const file = join(work, `${uuid}.wav`);
+    await writeFile(file, wav);
+    const info = await soxi(file);
+    const recovered = wav.subarray(44);
+    expect(info).toMatchObject({ sampleRate: rate, channels: 1, bits: 16, samples: recovered.length / 2 });
+    expect(recovered.length).toBeGreaterThan(0);
+    expect(recovered.equals(speech.subarray(0, recovered.length))).toBe(true);
+    // Lost: at most the 1 s interval plus one spool batch (≤ 1 s), with 0.5 s for the PUT and the kill.
+    const lostSeconds = (sentBytes - recovered.length) / bytesPerSecond(rate);
+    expect(lostSeconds).toBeGreaterThanOrEqual(0);
+    expect(lostSeconds).toBeLessThanOrEqual(2.5);
+    expect(metadata).toMatchObject({
+      interrupted: true,
+      end: { by: 'recovered' },
+      conversationUuid: `CON-${uuid}`,
+      audioBytes: recovered.length,
+      sha256: createHash('sha256').update(wav).digest('hex'),
+    });
+    await waitUntil(async () => (await inflightObjects(s3.client, s3.bucket, uuid)).length === 0);
+    await waitUntil(async () =>
+      second.warnings.some(
+        (line) => line.message === 'recovered a recording from its checkpoints' && line.callUuid === uuid,
+      ),
+    );
+    expect(await readdir(freshDisk)).toEqual([]);
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
   });

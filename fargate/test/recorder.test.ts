@@ -201,7 +201,8 @@ describe('a call streamed to the recorder', () => {
       },
       { step: 'initialize' },
     );
-    const { base } = await startRecorder({ s3: client });
+    // Checkpoints off: this counts the recording's own S3 requests.
+    const { base } = await startRecorder({ s3: client, checkpointIntervalMs: 0 });
     const rate = 24000;
     const uuid = newCallUuid();
     // 11.5 MiB of audio: parts 2 and 3 are full, part 1 and the short last part go up at hangup.
@@ -317,7 +318,9 @@ describe('a call streamed to the recorder', () => {
     expect(counts).toEqual({ started: 1, finished: 0, failed: 1 });
     expect(sentCommands).toContain('AbortMultipartUploadCommand');
     expect(sentCommands).not.toContain('CompleteMultipartUploadCommand');
-    expect(await keysFor(uuid)).toEqual([]);
+    // No recording; the call's S3 checkpoints stay, for a sweeper should the disk be lost.
+    expect((await keysFor(uuid)).filter((key) => !key.startsWith('inflight/'))).toEqual([]);
+    expect(await keysFor(uuid)).toContain(`inflight/${uuid}/call.json`);
     // The audio stays on the scratch disk, whole, with its journal, for recovery.
     const left = (await readdir(scratchDir)).sort();
     expect(left).toHaveLength(2);
@@ -351,6 +354,8 @@ describe('a call streamed to the recorder', () => {
     await writeFile(file, wav);
     expect((await soxi(file)).samples).toBe(Buffer.concat(audio).length / 2);
     expect(await readdir(scratchDir)).toEqual([]);
+    // The disk copy was the complete one: the checkpoints are removed.
+    expect((await keysFor(uuid)).filter((key) => key.startsWith('inflight/'))).toEqual([]);
     client.destroy();
   });
 });

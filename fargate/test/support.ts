@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  ListObjectsCommand,
+  ListObjectsV2Command,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { WebSocket } from 'ws';
 import { contentTypeFor, frameBytes, type SampleRate } from '../../common/audio-format.js';
 import { signCallToken } from '../../common/call-token.js';
@@ -93,4 +98,44 @@ export async function waitForRecording(
     if (Date.now() > until) throw new Error(`no recording for ${uuid} after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/**
+ * Sends frames at the pace Vonage does (one per 20 ms, on a drift-free schedule) until all are sent
+ * or `stop()` is called; `sent` counts the frames handed to the socket so far.
+ */
+export function streamRealTime(
+  ws: WebSocket,
+  audio: readonly Buffer[],
+): { readonly done: Promise<void>; sent(): number; stop(): void } {
+  let sent = 0;
+  let stopped = false;
+  const started = performance.now();
+  const done = (async () => {
+    while (!stopped && sent < audio.length && ws.readyState === WebSocket.OPEN) {
+      const due = started + sent * 20;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      if (stopped || ws.readyState !== WebSocket.OPEN) break;
+      ws.send(audio[sent]!, { binary: true });
+      sent++;
+    }
+  })();
+  return {
+    done,
+    sent: () => sent,
+    stop: () => {
+      stopped = true;
+    },
+  };
+}
+
+/** The objects a call has under `inflight/`, with their sizes, in key order. */
+export async function inflightObjects(
+  s3: S3Client,
+  bucket: string,
+  uuid: string,
+): Promise<{ key: string; size: number }[]> {
+  const result = await s3.send(new ListObjectsCommand({ Bucket: bucket, Prefix: `inflight/${uuid}/` }));
+  return (result.Contents ?? []).map((item) => ({ key: item.Key!, size: item.Size ?? 0 }));
 }
