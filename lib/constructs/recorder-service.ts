@@ -44,7 +44,7 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { nagRef } from '../nag.js';
-import { RECORDINGS_PREFIX } from './recordings-bucket.js';
+import { INFLIGHT_PREFIX, RECORDINGS_PREFIX } from './recordings-bucket.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -118,6 +118,12 @@ export interface RecorderServiceProps {
    * @default 7200
    */
   readonly maxCallSeconds?: number;
+  /**
+   * Seconds of audio between a live call's checkpoints to S3 (`inflight/`), bounding what a crash
+   * loses when the task's disk goes with it; 0 turns checkpoints off.
+   * @default 8
+   */
+  readonly checkpointSeconds?: number;
   /**
    * Serve wss:// on 443 with this certificate for this name.
    * @default - ws:// on port 80 at the load balancer's DNS name
@@ -216,6 +222,7 @@ export class RecorderService extends Construct {
         SCRATCH_DIR,
         DRAIN_TIMEOUT_SECONDS: String(drainSeconds),
         MAX_CALL_SECONDS: String(props.maxCallSeconds ?? 7200),
+        CHECKPOINT_SECONDS: String(props.checkpointSeconds ?? 8),
         LOG_LEVEL: props.logLevel ?? 'INFO',
         POWERTOOLS_SERVICE_NAME: ACTIVE_CALLS_METRIC.service,
         POWERTOOLS_METRICS_NAMESPACE: ACTIVE_CALLS_METRIC.namespace,
@@ -244,6 +251,23 @@ export class RecorderService extends Construct {
       new PolicyStatement({
         actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
         resources: [props.bucket.arnForObjects(`${RECORDINGS_PREFIX}*`)],
+      }),
+    );
+    // Crash safety without the task's disk: a live call's audio is checkpointed under inflight/ and
+    // deleted once stored; a sweeper reads an abandoned call's checkpoints back into a recording.
+    taskDefinition.addToTaskRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject'],
+        resources: [props.bucket.arnForObjects(`${INFLIGHT_PREFIX}*`)],
+      }),
+    );
+    // The sweeper lists inflight/ to find abandoned calls, and lists (names only, no reads) the one
+    // recording a call would have, so it never replaces a stored recording with a shorter one.
+    taskDefinition.addToTaskRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [props.bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${INFLIGHT_PREFIX}*`, `${RECORDINGS_PREFIX}*`] } },
       }),
     );
     // Multipart uploads to an SSE-KMS bucket need Decrypt as well as GenerateDataKey.
@@ -405,6 +429,11 @@ export class RecorderService extends Construct {
           'Recording keys are made per call (recordings/YYYY/MM/DD/<uuid>.wav|.json), so the grant is the recordings/ prefix, PutObject and AbortMultipartUpload only.',
       },
       {
+        id: `AwsSolutions-IAM5[Resource::${nagRef(props.bucket, 'Arn')}/${INFLIGHT_PREFIX}*]`,
+        reason:
+          'Checkpoint keys are made per call and offset (inflight/<uuid>/<offset>.pcm), so the grant is the inflight/ prefix: put, read back and delete the checkpoints only.',
+      },
+      {
         id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/${nagRef(this.cluster)}/*]`,
         reason:
           'A task protects itself from scale-in while it holds calls; task ids exist only at run time, so the grant covers tasks of this cluster only.',
@@ -418,7 +447,7 @@ export class RecorderService extends Construct {
     Validations.of(taskDefinition).acknowledge({
       id: 'AwsSolutions-ECS2',
       reason:
-        'The environment holds only non-secret settings (port, bucket name, timeouts, log level); the token secret is injected through ECS secrets from Secrets Manager.',
+        'The environment holds only non-secret settings (port, bucket name, timeouts, checkpoint interval, log level); the token secret is injected through ECS secrets from Secrets Manager.',
     });
   }
 }

@@ -16,6 +16,13 @@ import { Construct } from 'constructs';
 export const RECORDINGS_PREFIX = 'recordings/';
 /** Key prefix of the Vonage event audit trail; see `common/recording-keys.ts`. */
 export const EVENTS_PREFIX = 'events/';
+/** Key prefix of live calls' audio checkpoints; see `common/recording-keys.ts`. */
+export const INFLIGHT_PREFIX = 'inflight/';
+/**
+ * Checkpoints of a call are deleted once its recording is stored, or swept into a recording
+ * within minutes of a crash; this expiry is only the safety net for anything left over.
+ */
+const INFLIGHT_EXPIRATION_DAYS = 7;
 
 /**
  * Below this size S3 bills Standard-IA and Glacier objects as if they were this big, so the small
@@ -112,6 +119,15 @@ export class RecordingsBucket extends Construct {
         expiredObjectDeleteMarker: true,
       },
     ];
+    // Checkpoints are short-lived working copies: once deleted, their old versions go after a day
+    // instead of lingering as noncurrent versions for the recordings' 30.
+    lifecycleRules.push({
+      id: 'inflight-cleanup',
+      enabled: true,
+      prefix: INFLIGHT_PREFIX,
+      expiration: Duration.days(INFLIGHT_EXPIRATION_DAYS),
+      noncurrentVersionExpiration: Duration.days(1),
+    });
     const transitions = [
       ...(infrequentAccessAfterDays > 0
         ? [

@@ -159,6 +159,7 @@ describe('RecorderService in the default stack', () => {
         SCRATCH_DIR: '/scratch',
         DRAIN_TIMEOUT_SECONDS: '100',
         MAX_CALL_SECONDS: '7200',
+        CHECKPOINT_SECONDS: '8',
         LOG_LEVEL: 'INFO',
         POWERTOOLS_SERVICE_NAME: 'recorder',
         POWERTOOLS_METRICS_NAMESPACE: 'CallRecorder',
@@ -285,7 +286,7 @@ describe('RecorderService in the default stack', () => {
   });
 
   describe('IAM', () => {
-    it('lets the recorder put and abort uploads under recordings/ and protect its own tasks, nothing more', () => {
+    it('lets the recorder put and abort uploads under recordings/, keep checkpoints under inflight/, list only those prefixes and protect its own tasks, nothing more', () => {
       const [, taskDef] = only(template, 'AWS::ECS::TaskDefinition');
       const taskRole = logicalIdOf(taskDef.TaskRoleArn);
       const policies = resourcesOf(template, 'AWS::IAM::Policy')
@@ -303,6 +304,18 @@ describe('RecorderService in the default stack', () => {
           Effect: 'Allow',
           Action: ['s3:AbortMultipartUpload', 's3:PutObject'],
           Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/recordings/*']] },
+        },
+        {
+          Effect: 'Allow',
+          Action: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'],
+          Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/inflight/*']] },
+        },
+        {
+          // Key names only, and only under the two prefixes the sweeper looks at.
+          Effect: 'Allow',
+          Action: 's3:ListBucket',
+          Resource: { 'Fn::GetAtt': [bucketId, 'Arn'] },
+          Condition: { StringLike: { 's3:prefix': ['inflight/*', 'recordings/*'] } },
         },
         {
           Effect: 'Allow',

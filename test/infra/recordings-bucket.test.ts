@@ -138,6 +138,16 @@ describe('RecordingsBucket in the default stack', () => {
     });
   });
 
+  it('expires leftover call checkpoints (inflight/) after 7 days, and their deleted versions after 1', () => {
+    expect(rule(template, 'inflight-cleanup')).toEqual({
+      Id: 'inflight-cleanup',
+      Status: 'Enabled',
+      Prefix: 'inflight/',
+      ExpirationInDays: 7,
+      NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+    });
+  });
+
   it('expires noncurrent versions after 30 days and aborts incomplete multipart uploads after 1 day', () => {
     expect(rule(template, 'bucket-hygiene')).toEqual({
       Id: 'bucket-hygiene',
@@ -172,10 +182,11 @@ describe('RecordingsBucket for a regulated deployment', () => {
     }).template;
   });
 
-  it('keeps recordings forever when retentionDays is 0: no expiration rule at all', () => {
+  it('keeps recordings forever when retentionDays is 0: no expiration rule but the checkpoints’ safety net', () => {
     expect(rule(template, 'recordings-retention')).toBeUndefined();
     expect(rule(template, 'events-retention')).toBeUndefined();
-    expect(rules(template).some((r) => 'ExpirationInDays' in r || 'ExpirationDate' in r)).toBe(false);
+    const expiring = rules(template).filter((r) => 'ExpirationInDays' in r || 'ExpirationDate' in r);
+    expect(expiring.map((r) => [r.Id, r.Prefix])).toEqual([['inflight-cleanup', 'inflight/']]);
   });
 
   it('skips the Standard-IA transition when its days are 0', () => {
