@@ -37,7 +37,7 @@ export interface SessionSettings {
   readonly maxTextEventBytes: number;
   /** After the recorder sends a close frame, how long the peer has to answer before the socket is cut. */
   readonly closeGraceMs: number;
-  /** Checkpoint the call's audio to S3 (`inflight/`) this often; 0 = off. */
+  /** Most audio a crash may lose: checkpoint the call's audio to S3 (`inflight/`) this often; 0 = off. */
   readonly checkpointIntervalMs: number;
 }
 
@@ -237,13 +237,19 @@ export class CallSession {
       settings.spoolFlushBytes,
     );
     if (settings.checkpointIntervalMs > 0) {
+      // The interval bounds the audio a crash loses: audio reaches the file a batch at a time, so a
+      // checkpoint starts one batch early, before the next batch would take the unprotected audio
+      // past the bound.
+      const rate = bytesPerSecond(sampleRate);
+      const batchMs = Math.min(settings.spoolFlushIntervalMs, (settings.spoolFlushBytes / rate) * 1000);
+      const leadMs = Math.max(1, settings.checkpointIntervalMs - batchMs);
       this.#checkpointer = new CallCheckpointer({
         s3: storage.s3,
         bucket: storage.bucket,
         spool: this.#spool,
         call: { schemaVersion: 1, identity, headers: frame.headers, key, uploadId: null },
-        intervalMs: settings.checkpointIntervalMs,
-        intervalBytes: Math.ceil((settings.checkpointIntervalMs / 1000) * bytesPerSecond(sampleRate)),
+        intervalMs: leadMs,
+        intervalBytes: Math.ceil((leadMs / 1000) * rate),
         limiter: storage.checkpointLimiter,
         retry: storage.retry,
         logger,

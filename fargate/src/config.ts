@@ -15,7 +15,7 @@ export interface RecorderConfig {
   readonly drainTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly maxCallSeconds: number;
-  /** Seconds of audio between a live call's S3 checkpoints; 0 turns checkpoints off. */
+  /** Most audio (seconds) a crash may lose: a live call's S3 checkpoint interval; 0 turns them off. */
   readonly checkpointSeconds: number;
   /** A call under `inflight/` untouched this long is taken as abandoned by the sweeper. */
   readonly inflightStaleSeconds: number;
@@ -70,7 +70,7 @@ export function loadConfig(env: Env = process.env): RecorderConfig {
     );
   }
   const idleTimeoutSeconds = wholeNumber(env, 'IDLE_TIMEOUT_SECONDS', 30, 1, 3600);
-  const checkpointSeconds = wholeNumber(env, 'CHECKPOINT_SECONDS', 8, 0, 300);
+  const checkpointSeconds = wholeNumber(env, 'CHECKPOINT_SECONDS', 10, 0, 300);
   // A live call writes a checkpoint every interval (and goes quiet for at most the idle timeout
   // before it is closed and stored), so three missed intervals on top of that mean its task is gone.
   const inflightStaleSeconds = wholeNumber(

@@ -16,6 +16,9 @@ import { type InflightSweeper, startInflightSweeper } from './sweeper.js';
 import { EcsTaskProtection } from './task-protection.js';
 import { MIN_PART_BYTES } from './upload.js';
 
+/** How often each task looks for abandoned calls' checkpoints (besides once at start). */
+const SWEEP_INTERVAL_MS = 5 * 60_000;
+
 const bootLogger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'recorder' });
 
 async function main(): Promise<void> {
@@ -79,7 +82,8 @@ async function main(): Promise<void> {
         bucket: config.bucket,
         scratchDir: config.scratchDir,
         staleMs,
-        intervalMs: Math.min(staleMs, 300_000),
+        // Every few minutes: each sweep lists inflight/ (one LIST per 1000 checkpoints) from every task.
+        intervalMs: Math.max(staleMs, SWEEP_INTERVAL_MS),
         limiter: recoveryLimiter,
         partSizeBytes: MIN_PART_BYTES,
         logger,

@@ -45,8 +45,9 @@ export interface RecorderOptions {
   /** S3 transfers (parts and whole objects) in flight at once, across all calls. @default 8 */
   readonly uploadConcurrency?: number;
   /**
-   * Checkpoint each call's new audio to S3 (`inflight/<uuid>/`) this often, so a crash that takes
-   * the scratch disk loses at most about this much; 0 turns checkpoints off. @default 8000
+   * Checkpoint each call's new audio to S3 (`inflight/<uuid>/`) so that a crash that takes the
+   * scratch disk loses at most this much audio (plus one checkpoint PUT's latency); 0 turns
+   * checkpoints off. @default 10000
    */
   readonly checkpointIntervalMs?: number;
   /** Checkpoint PUTs in flight at once, across all calls. @default 16 */
@@ -139,7 +140,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
     maxTextEvents: options.maxTextEvents ?? 1000,
     maxTextEventBytes: options.maxTextEventBytes ?? 128 * 1024,
     closeGraceMs: 2000,
-    checkpointIntervalMs: options.checkpointIntervalMs ?? 8000,
+    checkpointIntervalMs: options.checkpointIntervalMs ?? 10_000,
   };
   if (!Number.isFinite(settings.checkpointIntervalMs) || settings.checkpointIntervalMs < 0) {
     throw new RangeError(

@@ -74,54 +74,54 @@ interface InflightGroup {
 export async function sweepInflight(options: SweepOptions): Promise<SweepResult> {
   const { s3, bucket, logger } = options;
   const now = (options.now ?? (() => new Date()))().getTime();
-  const groups = new Map<string, InflightGroup>();
+  const result = { recovered: 0, removed: 0, live: 0, failed: 0 };
   const strays: string[] = [];
-  for await (const object of listObjects(s3, bucket, INFLIGHT_PREFIX, options.retry)) {
-    const parsed = parseInflightKey(object.key);
-    if (!parsed) {
-      strays.push(object.key);
-      continue;
-    }
-    let group = groups.get(parsed.callUuid);
-    if (!group) {
-      group = { callUuid: parsed.callUuid, objects: [], hasCall: false, newest: 0 };
-      groups.set(parsed.callUuid, group);
-    }
-    group.objects.push(object);
-    if (parsed.kind === 'call') group.hasCall = true;
-    group.newest = Math.max(group.newest, object.lastModified?.getTime() ?? now);
-  }
-  if (strays.length > 0)
-    logger.warn('unexpected keys under inflight/ left alone', { keys: strays.slice(0, 10) });
+  let strayCount = 0;
 
-  let recovered = 0;
-  let removed = 0;
-  let live = 0;
-  let failed = 0;
-  for (const group of groups.values()) {
+  const handle = async (group: InflightGroup): Promise<void> => {
     const { callUuid } = group;
     if (options.skip?.(callUuid) || now - group.newest < options.staleMs) {
-      live++;
-      continue;
+      result.live++;
+      return;
     }
     try {
       const outcome = await sweepCall(options, group);
-      if (outcome === 'recovered') recovered++;
-      else removed++;
+      result[outcome]++;
     } catch (error) {
       if ((error as { cause?: { name?: string } }).cause?.name === 'NoSuchKey') {
         // Another task's sweeper finished this call first and removed its checkpoints.
         logger.info('checkpoints vanished while sweeping; another sweeper took the call', { callUuid });
-        continue;
+        return;
       }
-      failed++;
+      result.failed++;
       logger.error('recovering a call from its checkpoints failed; they stay for the next sweep', {
         callUuid,
         error,
       });
     }
+  };
+
+  // Keys sort by call, so each call's objects arrive together: one call is held at a time, however
+  // many live calls (and checkpoints) the bucket holds.
+  let group: InflightGroup | undefined;
+  for await (const object of listObjects(s3, bucket, INFLIGHT_PREFIX, options.retry)) {
+    const parsed = parseInflightKey(object.key);
+    if (!parsed) {
+      if (strayCount++ < 10) strays.push(object.key);
+      continue;
+    }
+    if (group?.callUuid !== parsed.callUuid) {
+      if (group) await handle(group);
+      group = { callUuid: parsed.callUuid, objects: [], hasCall: false, newest: 0 };
+    }
+    group.objects.push(object);
+    if (parsed.kind === 'call') group.hasCall = true;
+    group.newest = Math.max(group.newest, object.lastModified?.getTime() ?? now);
   }
-  return { recovered, removed, live, failed };
+  if (group) await handle(group);
+  if (strayCount > 0)
+    logger.warn('unexpected keys under inflight/ left alone', { count: strayCount, keys: strays });
+  return result;
 }
 
 async function getObject(s3: S3Client, bucket: string, key: string, retry?: RetryPolicy) {
@@ -246,9 +246,10 @@ export interface InflightSweeper {
 }
 
 /**
- * Sweeps now and then every `intervalMs` in the background. A crashed task's replacement often
- * starts before that task's calls look abandoned, so one sweep at start would leave them until the
- * next deploy; sweeping on a timer from every task bounds that to one interval.
+ * Sweeps now and then every `intervalMs` in the background. A crashed task's replacement may
+ * start before that task's calls look abandoned, so one sweep at start could leave them until the
+ * next deploy; sweeping on a timer from every task bounds that to one interval. Each sweep lists
+ * `inflight/` once (a LIST per 1000 objects), so the interval is minutes, not seconds.
  */
 export function startInflightSweeper(
   options: SweepOptions & { readonly intervalMs: number; readonly onSwept?: (result: SweepResult) => void },

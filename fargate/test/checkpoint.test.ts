@@ -111,8 +111,8 @@ describe('S3 checkpoints of a live call', () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
     }
     expect(lags.length).toBeGreaterThanOrEqual(5);
-    // One interval (1 s) + one spool batch (≤ 1 s) + a PUT; a sample can land just before a checkpoint.
-    expect(Math.max(...lags)).toBeLessThanOrEqual(2.5);
+    // The interval (1 s), plus 0.5 s for a checkpoint PUT in flight when the sample is taken.
+    expect(Math.max(...lags)).toBeLessThanOrEqual(1.5);
 
     const call = JSON.parse(
       (await readObject(s3.client, s3.bucket, inflightCallKey(uuid))).toString(),

@@ -16,9 +16,9 @@ describe('loadConfig', () => {
       drainTimeoutMs: 100_000,
       idleTimeoutMs: 30_000,
       maxCallSeconds: 7200,
-      checkpointSeconds: 8,
+      checkpointSeconds: 10,
       // 3 checkpoint intervals + the idle timeout.
-      inflightStaleSeconds: 54,
+      inflightStaleSeconds: 60,
       logLevel: 'INFO',
     });
   });

@@ -119,9 +119,9 @@ export interface RecorderServiceProps {
    */
   readonly maxCallSeconds?: number;
   /**
-   * Seconds of audio between a live call's checkpoints to S3 (`inflight/`), bounding what a crash
-   * loses when the task's disk goes with it; 0 turns checkpoints off.
-   * @default 8
+   * Most audio (seconds) a crash may lose when the task's disk goes with it: live calls'
+   * audio is checkpointed to S3 (`inflight/`) this often. 0 turns checkpoints off.
+   * @default 10
    */
   readonly checkpointSeconds?: number;
   /**
@@ -222,7 +222,7 @@ export class RecorderService extends Construct {
         SCRATCH_DIR,
         DRAIN_TIMEOUT_SECONDS: String(drainSeconds),
         MAX_CALL_SECONDS: String(props.maxCallSeconds ?? 7200),
-        CHECKPOINT_SECONDS: String(props.checkpointSeconds ?? 8),
+        CHECKPOINT_SECONDS: String(props.checkpointSeconds ?? 10),
         LOG_LEVEL: props.logLevel ?? 'INFO',
         POWERTOOLS_SERVICE_NAME: ACTIVE_CALLS_METRIC.service,
         POWERTOOLS_METRICS_NAMESPACE: ACTIVE_CALLS_METRIC.namespace,

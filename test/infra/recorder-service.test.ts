@@ -159,7 +159,7 @@ describe('RecorderService in the default stack', () => {
         SCRATCH_DIR: '/scratch',
         DRAIN_TIMEOUT_SECONDS: '100',
         MAX_CALL_SECONDS: '7200',
-        CHECKPOINT_SECONDS: '8',
+        CHECKPOINT_SECONDS: '10',
         LOG_LEVEL: 'INFO',
         POWERTOOLS_SERVICE_NAME: 'recorder',
         POWERTOOLS_METRICS_NAMESPACE: 'CallRecorder',
