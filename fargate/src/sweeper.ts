@@ -181,17 +181,16 @@ async function sweepCall(options: SweepOptions, group: InflightGroup): Promise<'
     stored.has(metadataKey(callUuid, startedAt)) ||
     (wavSize !== undefined && wavSize > WAV_HEADER_BYTES + audioBytes);
   if (call.uploadId) await abortEarlierUpload(s3, bucket, call.key, call.uploadId, retry, logger);
-  if (alreadyStored || audioBytes === 0) {
+  if (alreadyStored) {
     await deleteKeys(s3, bucket, allKeys, retry);
-    logger.info(
-      alreadyStored
-        ? 'abandoned call already has its recording; removed its checkpoints'
-        : 'abandoned call has no audio checkpointed; removed its checkpoints',
-      { callUuid, key: call.key },
-    );
+    logger.info('abandoned call already has its recording; removed its checkpoints', {
+      callUuid,
+      key: call.key,
+    });
     return 'removed';
   }
-
+  // With no audio checkpointed yet (a crash in the call's first seconds) the recording is empty,
+  // but it still shows that the call took place and was cut.
   const path = join(options.scratchDir, `${callUuid}.sweep.pcm`);
   await rm(path, { force: true });
   try {

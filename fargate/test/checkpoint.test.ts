@@ -6,7 +6,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytesPerSecond, type SampleRate } from '../../common/audio-format.js';
-import { checkpointKey, inflightCallKey } from '../../common/recording-keys.js';
+import { checkpointKey, inflightCallKey, recordingKey } from '../../common/recording-keys.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
 import { loopPcm, soxi, speechPcm } from '../../test-support/speech.js';
 import type { InflightCall } from '../src/checkpoint.js';
@@ -197,6 +197,46 @@ describe('the inflight sweeper', () => {
     expect(await soxi(file)).toMatchObject({ sampleRate: rate, channels: 1, bits: 16, samples: cut });
     expect(await inflightObjects(s3.client, s3.bucket, uuid)).toEqual([]);
     expect(await readdir(scratchDir)).toEqual([]);
+  });
+
+  it('records a call cut before its first audio checkpoint as an empty WAV marked interrupted', async () => {
+    const uuid = newCallUuid();
+    const startedAt = new Date();
+    const key = recordingKey(uuid, startedAt);
+    const call: InflightCall = {
+      schemaVersion: 1,
+      identity: {
+        uuid,
+        conversationUuid: null,
+        from: null,
+        to: null,
+        startedAt: startedAt.toISOString(),
+        sampleRate: 8000,
+      },
+      headers: {},
+      key,
+      uploadId: null,
+    };
+    await s3.client.send(
+      new PutObjectCommand({ Bucket: s3.bucket, Key: inflightCallKey(uuid), Body: JSON.stringify(call) }),
+    );
+    const result = await sweepInflight({
+      ...sweepOptions(await mkdtemp(join(work, 'sweeper-'))),
+      now: () => new Date(Date.now() + 60_000),
+    });
+    expect(result).toMatchObject({ recovered: 1, failed: 0 });
+    const { metadata, wav } = await waitForRecording(s3.client, s3.bucket, uuid, 1000);
+    expect(wav.length).toBe(44);
+    expect(metadata).toMatchObject({
+      audioBytes: 0,
+      durationSeconds: 0,
+      interrupted: true,
+      end: { by: 'recovered' },
+    });
+    const file = join(work, `${uuid}.wav`);
+    await writeFile(file, wav);
+    expect(await soxi(file)).toMatchObject({ sampleRate: 8000, samples: 0 });
+    expect(await inflightObjects(s3.client, s3.bucket, uuid)).toEqual([]);
   });
 
   it('never replaces a stored recording with its checkpoints: it only removes them', async () => {
