@@ -438,6 +438,8 @@ export class CallSession {
     const spool = this.#spool!;
     const upload = this.#upload!;
     const identity = this.#identity!;
+    // A crash from here on still loses at most one interval; the spool file goes once stored.
+    this.#checkpointer?.stop();
     try {
       await this.#flushing;
       await spool.flush().catch(() => {
@@ -475,8 +477,7 @@ export class CallSession {
       });
     } catch (error) {
       this.#state = 'failed';
-      // Its checkpoints stay: with the disk gone they are what a sweeper can still recover.
-      this.#checkpointer?.stop();
+      // Its checkpoints stay (no finish): with the disk gone they are what a sweeper can recover.
       metrics.callFailed();
       await spool.close().catch(() => {});
       logger.error('recording could not be stored; its audio is kept on the scratch disk', {

@@ -79,6 +79,8 @@ export class CallCheckpointer {
   #call: InflightCall;
   #running: Promise<void> | undefined;
   #stopped = false;
+  /** Set once `finish` removed the checkpoints: a PUT landing later removes its own. */
+  #finished = false;
   /** Every checkpoint key stored so far, for the clean-up. */
   readonly #keys: string[] = [];
 
@@ -122,6 +124,8 @@ export class CallCheckpointer {
     if (this.#stopped || this.#running) return;
     this.#running = this.#run()
       .catch((error: unknown) => {
+        // Stopped at hangup: the spool file may have been closed under a queued checkpoint.
+        if (this.#stopped) return;
         const failure =
           error instanceof CheckpointError
             ? error
@@ -180,7 +184,7 @@ export class CallCheckpointer {
       );
       // A newer upload id may have arrived meanwhile; then it goes up next time.
       if (call === this.#call) this.#callStored = true;
-      if (this.#stopped) await this.#deleteLate([inflightCallKey(uuid)]);
+      if (this.#finished) await this.#deleteLate([inflightCallKey(uuid)]);
     }
     const { spool } = this.options;
     while (!this.#stopped && spool.storedBytes > this.#checkpointed) {
@@ -201,7 +205,7 @@ export class CallCheckpointer {
       );
       this.#checkpointed = end;
       this.#keys.push(key);
-      if (this.#stopped) await this.#deleteLate([key]);
+      if (this.#finished) await this.#deleteLate([key]);
       // Caught up unless the outage left more than one object's worth waiting.
       if (end - offset < MAX_CHECKPOINT_BYTES) return;
     }
@@ -218,7 +222,11 @@ export class CallCheckpointer {
     );
   }
 
-  /** Stops checkpointing and keeps what is in S3 (the recording could not be stored: a sweeper may need it). */
+  /**
+   * Stops checkpointing (at hangup: the spool file is about to be uploaded, then removed) and keeps
+   * what is in S3 until `finish`; without `finish` (the recording could not be stored) a sweeper
+   * takes the checkpoints.
+   */
   stop(): void {
     this.#stopped = true;
   }
@@ -230,6 +238,7 @@ export class CallCheckpointer {
    */
   async finish(): Promise<void> {
     this.#stopped = true;
+    this.#finished = true;
     const keys = [inflightCallKey(this.#call.identity.uuid), ...this.#keys];
     try {
       // Kept short: a stored call waits on this before counting as done (a drain waits for it).
