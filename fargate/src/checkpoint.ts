@@ -81,8 +81,8 @@ export class CallCheckpointer {
   #stopped = false;
   /** Set once `finish` removed the checkpoints: a PUT landing later removes its own. */
   #finished = false;
-  /** Every checkpoint key stored so far, for the clean-up. */
-  readonly #keys: string[] = [];
+  /** The offset of every checkpoint stored, for the clean-up (numbers: a few KiB for a 2-hour call). */
+  readonly #offsets: number[] = [];
 
   constructor(private readonly options: CallCheckpointerOptions) {
     if (!(options.intervalMs > 0) || !(options.intervalBytes > 0)) {
@@ -204,7 +204,7 @@ export class CallCheckpointer {
         'application/octet-stream',
       );
       this.#checkpointed = end;
-      this.#keys.push(key);
+      this.#offsets.push(offset);
       if (this.#finished) await this.#deleteLate([key]);
       // Caught up unless the outage left more than one object's worth waiting.
       if (end - offset < MAX_CHECKPOINT_BYTES) return;
@@ -239,7 +239,8 @@ export class CallCheckpointer {
   async finish(): Promise<void> {
     this.#stopped = true;
     this.#finished = true;
-    const keys = [inflightCallKey(this.#call.identity.uuid), ...this.#keys];
+    const uuid = this.#call.identity.uuid;
+    const keys = [inflightCallKey(uuid), ...this.#offsets.map((offset) => checkpointKey(uuid, offset))];
     try {
       // Kept short: a stored call waits on this before counting as done (a drain waits for it).
       await deleteKeys(this.options.s3, this.options.bucket, keys, {
