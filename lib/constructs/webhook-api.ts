@@ -144,8 +144,9 @@ export class WebhookApi extends Construct {
       },
     });
 
-    // Only under events/: the webhook appends to the audit trail. GetObject lets its HEAD see that a
-    // repeated delivery is already stored (a 404 rather than a 403), so a repeat costs no PUT.
+    // Only under events/: the webhook appends to the audit trail. GetObject lets its HEAD find a
+    // repeated delivery already stored (200), so a repeat costs no PUT. Without s3:ListBucket a
+    // missing key answers 403, not 404; the handler then leaves it to the conditional PUT.
     this.function.addToRolePolicy(
       new PolicyStatement({
         actions: ['s3:GetObject', 's3:PutObject'],
