@@ -4,6 +4,7 @@ import {
   type CompletedPart,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  ListObjectsCommand,
   PutObjectCommand,
   type S3Client,
   UploadPartCommand,
@@ -227,7 +228,7 @@ export class RecordingUpload {
         spool.sha256(wavHeader(format, audioBytes)),
         ...missing.map((part) => this.#uploadPart(part, audioBytes, true)),
       ]);
-      await this.#complete(partCount);
+      await this.#complete(partCount, wavBytes);
       return { wavBytes, audioBytes, sha256, parts: partCount };
     } catch (error) {
       await this.abort();
@@ -268,27 +269,65 @@ export class RecordingUpload {
     return sha256;
   }
 
-  async #complete(partCount: number): Promise<void> {
+  async #complete(partCount: number, wavBytes: number): Promise<void> {
     const { s3, bucket, key } = this.options;
     const parts: CompletedPart[] = [];
     for (let part = 1; part <= partCount; part++) {
       parts.push({ PartNumber: part, ETag: this.#etags.get(part) });
     }
+    let sent = false;
     await withRetry(
       `CompleteMultipartUpload ${key}`,
-      (abortSignal) =>
-        s3.send(
-          new CompleteMultipartUploadCommand({
-            Bucket: bucket,
-            Key: key,
-            UploadId: this.#uploadId,
-            MultipartUpload: { Parts: parts },
-          }),
-          { abortSignal },
-        ),
+      async (abortSignal) => {
+        // A Complete whose response was lost may have taken effect: S3 then answers the repeat
+        // 404 NoSuchUpload (other servers, 500). Before repeating it, look for the object.
+        if (sent && (await this.#isCompleted(parts, wavBytes, abortSignal))) return;
+        sent = true;
+        try {
+          await s3.send(
+            new CompleteMultipartUploadCommand({
+              Bucket: bucket,
+              Key: key,
+              UploadId: this.#uploadId,
+              MultipartUpload: { Parts: parts },
+            }),
+            { abortSignal },
+          );
+        } catch (error) {
+          if (
+            (error as { name?: string }).name === 'NoSuchUpload' &&
+            (await this.#isCompleted(parts, wavBytes, abortSignal))
+          ) {
+            return;
+          }
+          throw error;
+        }
+      },
       this.options.retry,
       (error, attempt, delay) => this.options.onRetry?.('CompleteMultipartUpload', error, attempt, delay),
     );
+  }
+
+  /**
+   * Whether the object at the key is this upload, completed: its size is the WAV's and, where the
+   * server gives S3's multipart ETag (`<MD5 of the parts' MD5s>-<count>`), that ETag is the one of
+   * exactly these parts. (S3-compatible servers that give a whole-object MD5 are judged by size;
+   * the key is this call's alone.) Listed rather than HEAD: the recorder may list its prefix but
+   * not read recordings back.
+   */
+  async #isCompleted(
+    parts: readonly CompletedPart[],
+    wavBytes: number,
+    abortSignal: AbortSignal,
+  ): Promise<boolean> {
+    const { s3, bucket, key } = this.options;
+    const listed = await s3.send(new ListObjectsCommand({ Bucket: bucket, Prefix: key, MaxKeys: 1 }), {
+      abortSignal,
+    });
+    const object = listed.Contents?.find((item) => item.Key === key);
+    if (!object || object.Size !== wavBytes) return false;
+    const etag = unquote(object.ETag ?? '');
+    return !etag.includes('-') || etag === multipartEtag(parts);
   }
 
   /** Aborts the multipart upload, if one was started, so no stale parts are billed. */
@@ -306,4 +345,14 @@ export class RecordingUpload {
       { ...this.options.retry, deadlineMs: Math.min(this.options.retry?.deadlineMs ?? 60_000, 60_000) },
     ).catch((error: unknown) => this.options.onAbortFailed?.(uploadId, error));
   }
+}
+
+function unquote(etag: string): string {
+  return etag.replace(/"/g, '').toLowerCase();
+}
+
+/** The ETag S3 gives an object completed from these parts: MD5 of the concatenated part MD5s, `-N`. */
+export function multipartEtag(parts: readonly CompletedPart[]): string {
+  const digests = parts.map((part) => Buffer.from(unquote(part.ETag ?? ''), 'hex'));
+  return `${createHash('md5').update(Buffer.concat(digests)).digest('hex')}-${parts.length}`;
 }
