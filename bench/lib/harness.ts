@@ -135,8 +135,9 @@ export async function verifyRecordings(
   bucket: string,
   calls: readonly CallResult[],
   pcm: Buffer,
-  options: { fullCompare?: boolean; concurrency?: number; frameSize?: number } = {},
+  options: { fullCompare?: boolean; concurrency?: number; frameSize?: number; waitMs?: number } = {},
 ): Promise<Verification> {
+  if (options.waitMs) await waitForSizes(s3, bucket, calls, options.waitMs);
   const frameSize = options.frameSize ?? 640;
   const failures: string[] = [];
   let complete = 0;
@@ -193,6 +194,30 @@ export async function verifyRecordings(
     }),
   );
   return { calls: calls.length, complete, framesLost, failures, failed };
+}
+
+/** Waits (up to `waitMs`) until every call's WAV is in S3 at the size of the audio it sent. */
+async function waitForSizes(
+  s3: S3Client,
+  bucket: string,
+  calls: readonly CallResult[],
+  waitMs: number,
+): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  const pending = [...calls];
+  while (pending.length > 0 && Date.now() < deadline) {
+    const call = pending[0] as CallResult;
+    const key = recordingKey(call.uuid, new Date(call.openedAt));
+    const size = await s3
+      .send(new HeadObjectCommand({ Bucket: bucket, Key: key }))
+      .then((head) => head.ContentLength)
+      .catch((error: { name?: string }) => {
+        if (error.name !== 'NotFound') throw error;
+        return undefined;
+      });
+    if (size === 44 + call.bytesSent) pending.shift();
+    else await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 /** Why a WAV does not hold exactly the call's audio, or undefined when it does. */

@@ -100,6 +100,12 @@ export interface LoadResult {
   readonly lagMs: number[];
   /** How late the generator sent frames against their schedule, as a histogram (0.1 ms buckets). */
   readonly senderLateness: LatenessSummary;
+  /**
+   * The same two, counted only at steady state: while every call is open and none has begun to
+   * hang up (no connection ramp, no hangups, no finalization polling).
+   */
+  readonly steadyLagMs: number[];
+  readonly steadySenderLateness: LatenessSummary;
   readonly elapsedMs: number;
   /** CPU seconds (user + system) this process used during the run. */
   readonly cpuSeconds: number;
@@ -196,7 +202,11 @@ export function startLoad(options: LoadOptions): RunningLoad {
   const ackTimeoutMs = options.ackTimeoutMs ?? 10_000;
   const contentType = contentTypeFor(sampleRate);
   const lateness = new LatenessHistogram();
+  const steadyLateness = new LatenessHistogram();
   const lagMs: number[] = [];
+  const steadyLagMs: number[] = [];
+  let hangupsBegun = false;
+  const steady = () => open === options.calls && !hangupsBegun;
   const started = performance.now();
   const cpuAtStart = process.cpuUsage();
   // The source loops; a doubled copy lets any frame be a zero-copy slice.
@@ -253,6 +263,8 @@ export function startLoad(options: LoadOptions): RunningLoad {
         calls: states.map(toResult),
         lagMs,
         senderLateness: lateness.summary(),
+        steadyLagMs,
+        steadySenderLateness: steadyLateness.summary(),
         elapsedMs: performance.now() - started,
         cpuSeconds: ((usage) => (usage.user + usage.system) / 1e6)(process.cpuUsage(cpuAtStart)),
       });
@@ -272,6 +284,7 @@ export function startLoad(options: LoadOptions): RunningLoad {
   const hangup = async (state: CallState): Promise<void> => {
     if (state.hangingUp || state.finished) return;
     state.hangingUp = true;
+    hangupsBegun = true;
     state.streaming = false;
     const ws = state.ws;
     if (!ws || ws.readyState !== WebSocket.OPEN) return;
@@ -344,6 +357,7 @@ export function startLoad(options: LoadOptions): RunningLoad {
       if (frames === undefined) return;
       state.pings.delete(sentAt);
       lagMs.push(performance.now() - sentAt);
+      if (steady()) steadyLagMs.push(performance.now() - sentAt);
       if (frames > state.framesAcknowledged) state.framesAcknowledged = frames;
       if (state.hangingUp && state.pings.size === 0) state.resolveAck?.();
     });
@@ -369,6 +383,7 @@ export function startLoad(options: LoadOptions): RunningLoad {
   let tickTimer: NodeJS.Timeout;
   const tick = (): void => {
     const now = performance.now();
+    const inSteadyState = steady();
     for (const state of states) {
       if (!state.streaming) continue;
       const ws = state.ws as WebSocket;
@@ -380,6 +395,7 @@ export function startLoad(options: LoadOptions): RunningLoad {
         const due = state.startedAtPerf + state.frameIndex * frameInterval;
         if (due > now) break;
         lateness.add(now - due);
+        if (inSteadyState) steadyLateness.add(now - due);
         ws.send(frameAt(state, state.frameIndex), { binary: true }, (error) => {
           if (error) state.framesFailed += 1;
         });
