@@ -68,6 +68,8 @@ export async function startTarget(name: TargetName, options: TargetOptions = {})
       SCRATCH_DIR: scratch,
       LOG_LEVEL: 'WARN',
       POWERTOOLS_LOG_LEVEL: 'WARN',
+      // e.g. BENCH_RECORDER_ENV='CHECKPOINT_SECONDS=0' to measure the recorder with a setting changed.
+      ...(name === 'recorder' ? parseEnvList(process.env.BENCH_RECORDER_ENV) : {}),
       ...options.env,
     },
   });
@@ -89,6 +91,16 @@ export async function startTarget(name: TargetName, options: TargetOptions = {})
       await rm(scratch, { recursive: true, force: true });
     },
   };
+}
+
+/** `A=1 B=2` → `{ A: '1', B: '2' }`. */
+function parseEnvList(list: string | undefined): Record<string, string> {
+  return Object.fromEntries(
+    (list ?? '')
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+  );
 }
 
 /** The recorder bundled exactly as its container image bundles it (`node fargate/bundle.mjs <outfile>`). */
