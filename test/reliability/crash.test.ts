@@ -45,11 +45,12 @@ describe(`SIGKILL with ${CALLS} live calls`, () => {
     await rm(checkDir, { recursive: true, force: true });
   });
 
-  const start = async (dir: string) => {
+  const start = async (dir: string, env: Record<string, string> = {}) => {
     const recorder = await startRecorderProcess({
       RECORDINGS_BUCKET: s3.bucket,
       S3_ENDPOINT: s3.endpoint,
       SCRATCH_DIR: dir,
+      ...env,
     });
     recorders.push(recorder);
     return recorder;
@@ -124,11 +125,14 @@ describe(`SIGKILL with ${CALLS} live calls`, () => {
     'recovers every call without the scratch disk (Fargate)',
     async () => {
       const pcm = await speech();
-      const calls = await crashMidCall(await start(scratchDir), pcm);
+      const calls = await crashMidCall(await start(scratchDir, { INFLIGHT_STALE_SECONDS: '20' }), pcm);
       await rm(scratchDir, { recursive: true, force: true });
       const fresh = await mkdtemp(join(tmpdir(), 'reliability-crash-fresh-'));
       try {
-        await start(fresh);
+        // The sweeper takes over a call's S3 checkpoints once they are INFLIGHT_STALE_SECONDS old
+        // (20 here, the least allowed with 10 s checkpoints); the next task starts after that.
+        await sleep(21_000);
+        await start(fresh, { INFLIGHT_STALE_SECONDS: '20' });
         const { problems, lostSeconds } = await checkRecovered(calls, pcm);
         console.info(
           `crash, disk gone: ${CALLS} calls, most audio lost ${Math.max(...lostSeconds).toFixed(2)} s`,
@@ -138,7 +142,7 @@ describe(`SIGKILL with ${CALLS} live calls`, () => {
         await rm(fresh, { recursive: true, force: true });
       }
     },
-    180_000,
+    240_000,
   );
 });
 
