@@ -121,29 +121,25 @@ describe(`SIGKILL with ${CALLS} live calls`, () => {
   }, 180_000);
 
   // The disk is gone with a stopped Fargate task: recovery must work from S3 alone.
-  it.runIf(process.env.RELIABILITY_KNOWN_GAPS === '1')(
-    'recovers every call without the scratch disk (Fargate)',
-    async () => {
-      const pcm = await speech();
-      const calls = await crashMidCall(await start(scratchDir, { INFLIGHT_STALE_SECONDS: '20' }), pcm);
-      await rm(scratchDir, { recursive: true, force: true });
-      const fresh = await mkdtemp(join(tmpdir(), 'reliability-crash-fresh-'));
-      try {
-        // The sweeper takes over a call's S3 checkpoints once they are INFLIGHT_STALE_SECONDS old
-        // (20 here, the least allowed with 10 s checkpoints); the next task starts after that.
-        await sleep(21_000);
-        await start(fresh, { INFLIGHT_STALE_SECONDS: '20' });
-        const { problems, lostSeconds } = await checkRecovered(calls, pcm);
-        console.info(
-          `crash, disk gone: ${CALLS} calls, most audio lost ${Math.max(...lostSeconds).toFixed(2)} s`,
-        );
-        expect(problems).toEqual([]);
-      } finally {
-        await rm(fresh, { recursive: true, force: true });
-      }
-    },
-    240_000,
-  );
+  it('recovers every call without the scratch disk (Fargate), from its S3 checkpoints', async () => {
+    const pcm = await speech();
+    const calls = await crashMidCall(await start(scratchDir, { INFLIGHT_STALE_SECONDS: '20' }), pcm);
+    await rm(scratchDir, { recursive: true, force: true });
+    const fresh = await mkdtemp(join(tmpdir(), 'reliability-crash-fresh-'));
+    try {
+      // The sweeper takes over a call's S3 checkpoints once they are INFLIGHT_STALE_SECONDS old
+      // (20 here, the least allowed with 10 s checkpoints); the next task starts after that.
+      await sleep(21_000);
+      await start(fresh, { INFLIGHT_STALE_SECONDS: '20' });
+      const { problems, lostSeconds } = await checkRecovered(calls, pcm);
+      console.info(
+        `crash, disk gone: ${CALLS} calls, most audio lost ${Math.max(...lostSeconds).toFixed(2)} s`,
+      );
+      expect(problems).toEqual([]);
+    } finally {
+      await rm(fresh, { recursive: true, force: true });
+    }
+  }, 240_000);
 });
 
 function sleep(ms: number): Promise<void> {
