@@ -59,6 +59,13 @@ export interface CallCheckpointerOptions {
   readonly logger: Logger;
   /** Told of each checkpoint or clean-up given up on (for a metric). */
   readonly onFailed?: (error: CheckpointError) => void;
+  /**
+   * The first audio checkpoint comes after this fraction of the interval, so calls that start
+   * together (a campaign, a reconnect storm) do not checkpoint in lockstep ever after: their PUTs
+   * would arrive as one burst every interval and stall frame intake. Earlier, never later, so the
+   * loss bound holds. @default random in [0.5, 1)
+   */
+  readonly firstCheckpointFraction?: number;
 }
 
 /**
@@ -84,11 +91,17 @@ export class CallCheckpointer {
   /** The offset of every checkpoint stored, for the clean-up (numbers: a few KiB for a 2-hour call). */
   readonly #offsets: number[] = [];
 
+  readonly #firstFraction: number;
+
   constructor(private readonly options: CallCheckpointerOptions) {
     if (!(options.intervalMs > 0) || !(options.intervalBytes > 0)) {
       throw new RangeError('checkpoint interval must be positive');
     }
     this.#call = options.call;
+    this.#firstFraction = Math.min(
+      1,
+      Math.max(0.1, options.firstCheckpointFraction ?? 0.5 + Math.random() * 0.5),
+    );
   }
 
   /** Audio bytes in S3 so far. */
@@ -116,7 +129,8 @@ export class CallCheckpointer {
     if (this.#stopped || this.#running || storedBytes <= this.#checkpointed) return;
     const waiting = storedBytes - this.#checkpointed;
     const elapsed = performance.now() - this.#lastStartedAt;
-    if (waiting < this.options.intervalBytes && elapsed < this.options.intervalMs) return;
+    const scale = this.#offsets.length === 0 ? this.#firstFraction : 1;
+    if (waiting < this.options.intervalBytes * scale && elapsed < this.options.intervalMs * scale) return;
     this.#kick();
   }
 
