@@ -3,8 +3,8 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { eventsPrefix, metadataKey } from '../../common/recording-keys.js';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { metadataKey } from '../../common/recording-keys.js';
 import type { RecordingMetadata } from '../../common/recording-metadata.js';
 
 /** The recording of one call was not stored in time. */
@@ -73,42 +73,9 @@ export async function waitForRecording(
   }
 }
 
-/** One stored call event: its key and the Vonage event JSON. */
-export interface StoredCallEvent {
-  readonly key: string;
-  readonly event: Record<string, unknown>;
-}
-
-/** Every stored event of a conversation on the given days, in key (time) order. */
-export async function listCallEvents(
-  s3: S3Client,
-  bucket: string,
-  conversationUuid: string,
-  days: readonly Date[],
-): Promise<StoredCallEvent[]> {
-  const keys: string[] = [];
-  for (const day of days) {
-    let token: string | undefined;
-    do {
-      const page = await s3.send(
-        new ListObjectsV2Command({
-          Bucket: bucket,
-          Prefix: eventsPrefix(conversationUuid, day),
-          ContinuationToken: token,
-        }),
-      );
-      for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key);
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-  }
-  keys.sort();
-  const events: StoredCallEvent[] = [];
-  for (const key of keys) {
-    const text = await readText(s3, bucket, key);
-    if (text !== undefined) events.push({ key, event: JSON.parse(text) as Record<string, unknown> });
-  }
-  return events;
-}
+// A call's stored events are read as the audit CLI reads them (one reader of the key layout,
+// paged past 1000 keys).
+export { listCallEvents, type StoredCallEvent } from '../cli/recording-store.js';
 
 /** Downloads an object to a local file through the S3 API. */
 export async function downloadObject(s3: S3Client, bucket: string, key: string, path: string): Promise<void> {
