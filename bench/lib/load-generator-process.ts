@@ -4,29 +4,20 @@
  * Start it with `spawnLoadGenerator` (from `processes.ts`).
  */
 import { readFile } from 'node:fs/promises';
-import type { SampleRate } from '../../common/audio-format.js';
 import { createS3Client } from '../../common/s3-client.js';
-import { type LoadResult, startLoad } from './load-generator.js';
+import { type LoadOptions, type LoadResult, startLoad } from './load-generator.js';
 
 /** What the parent sends: `LoadOptions` made serializable (PCM by file, S3 by endpoint). */
-export interface LoadRunMessage {
+export type LoadRunMessage = Pick<
+  LoadOptions,
+  'url' | 'secret' | 'calls' | 'seconds' | 'speed' | 'sampleRate' | 'rampMs' | 'pingIntervalMs'
+> & {
   readonly type: 'run';
-  readonly url: string;
-  readonly secret: string;
-  readonly calls: number;
-  readonly seconds: number;
-  readonly speed?: number;
-  readonly sampleRate?: SampleRate;
-  readonly rampMs?: number;
-  readonly pingIntervalMs?: number;
   readonly pcmFile: string;
-  readonly finalization?: {
+  readonly finalization?: Omit<NonNullable<LoadOptions['finalization']>, 's3'> & {
     readonly endpoint: string;
-    readonly bucket: string;
-    readonly timeoutMs?: number;
-    readonly pollIntervalMs?: number;
   };
-}
+};
 
 export type LoadChildMessage =
   | {
@@ -38,32 +29,19 @@ export type LoadChildMessage =
   | { readonly type: 'result'; readonly result: LoadResult }
   | { readonly type: 'error'; readonly message: string };
 
-function withoutEndpoint<T extends { endpoint: string }>(value: T): Omit<T, 'endpoint'> {
-  const { endpoint: _endpoint, ...rest } = value;
-  return rest;
-}
-
 function reply(message: LoadChildMessage): void {
   process.send?.(message);
 }
 
 process.once('message', (message: LoadRunMessage) => {
   void (async () => {
-    const pcm = await readFile(message.pcmFile);
-    const s3 = message.finalization ? createS3Client({ endpoint: message.finalization.endpoint }) : undefined;
+    const { type: _type, pcmFile, finalization, ...options } = message;
+    const pcm = await readFile(pcmFile);
+    const s3 = finalization ? createS3Client({ endpoint: finalization.endpoint }) : undefined;
     const load = startLoad({
-      url: message.url,
-      secret: message.secret,
-      calls: message.calls,
-      seconds: message.seconds,
-      ...(message.speed === undefined ? {} : { speed: message.speed }),
-      ...(message.sampleRate === undefined ? {} : { sampleRate: message.sampleRate }),
-      ...(message.rampMs === undefined ? {} : { rampMs: message.rampMs }),
-      ...(message.pingIntervalMs === undefined ? {} : { pingIntervalMs: message.pingIntervalMs }),
+      ...options,
       pcm,
-      ...(message.finalization && s3
-        ? { finalization: { ...withoutEndpoint(message.finalization), s3 } }
-        : {}),
+      ...(finalization && s3 ? { finalization: { ...finalization, s3 } } : {}),
       onProgress: (progress) => reply({ type: 'progress', ...progress }),
     });
     const result = await load.done;
