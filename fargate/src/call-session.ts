@@ -445,7 +445,9 @@ export class CallSession {
       await spool.flush().catch(() => {
         // Logged by #flush; what reached the disk is stored and the call marked interrupted.
       });
+      const flushedMono = performance.now();
       const stored = await upload.finish();
+      const storedMono = performance.now();
       const metadata = this.#metadata(identity, endedAt, end, stored);
       await withRetry(
         `PutObject ${metadataKey(identity.uuid, this.options.acceptedAt)}`,
@@ -461,6 +463,7 @@ export class CallSession {
           ),
         storage.retry,
       );
+      const metadataMono = performance.now();
       await spool.remove();
       // Only now: until the recording is stored, the checkpoints may be all that survives a crash.
       await this.#checkpointer?.finish();
@@ -474,6 +477,12 @@ export class CallSession {
         parts: stored.parts,
         end,
         uploadLatencyMs: Math.round(uploadLatencyMs),
+        finalizeMs: {
+          flush: Math.round(flushedMono - hungUpMono),
+          ...stored.timings,
+          metadata: Math.round(metadataMono - storedMono),
+          cleanUp: Math.round(performance.now() - metadataMono),
+        },
       });
     } catch (error) {
       this.#state = 'failed';

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import {
   AbortMultipartUploadCommand,
   type CompletedPart,
@@ -50,6 +51,8 @@ export interface StoredRecording {
   readonly sha256: string;
   /** 1 for a single PutObject, else the number of multipart parts. */
   readonly parts: number;
+  /** Where the time after hangup went, ms (for the log). */
+  readonly timings: Readonly<Record<string, number>>;
 }
 
 /**
@@ -202,7 +205,15 @@ export class RecordingUpload {
    */
   async finish(): Promise<StoredRecording> {
     this.#finishing = true;
+    const t0 = performance.now();
+    const timings: Record<string, number> = {};
+    const lap = (name: string, since: number): number => {
+      const now = performance.now();
+      timings[name] = Math.round(now - since);
+      return now;
+    };
     await this.#pumping;
+    let t = lap('midCallPart', t0);
     const { spool, partSizeBytes, format } = this.options;
     const audioBytes = spool.storedBytes;
     if (!spool.failure && audioBytes !== spool.receivedBytes) {
@@ -216,7 +227,8 @@ export class RecordingUpload {
       // CreateMultipartUpload failed mid-call still goes up in parts, never as one huge buffer.
       if (audioBytes < this.#partEnd(2)) {
         const sha256 = await this.#putWhole(audioBytes);
-        return { wavBytes, audioBytes, sha256, parts: 1 };
+        lap('put', t);
+        return { wavBytes, audioBytes, sha256, parts: 1, timings };
       }
       const partCount = Math.ceil(wavBytes / partSizeBytes);
       const missing: number[] = [1];
@@ -225,11 +237,13 @@ export class RecordingUpload {
         if (!this.#etags.has(part)) missing.push(part);
       }
       const [sha256] = await Promise.all([
-        spool.sha256(wavHeader(format, audioBytes)),
+        spool.sha256(wavHeader(format, audioBytes)).finally(() => lap('sha256', t)),
         ...missing.map((part) => this.#uploadPart(part, audioBytes, true)),
       ]);
+      t = lap('parts', t);
       await this.#complete(partCount, wavBytes);
-      return { wavBytes, audioBytes, sha256, parts: partCount };
+      lap('complete', t);
+      return { wavBytes, audioBytes, sha256, parts: partCount, timings };
     } catch (error) {
       await this.abort();
       throw error instanceof RecordingUploadError
