@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
-import S3rver from 's3rver';
+import S3rver, { type S3rverEvent } from 's3rver';
 import { createS3Client } from '../common/s3-client.js';
 
 /** A real S3 API server (s3rver) on loopback, with a bucket and a client configured for it. */
@@ -24,6 +24,11 @@ export interface LocalS3Options {
   readonly bucket?: string;
   /** @default a fresh temporary folder, removed on close */
   readonly directory?: string;
+  /**
+   * Told of each object once it is stored and readable, as S3 event notifications tell of it
+   * (`ObjectCreated:*`, after a PUT or a completed multipart upload).
+   */
+  readonly onObjectCreated?: (object: { key: string; size: number | undefined }) => void;
 }
 
 /** Starts s3rver on 127.0.0.1. Close it in `afterAll`/`afterEach`. */
@@ -38,6 +43,15 @@ export async function startLocalS3(options: LocalS3Options = {}): Promise<LocalS
     directory,
     configureBuckets: [{ name: bucket }],
   });
+  const onObjectCreated = options.onObjectCreated;
+  if (onObjectCreated) {
+    server.on('event', (event: S3rverEvent) => {
+      for (const record of event.Records) {
+        if (!record.eventName.startsWith('ObjectCreated:')) continue;
+        onObjectCreated({ key: record.s3.object.key, size: record.s3.object.size });
+      }
+    });
+  }
   const address = await server.run();
   const endpoint = `http://127.0.0.1:${address.port}`;
   const client = createS3Client({ endpoint });

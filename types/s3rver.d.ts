@@ -13,7 +13,17 @@ declare module 's3rver' {
     configureBuckets?: { name: string; configs?: (string | Buffer)[] }[];
   }
 
+  /** An S3 event notification (s3rver emits one per object created or deleted). */
+  export interface S3rverEvent {
+    Records: {
+      eventName: string;
+      eventTime: string;
+      s3: { bucket: { name: string }; object: { key: string; size?: number; eTag?: string } };
+    }[];
+  }
+
   export default class S3rver {
+    on(event: 'event', listener: (event: S3rverEvent) => void): this;
     constructor(options?: S3rverOptions);
     run(): Promise<AddressInfo>;
     close(): Promise<void>;

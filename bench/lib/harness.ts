@@ -10,7 +10,14 @@ import { recordingKey } from '../../common/recording-keys.js';
 import { createS3Client } from '../../common/s3-client.js';
 import { loopPcm, speechPcm } from '../../test-support/speech.js';
 import { type CallResult, expectedPcm } from './load-generator.js';
-import { bundleEntry, ROOT, type StartedProcess, startRecorderProcess, startS3Process } from './processes.js';
+import {
+  bundleEntry,
+  type ObjectCreated,
+  ROOT,
+  type StartedProcess,
+  startRecorderProcess,
+  startS3Process,
+} from './processes.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -33,6 +40,8 @@ export interface Target {
   readonly recorder: StartedProcess;
   /** The local S3 server's process id (its CPU is the environment's, not the recorder's). */
   readonly s3Pid: number;
+  /** With `s3Events`: every object stored so far and when it became readable. */
+  objectsCreated(): ObjectCreated[];
   stop(): Promise<void>;
 }
 
@@ -44,12 +53,14 @@ export interface TargetOptions {
   readonly port?: number;
   /** Extra env for the recorder process. */
   readonly env?: Record<string, string>;
+  /** Have the S3 server report each object as it is stored (`Target.objectsCreated`). */
+  readonly s3Events?: boolean;
 }
 
 /** Bundles and starts one recorder (pinned) against a fresh local S3 server process. */
 export async function startTarget(name: TargetName, options: TargetOptions = {}): Promise<Target> {
   const script = name === 'recorder' ? await bundleRecorder() : await bundleEntry(TARGET_ENTRIES[name]);
-  const s3 = await startS3Process({ cpus: options.s3Cpus ?? '0' });
+  const s3 = await startS3Process({ cpus: options.s3Cpus ?? '0', events: options.s3Events ?? false });
   const scratch = await mkdtemp(join(tmpdir(), `bench-${name}-scratch-`));
   const secret = randomBytes(32).toString('hex');
   const port = options.port ?? 18000 + Math.floor(Math.random() * 2000);
@@ -83,6 +94,7 @@ export async function startTarget(name: TargetName, options: TargetOptions = {})
     s3: client,
     recorder,
     s3Pid: s3.process.pid,
+    objectsCreated: s3.objectsCreated,
     async stop() {
       await recorder.stop();
       client.destroy();

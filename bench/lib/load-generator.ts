@@ -85,7 +85,10 @@ export interface CallResult {
   readonly error?: string;
   /** HTTP status when the upgrade was refused. */
   readonly rejectedStatus?: number;
-  /** Epoch ms of the hangup (client close), when the client hung up. */
+  /**
+   * Epoch ms of the hangup (client close), when the client hung up: sub-millisecond
+   * (`performance.timeOrigin + performance.now()`), comparable with other processes' clocks.
+   */
   readonly hangupAt?: number;
   /** Hangup → WAV complete in S3, when `finalization` was asked for. */
   readonly finalizedMs?: number;
@@ -295,7 +298,7 @@ export function startLoad(options: LoadOptions): RunningLoad {
       setTimeout(resolve, ackTimeoutMs).unref();
     });
     if (ws.readyState !== WebSocket.OPEN) return;
-    state.hangupAt = Date.now();
+    state.hangupAt = performance.timeOrigin + performance.now();
     state.closedBy = 'client';
     ws.close(1000, 'hangup');
   };
@@ -308,7 +311,7 @@ export function startLoad(options: LoadOptions): RunningLoad {
       ...new Set([recordingKey(state.uuid, new Date(state.openedAt)), recordingKey(state.uuid, new Date())]),
     ];
     const deadline = Date.now() + (finalization.timeoutMs ?? 30_000);
-    const hangupPerf = performance.now() - (Date.now() - state.hangupAt);
+    const hangupPerf = state.hangupAt - performance.timeOrigin;
     for (let attempt = 0; Date.now() < deadline; attempt += 1) {
       const key = keys[attempt % keys.length] as string;
       try {

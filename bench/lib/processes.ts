@@ -80,11 +80,15 @@ function track(child: ChildProcess, label: string, echo: boolean): StartedProces
 }
 
 /** Starts s3rver in its own process; resolves with its endpoint once it listens. */
-export async function startS3Process(options: { cpus?: string; directory?: string } = {}): Promise<{
+export async function startS3Process(
+  options: { cpus?: string; directory?: string; events?: boolean } = {},
+): Promise<{
   process: StartedProcess;
   endpoint: string;
   bucket: string;
   directory: string;
+  /** With `events`: the objects stored so far, in order, as the server's event notifications told of them. */
+  objectsCreated(): ObjectCreated[];
 }> {
   const [command, args] = pinned(options.cpus, process.execPath, [
     ...TSX_IMPORT,
@@ -92,13 +96,28 @@ export async function startS3Process(options: { cpus?: string; directory?: strin
   ]);
   const child = spawn(command, args, {
     cwd: ROOT,
-    env: { ...process.env, ...(options.directory ? { S3_DIRECTORY: options.directory } : {}) },
+    env: {
+      ...process.env,
+      ...(options.directory ? { S3_DIRECTORY: options.directory } : {}),
+      ...(options.events ? { S3_EVENTS: '1' } : {}),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const started = track(child, 's3', false);
-  const line = await waitForLine(started, (text) => text.startsWith('{'), 30_000);
+  const line = await waitForLine(started, (text) => text.startsWith('{"endpoint"'), 30_000);
   const info = JSON.parse(line) as { endpoint: string; bucket: string; directory: string };
-  return { process: started, ...info };
+  const objectsCreated = (): ObjectCreated[] =>
+    started.output
+      .filter((text) => text.startsWith('{"created"'))
+      .map((text) => (JSON.parse(text) as { created: ObjectCreated }).created);
+  return { process: started, ...info, objectsCreated };
+}
+
+/** An object the local S3 server stored: `atMs` is when it became readable, in epoch milliseconds. */
+export interface ObjectCreated {
+  readonly key: string;
+  readonly size: number | undefined;
+  readonly atMs: number;
 }
 
 /**

@@ -1,4 +1,6 @@
-import { speechFile, startTarget, type TargetName, verifyRecordings } from '../lib/harness.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { speechFile, startTarget, type Target, type TargetName, verifyRecordings } from '../lib/harness.js';
+import type { CallResult } from '../lib/load-generator.js';
 import { runLoadProcess } from '../lib/processes.js';
 import { type Summary, summarize } from '../lib/stats.js';
 
@@ -24,13 +26,42 @@ export interface FinalizationResult {
   readonly long: FinalizationRound;
 }
 
+/**
+ * When each call's complete WAV (`44 + bytesSent` bytes) became readable, epoch ms by call uuid,
+ * from the S3 server's own `ObjectCreated` notifications: observed without a request, so the
+ * observer adds no load to the server the recorders are waiting on. (Polling HeadObject every
+ * 5 ms per call did: 20 calls finalizing at once made 4,000 requests a second, and the
+ * single-threaded server's queue, not the recorders, set the figure.)
+ */
+async function waitForRecordings(
+  target: Target,
+  calls: readonly CallResult[],
+  timeoutMs: number,
+): Promise<Map<string, number>> {
+  const wanted = new Map(
+    calls.filter((call) => call.hangupAt !== undefined).map((call) => [call.uuid, 44 + call.bytesSent]),
+  );
+  const stored = new Map<string, number>();
+  const deadline = Date.now() + timeoutMs;
+  do {
+    for (const object of target.objectsCreated()) {
+      const uuid = /([0-9a-f-]{36})\.wav$/.exec(object.key)?.[1];
+      if (uuid === undefined || stored.has(uuid)) continue;
+      if (object.size === wanted.get(uuid)) stored.set(uuid, object.atMs);
+    }
+    if (stored.size === wanted.size) break;
+    await sleep(250);
+  } while (Date.now() < deadline);
+  return stored;
+}
+
 /** Hangup → object complete in S3 for 10-second calls and for long calls. */
 export async function runFinalization(
   name: TargetName,
   options: FinalizationOptions,
 ): Promise<FinalizationResult> {
   const { pcm, file } = await speechFile(16000, 37);
-  const target = await startTarget(name);
+  const target = await startTarget(name, { s3Events: true });
   try {
     const round = async (
       calls: number,
@@ -48,18 +79,14 @@ export async function runFinalization(
           speed,
           rampMs,
           pcmFile: file,
-          finalization: {
-            endpoint: target.endpoint,
-            bucket: target.bucket,
-            timeoutMs: 120_000,
-            pollIntervalMs: 5,
-          },
         },
         { cpus: '0' },
       );
-      const times = result.calls.flatMap((call) =>
-        call.finalizedMs === undefined ? [] : [call.finalizedMs],
-      );
+      const stored = await waitForRecordings(target, result.calls, 120_000);
+      const times = result.calls.flatMap((call) => {
+        const at = stored.get(call.uuid);
+        return at === undefined || call.hangupAt === undefined ? [] : [at - call.hangupAt];
+      });
       const verification = await verifyRecordings(target.s3, target.bucket, result.calls, pcm);
       return {
         calls,
