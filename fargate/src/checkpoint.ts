@@ -35,8 +35,11 @@ export class CheckpointError extends Error {
   }
 }
 
-/** One checkpoint object holds at most this much audio, so catching up after an S3 outage stays in bounded buffers. */
-export const MAX_CHECKPOINT_BYTES = 4 * 1024 * 1024;
+/**
+ * One checkpoint object holds at most this much audio (33 s at 16 kHz), so catching up after an
+ * S3 outage goes in bounded buffers: the checkpoint limiter's pooled buffers are this size.
+ */
+export const MAX_CHECKPOINT_BYTES = 1024 * 1024;
 
 /** A failing checkpoint gives up after this long; the next batch on disk starts a new attempt. */
 const CHECKPOINT_DEADLINE_MS = 60_000;
@@ -164,14 +167,21 @@ export class CallCheckpointer {
     return { ...this.options.retry, deadlineMs };
   }
 
-  async #put(key: string, body: () => Promise<Buffer>, contentType: string): Promise<void> {
+  /** PUTs `length` bytes that `fill` writes into the buffer it is lent. */
+  async #put(
+    key: string,
+    length: number,
+    fill: (buffer: Buffer) => Promise<void>,
+    contentType: string,
+  ): Promise<void> {
     const { s3, bucket, limiter } = this.options;
     await withRetry(
       `PutObject ${key}`,
       (abortSignal) =>
-        limiter.run(false, async () => {
-          // Read inside the limiter slot: only `concurrency` checkpoint buffers exist at once.
-          const data = await body();
+        // Filled inside the limiter slot, in one of its reused buffers: only `concurrency`
+        // checkpoint buffers ever exist, and a checkpoint leaves no garbage behind.
+        limiter.runWithBuffer(false, length, async (data) => {
+          await fill(data);
           await s3.send(
             new PutObjectCommand({
               Bucket: bucket,
@@ -191,9 +201,11 @@ export class CallCheckpointer {
     const uuid = this.#call.identity.uuid;
     if (!this.#callStored) {
       const call = this.#call;
+      const json = Buffer.from(`${JSON.stringify(call)}\n`);
       await this.#put(
         inflightCallKey(uuid),
-        async () => Buffer.from(`${JSON.stringify(call)}\n`),
+        json.length,
+        async (buffer) => void json.copy(buffer),
         'application/json',
       );
       // A newer upload id may have arrived meanwhile; then it goes up next time.
@@ -210,11 +222,8 @@ export class CallCheckpointer {
       this.#lastStartedAt = performance.now();
       await this.#put(
         key,
-        async () => {
-          const body = Buffer.allocUnsafe(end - offset);
-          await spool.readInto(body, 0, offset, body.length);
-          return body;
-        },
+        end - offset,
+        (buffer) => spool.readInto(buffer, 0, offset, buffer.length),
         'application/octet-stream',
       );
       this.#checkpointed = end;

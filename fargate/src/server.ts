@@ -13,6 +13,7 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import { verifyCallToken } from '../../common/call-token.js';
 import { isValidCallUuid } from '../../common/recording-keys.js';
 import { CallSession, type SessionSettings } from './call-session.js';
+import { MAX_CHECKPOINT_BYTES } from './checkpoint.js';
 import { CloseCode } from './close-codes.js';
 import { noMetrics, type RecorderMetrics } from './metrics.js';
 import { type RetryPolicy, TransferLimiter } from './retry.js';
@@ -151,7 +152,9 @@ export function createRecorder(options: RecorderOptions): Recorder {
     s3: options.s3,
     bucket: options.bucket,
     limiter: new TransferLimiter(options.uploadConcurrency ?? 8),
-    checkpointLimiter: new TransferLimiter(options.checkpointConcurrency ?? 16),
+    checkpointLimiter: new TransferLimiter(options.checkpointConcurrency ?? 16, {
+      bufferBytes: MAX_CHECKPOINT_BYTES,
+    }),
     retry: options.retry,
   };
   const sessions = new Map<WebSocket, CallSession>();
