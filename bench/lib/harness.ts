@@ -70,6 +70,10 @@ export async function startTarget(name: TargetName, options: TargetOptions = {})
     cpus: options.recorderCpus ?? '1',
     label: name,
     echo: process.env.BENCH_ECHO === '1',
+    // e.g. BENCH_RECORDER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the recorder.
+    ...(name === 'recorder' && process.env.BENCH_RECORDER_NODE_ARGS
+      ? { nodeArgs: process.env.BENCH_RECORDER_NODE_ARGS.split(' ').filter(Boolean) }
+      : {}),
     env: {
       HOST: '127.0.0.1',
       RECORDINGS_BUCKET: s3.bucket,
