@@ -21,6 +21,17 @@ import {
 
 const execFileAsync = promisify(execFile);
 
+/**
+ * Which CPU the recorder under test has to itself (`BENCH_RECORDER_CPU`, default 1), and which
+ * the load generator and the S3 server share (the other one). On a VM the two vCPUs need not be
+ * equally fast: check with `taskset -c N` on a busy loop, and give the faster one to whichever
+ * side must not be the bottleneck.
+ */
+export const CPUS = (() => {
+  const recorder = process.env.BENCH_RECORDER_CPU ?? '1';
+  return { recorder, others: recorder === '1' ? '0' : '1' };
+})();
+
 /** The two recorders a benchmark compares. */
 export type TargetName = 'recorder' | 'baseline';
 
@@ -46,9 +57,9 @@ export interface Target {
 }
 
 export interface TargetOptions {
-  /** CPUs for the recorder process (taskset list). @default '1' */
+  /** CPUs for the recorder process (taskset list). @default CPUS.recorder */
   readonly recorderCpus?: string;
-  /** CPUs for the S3 server process. @default '0' */
+  /** CPUs for the S3 server process. @default CPUS.others */
   readonly s3Cpus?: string;
   readonly port?: number;
   /** Extra env for the recorder process. */
@@ -60,14 +71,14 @@ export interface TargetOptions {
 /** Bundles and starts one recorder (pinned) against a fresh local S3 server process. */
 export async function startTarget(name: TargetName, options: TargetOptions = {}): Promise<Target> {
   const script = name === 'recorder' ? await bundleRecorder() : await bundleEntry(TARGET_ENTRIES[name]);
-  const s3 = await startS3Process({ cpus: options.s3Cpus ?? '0', events: options.s3Events ?? false });
+  const s3 = await startS3Process({ cpus: options.s3Cpus ?? CPUS.others, events: options.s3Events ?? false });
   const scratch = await mkdtemp(join(tmpdir(), `bench-${name}-scratch-`));
   const secret = randomBytes(32).toString('hex');
   const port = options.port ?? 18000 + Math.floor(Math.random() * 2000);
   const recorder = await startRecorderProcess({
     script,
     port,
-    cpus: options.recorderCpus ?? '1',
+    cpus: options.recorderCpus ?? CPUS.recorder,
     label: name,
     echo: process.env.BENCH_ECHO === '1',
     // e.g. BENCH_RECORDER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the recorder.

@@ -1,4 +1,4 @@
-import { speechFile, startTarget, type TargetName, verifyRecordings } from '../lib/harness.js';
+import { CPUS, speechFile, startTarget, type TargetName, verifyRecordings } from '../lib/harness.js';
 import { runLoadProcess } from '../lib/processes.js';
 import { RssSampler, readCpuSeconds } from '../lib/rss.js';
 import { summarize } from '../lib/stats.js';
@@ -65,7 +65,7 @@ export async function runCapacity(name: TargetName, options: CapacityOptions): P
             pollIntervalMs: 250,
           },
         },
-        { cpus: '0' },
+        { cpus: CPUS.others },
       );
       const wallSeconds = (performance.now() - wallBefore) / 1000;
       const cpu = ((await readCpuSeconds(target.recorder.pid)) - cpuBefore) / wallSeconds;

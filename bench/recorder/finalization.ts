@@ -1,5 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { speechFile, startTarget, type Target, type TargetName, verifyRecordings } from '../lib/harness.js';
+import {
+  CPUS,
+  speechFile,
+  startTarget,
+  type Target,
+  type TargetName,
+  verifyRecordings,
+} from '../lib/harness.js';
 import type { CallResult } from '../lib/load-generator.js';
 import { runLoadProcess } from '../lib/processes.js';
 import { type Summary, summarize } from '../lib/stats.js';
@@ -80,7 +87,7 @@ export async function runFinalization(
           rampMs,
           pcmFile: file,
         },
-        { cpus: '0' },
+        { cpus: CPUS.others },
       );
       const stored = await waitForRecordings(target, result.calls, 120_000);
       const times = result.calls.flatMap((call) => {

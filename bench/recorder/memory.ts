@@ -1,4 +1,4 @@
-import { speechFile, startTarget, type TargetName, verifyRecordings } from '../lib/harness.js';
+import { CPUS, speechFile, startTarget, type TargetName, verifyRecordings } from '../lib/harness.js';
 import { runLoadProcess } from '../lib/processes.js';
 import { RssSampler } from '../lib/rss.js';
 import { median } from '../lib/stats.js';
@@ -35,7 +35,7 @@ export async function runMemory(name: TargetName, options: MemoryOptions): Promi
     // Warm up (JIT, SDK clients, buffers) with a short round, then take the idle RSS.
     await runLoadProcess(
       { url: target.url, secret: target.secret, calls: 20, seconds: 5, pcmFile: file, rampMs: 1000 },
-      { cpus: '0' },
+      { cpus: CPUS.others },
     );
     await new Promise((resolve) => setTimeout(resolve, 5000));
     const sampler = new RssSampler(target.recorder.pid, 250);
@@ -68,7 +68,7 @@ export async function runMemory(name: TargetName, options: MemoryOptions): Promi
           pollIntervalMs: 250,
         },
       },
-      { cpus: '0' },
+      { cpus: CPUS.others },
     );
     clearInterval(tagger);
     sampler.phase = 'after';
