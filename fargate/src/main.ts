@@ -21,6 +21,26 @@ const SWEEP_INTERVAL_MS = 5 * 60_000;
 
 const bootLogger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'recorder' });
 
+/**
+ * The AWS SDK's own log lines, as structured logs. Without a logger the SDK prints some warnings
+ * with `console.warn`, e.g. one per failed upload of a stream body (which it leaves to the
+ * recorder's own retries, each already logged): those go to DEBUG, anything else at its level.
+ */
+function sdkLogger(logger: Logger) {
+  const streaming = 'non-retryable streaming request';
+  return {
+    trace: () => {},
+    debug: (...content: unknown[]) => logger.debug('S3 client', { sdk: content.map(String).join(' ') }),
+    info: (...content: unknown[]) => logger.debug('S3 client', { sdk: content.map(String).join(' ') }),
+    warn: (...content: unknown[]) => {
+      const text = content.map(String).join(' ');
+      if (text.includes(streaming)) logger.debug('S3 client', { sdk: text });
+      else logger.warn('S3 client', { sdk: text });
+    },
+    error: (...content: unknown[]) => logger.error('S3 client', { sdk: content.map(String).join(' ') }),
+  };
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = new Logger({
@@ -30,7 +50,11 @@ async function main(): Promise<void> {
   await access(config.scratchDir, constants.W_OK).catch((error: unknown) => {
     throw new ConfigError('SCRATCH_DIR', `must be a writable folder: ${(error as Error).message}`);
   });
-  const s3 = createS3Client({ endpoint: config.s3Endpoint, region: config.region });
+  const s3 = createS3Client({
+    endpoint: config.s3Endpoint,
+    region: config.region,
+    overrides: { logger: sdkLogger(logger) },
+  });
   const metrics = new EmfRecorderMetrics();
   const recorder = createRecorder({
     bucket: config.bucket,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { writeSync, writevSync } from 'node:fs';
+import { createReadStream, writeSync, writevSync } from 'node:fs';
 import { type FileHandle, open, rm, stat, writeFile } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import type { CallIdentity } from '../../common/recording-metadata.js';
 
 /** Writing or reading a call's scratch file failed (disk full, volume gone). */
@@ -162,6 +163,17 @@ export class AudioSpool {
       if (bytesRead === 0) throw new SpoolError(`${this.path} ended early at ${position + done}`);
       done += bytesRead;
     }
+  }
+
+  /**
+   * Audio bytes [start, end) as a stream (both within what is on disk), read through a file
+   * descriptor of its own, so it outlives neither `close` nor the file.
+   */
+  createReadStream(start: number, end: number): Readable {
+    if (end > this.#storedBytes || start > end) {
+      throw new SpoolError(`read of [${start}, ${end}) is past the ${this.#storedBytes} bytes on disk`);
+    }
+    return createReadStream(this.path, { start, end: end - 1 });
   }
 
   /**

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   type CompletedPart,
@@ -11,7 +12,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { type RetryPolicy, type TransferLimiter, withRetry } from './retry.js';
-import type { AudioSpool } from './spool.js';
+import { type AudioSpool, SpoolError } from './spool.js';
 import { WAV_HEADER_BYTES, type WavFormat, wavHeader } from './wav.js';
 
 /** S3's smallest part (all but the last part of a multipart upload). */
@@ -169,24 +170,18 @@ export class RecordingUpload {
       `UploadPart ${part} of ${key}`,
       (abortSignal) =>
         limiter.run(urgent, async () => {
-          // Read inside the limiter slot, so only `concurrency` part buffers exist at once.
-          const body = Buffer.allocUnsafe(length);
-          if (part === 1) {
-            wavHeader(format, audioBytes).copy(body, 0);
-            await spool.readInto(body, WAV_HEADER_BYTES, 0, length - WAV_HEADER_BYTES);
-          } else {
-            await spool.readInto(body, 0, start - WAV_HEADER_BYTES, length);
-          }
-          const result = await s3.send(
-            new UploadPartCommand({
-              Bucket: bucket,
-              Key: key,
-              UploadId: uploadId,
-              PartNumber: part,
-              Body: body,
-              ContentLength: length,
-            }),
-            { abortSignal },
+          const result = await withWavStream(wavStream(spool, format, audioBytes, start, length), (Body) =>
+            s3.send(
+              new UploadPartCommand({
+                Bucket: bucket,
+                Key: key,
+                UploadId: uploadId,
+                PartNumber: part,
+                Body,
+                ContentLength: length,
+              }),
+              { abortSignal },
+            ),
           );
           return result.ETag;
         }),
@@ -256,30 +251,31 @@ export class RecordingUpload {
 
   async #putWhole(audioBytes: number): Promise<string> {
     const { s3, bucket, key, objectMetadata, spool, limiter, format } = this.options;
-    let sha256 = '';
-    await withRetry(
-      `PutObject ${key}`,
-      (abortSignal) =>
-        limiter.run(true, async () => {
-          const body = Buffer.allocUnsafe(WAV_HEADER_BYTES + audioBytes);
-          wavHeader(format, audioBytes).copy(body, 0);
-          await spool.readInto(body, WAV_HEADER_BYTES, 0, audioBytes);
-          sha256 = createHash('sha256').update(body).digest('hex');
-          await s3.send(
-            new PutObjectCommand({
-              Bucket: bucket,
-              Key: key,
-              Body: body,
-              ContentLength: body.length,
-              ContentType: 'audio/wav',
-              Metadata: objectMetadata,
-            }),
-            { abortSignal },
-          );
-        }),
-      this.options.retry,
-      (error, attempt, delay) => this.options.onRetry?.('PutObject', error, attempt, delay),
-    );
+    const wavBytes = WAV_HEADER_BYTES + audioBytes;
+    const [sha256] = await Promise.all([
+      spool.sha256(wavHeader(format, audioBytes)),
+      withRetry(
+        `PutObject ${key}`,
+        (abortSignal) =>
+          limiter.run(true, () =>
+            withWavStream(wavStream(spool, format, audioBytes, 0, wavBytes), (Body) =>
+              s3.send(
+                new PutObjectCommand({
+                  Bucket: bucket,
+                  Key: key,
+                  Body,
+                  ContentLength: wavBytes,
+                  ContentType: 'audio/wav',
+                  Metadata: objectMetadata,
+                }),
+                { abortSignal },
+              ),
+            ),
+          ),
+        this.options.retry,
+        (error, attempt, delay) => this.options.onRetry?.('PutObject', error, attempt, delay),
+      ),
+    ]);
     return sha256;
   }
 
@@ -358,6 +354,55 @@ export class RecordingUpload {
         }),
       { ...this.options.retry, deadlineMs: Math.min(this.options.retry?.deadlineMs ?? 60_000, 60_000) },
     ).catch((error: unknown) => this.options.onAbortFailed?.(uploadId, error));
+  }
+}
+
+/**
+ * Bytes [start, start + length) of the WAV (header, then the spool file's audio) as a stream read
+ * from the file: a body in flight holds a read buffer (64 KiB), not the whole part. Whole-part
+ * buffers, 5 MiB each and made by the dozen when many calls cross a part boundary together, left
+ * RSS tens of MiB higher after each such wave (freed memory the allocator kept). The SDK does not
+ * retry a stream body itself; `withRetry` makes a fresh stream for each attempt.
+ */
+function wavStream(
+  spool: AudioSpool,
+  format: WavFormat,
+  audioBytes: number,
+  start: number,
+  length: number,
+): Readable {
+  const end = start + length;
+  if (end > WAV_HEADER_BYTES + spool.storedBytes || end > WAV_HEADER_BYTES + audioBytes) {
+    throw new SpoolError(
+      `WAV bytes [${start}, ${end}) are past the ${spool.storedBytes} audio bytes on disk`,
+    );
+  }
+  const header =
+    start < WAV_HEADER_BYTES
+      ? wavHeader(format, audioBytes).subarray(start, Math.min(end, WAV_HEADER_BYTES))
+      : undefined;
+  const audioStart = Math.max(start, WAV_HEADER_BYTES) - WAV_HEADER_BYTES;
+  const audioEnd = end - WAV_HEADER_BYTES;
+  const audio = audioEnd > audioStart ? spool.createReadStream(audioStart, audioEnd) : undefined;
+  if (!header) return audio ?? Readable.from([]);
+  const stream = Readable.from(
+    (async function* () {
+      yield header;
+      if (audio) yield* audio;
+    })(),
+    { objectMode: false },
+  );
+  // Destroyed before it reached the audio (an aborted request): close the file too.
+  stream.once('close', () => audio?.destroy());
+  return stream;
+}
+
+/** Sends one request with a fresh WAV stream, and always closes the stream's file afterwards. */
+async function withWavStream<T>(body: Readable, send: (body: Readable) => Promise<T>): Promise<T> {
+  try {
+    return await send(body);
+  } finally {
+    body.destroy();
   }
 }
 
