@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -81,9 +81,14 @@ export async function startTarget(name: TargetName, options: TargetOptions = {})
     cpus: options.recorderCpus ?? CPUS.recorder,
     label: name,
     echo: process.env.BENCH_ECHO === '1',
-    // e.g. BENCH_RECORDER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the recorder.
-    ...(name === 'recorder' && process.env.BENCH_RECORDER_NODE_ARGS
-      ? { nodeArgs: process.env.BENCH_RECORDER_NODE_ARGS.split(' ').filter(Boolean) }
+    ...(name === 'recorder'
+      ? {
+          nodeArgs: [
+            ...(await imageNodeFlags()),
+            // e.g. BENCH_RECORDER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the recorder.
+            ...(process.env.BENCH_RECORDER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+          ],
+        }
       : {}),
     env: {
       HOST: '127.0.0.1',
@@ -118,6 +123,21 @@ export async function startTarget(name: TargetName, options: TargetOptions = {})
       await rm(scratch, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The node flags the recorder's image starts it with (the `--` words of `fargate/Dockerfile`'s
+ * exec-form CMD), so the benchmark runs the recorder as it is deployed.
+ */
+export async function imageNodeFlags(): Promise<string[]> {
+  const dockerfile = await readFile(join(ROOT, 'fargate/Dockerfile'), 'utf8');
+  const cmd = dockerfile
+    .split('\n')
+    .filter((line) => line.startsWith('CMD '))
+    .at(-1);
+  if (!cmd) throw new Error('fargate/Dockerfile has no CMD');
+  const words = JSON.parse(cmd.slice(4)) as string[];
+  return words.filter((word) => word.startsWith('--'));
 }
 
 /** `A=1 B=2` → `{ A: '1', B: '2' }`. */
