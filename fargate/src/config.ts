@@ -13,6 +13,8 @@ export interface RecorderConfig {
   readonly region: string | undefined;
   readonly scratchDir: string;
   readonly drainTimeoutMs: number;
+  /** The orchestrator's SIGTERM → SIGKILL time: the process exits just before it, drained or not. */
+  readonly stopTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly maxCallSeconds: number;
   /** Most audio (seconds) a crash may lose: a live call's S3 checkpoint interval; 0 turns them off. */
@@ -86,6 +88,14 @@ export function loadConfig(env: Env = process.env): RecorderConfig {
       `must be at least twice CHECKPOINT_SECONDS (${checkpointSeconds}), got ${inflightStaleSeconds}`,
     );
   }
+  const drainTimeoutSeconds = wholeNumber(env, 'DRAIN_TIMEOUT_SECONDS', 100, 0, 110);
+  const stopTimeoutSeconds = wholeNumber(env, 'STOP_TIMEOUT_SECONDS', 120, 2, 86_400);
+  if (drainTimeoutSeconds >= stopTimeoutSeconds) {
+    throw new ConfigError(
+      'DRAIN_TIMEOUT_SECONDS',
+      `must be less than STOP_TIMEOUT_SECONDS (${stopTimeoutSeconds}), got ${drainTimeoutSeconds}`,
+    );
+  }
   return {
     // 0 picks a free port (tests).
     port: wholeNumber(env, 'PORT', 8080, 0, 65535),
@@ -96,7 +106,8 @@ export function loadConfig(env: Env = process.env): RecorderConfig {
     region: env.AWS_REGION?.trim() || undefined,
     scratchDir: env.SCRATCH_DIR?.trim() || '/scratch',
     // Fargate stops a task 120 s after SIGTERM: the drain must end before, finalization included.
-    drainTimeoutMs: wholeNumber(env, 'DRAIN_TIMEOUT_SECONDS', 100, 0, 110) * 1000,
+    drainTimeoutMs: drainTimeoutSeconds * 1000,
+    stopTimeoutMs: stopTimeoutSeconds * 1000,
     idleTimeoutMs: idleTimeoutSeconds * 1000,
     maxCallSeconds: wholeNumber(env, 'MAX_CALL_SECONDS', 7200, 1, 7200),
     checkpointSeconds,

@@ -18,6 +18,8 @@ import { MIN_PART_BYTES } from './upload.js';
 
 /** How often each task looks for abandoned calls' checkpoints (besides once at start). */
 const SWEEP_INTERVAL_MS = 5 * 60_000;
+/** How long before the stop timeout's SIGKILL the process gives up on the recordings still uploading. */
+const STOP_MARGIN_MS = 3000;
 
 const bootLogger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'recorder' });
 
@@ -126,6 +128,21 @@ async function main(): Promise<void> {
     }
     stopping = true;
     logger.info('draining on signal', { signal, activeCalls: recorder.activeCalls() });
+    // Recordings that S3 keeps refusing would retry past the orchestrator's SIGKILL, which ends the
+    // process without a word. Exit just before it instead, naming the calls not stored: their
+    // spool files stay on the scratch disk (recovered at the next start on the same disk) and
+    // their S3 checkpoints are what a sweeper recovers when the disk goes with the task.
+    setTimeout(
+      () => {
+        const calls = recorder.unstoredCalls();
+        logger.error('stop timeout reached with recordings not stored; exiting before SIGKILL', {
+          count: calls.length,
+          calls,
+        });
+        process.exit(1);
+      },
+      Math.max(1000, config.stopTimeoutMs - STOP_MARGIN_MS),
+    );
     // A sweep in progress is not waited for: whatever it leaves, the next sweep redoes.
     void sweeper?.stop();
     recorder

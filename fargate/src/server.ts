@@ -85,6 +85,8 @@ export interface Recorder {
   activeCalls(): number;
   /** Whether this recorder holds the call (open, or its recording still finalizing). */
   hasCall(uuid: string): boolean;
+  /** The uuids of the calls not yet stored. */
+  unstoredCalls(): string[];
 }
 
 /** A handshake refused before the upgrade. */
@@ -371,5 +373,6 @@ export function createRecorder(options: RecorderOptions): Recorder {
     },
     activeCalls: () => live.size,
     hasCall: (uuid) => live.has(uuid),
+    unstoredCalls: () => [...live.keys()],
   };
 }

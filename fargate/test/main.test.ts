@@ -1,6 +1,8 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -159,6 +161,49 @@ describe('the recorder process', () => {
       emf.some((line) => Array.isArray(line.UploadLatency) || typeof line.UploadLatency === 'number'),
     ).toBe(true);
     expect(await readdir(scratchDir)).toEqual([]);
+  });
+
+  it('on SIGTERM while S3 refuses every request, exits 1 just before the stop timeout, naming the call not stored and keeping its audio on disk', async () => {
+    // An S3 endpoint that answers 503 SlowDown to everything, as during a regional S3 incident.
+    const refusing = createServer((request, response) => {
+      request.resume();
+      response.writeHead(503, { 'content-type': 'application/xml' });
+      response.end('<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>');
+    });
+    await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
+    try {
+      const endpoint = `http://127.0.0.1:${(refusing.address() as AddressInfo).port}`;
+      const scratchDir = await mkdtemp(join(work, 'scratch-'));
+      const recorder = await startProcess(['--import', 'tsx', 'fargate/src/main.ts'], scratchDir, {
+        S3_ENDPOINT: endpoint,
+        STOP_TIMEOUT_SECONDS: '5',
+      });
+      const uuid = newCallUuid();
+      const ws = await openSocket(callUrl(`ws://127.0.0.1:${recorder.port}`, uuid));
+      const audio = frames(pcm, rate);
+      await sendAll(ws, [connectedFrame(rate, uuid), ...audio]);
+      ws.close(1000);
+      await closed(ws);
+      const signalled = Date.now();
+      recorder.child.kill('SIGTERM');
+      expect(await recorder.exited).toBe(1);
+      // 3 s before the 5 s stop timeout, not at it (where SIGKILL would have come) nor at once.
+      const elapsed = Date.now() - signalled;
+      expect(elapsed).toBeGreaterThanOrEqual(1500);
+      expect(elapsed).toBeLessThan(4500);
+      const lastWord = recorder.warnings.find((line) =>
+        String(line.message).startsWith('stop timeout reached'),
+      );
+      expect(lastWord).toMatchObject({ level: 'ERROR', count: 1, calls: [uuid] });
+      // The audio stays on the scratch disk for a recovery run, whole.
+      const spool = (await readdir(scratchDir)).find(
+        (name) => name.startsWith(uuid) && name.endsWith('.pcm'),
+      );
+      expect(spool).toBeDefined();
+      expect((await readFile(join(scratchDir, spool!))).equals(Buffer.concat(audio))).toBe(true);
+    } finally {
+      refusing.close();
+    }
   });
 
   it('after SIGKILL mid-call, the next start on the same scratch disk recovers the audio received', async () => {

@@ -221,6 +221,8 @@ export class RecorderService extends Construct {
         RECORDINGS_BUCKET: props.bucket.bucketName,
         SCRATCH_DIR,
         DRAIN_TIMEOUT_SECONDS: String(drainSeconds),
+        // The recorder exits just before SIGKILL, naming any recordings S3 has not taken yet.
+        STOP_TIMEOUT_SECONDS: String(STOP_TIMEOUT.toSeconds()),
         MAX_CALL_SECONDS: String(props.maxCallSeconds ?? 7200),
         CHECKPOINT_SECONDS: String(props.checkpointSeconds ?? 10),
         LOG_LEVEL: props.logLevel ?? 'INFO',

@@ -158,6 +158,7 @@ describe('RecorderService in the default stack', () => {
         RECORDINGS_BUCKET: { Ref: bucketId },
         SCRATCH_DIR: '/scratch',
         DRAIN_TIMEOUT_SECONDS: '100',
+        STOP_TIMEOUT_SECONDS: '120',
         MAX_CALL_SECONDS: '7200',
         CHECKPOINT_SECONDS: '10',
         LOG_LEVEL: 'INFO',
