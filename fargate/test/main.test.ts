@@ -149,10 +149,19 @@ describe('the recorder process', () => {
       const { metadata, wav } = await waitForRecording(s3.client, s3.bucket, call.uuid, 2000);
       expect(wav.subarray(44).equals(Buffer.concat(call.audio))).toBe(true);
       expect(metadata.end).toMatchObject({ by: 'drain', code: 1001 });
-      // Structured logs carry the call uuid.
-      expect(
-        recorder.lines.some((line) => line.message === 'recording stored' && line.callUuid === call.uuid),
-      ).toBe(true);
+      // Structured logs carry the call uuid, and where the time after hangup went.
+      const stored = recorder.lines.find(
+        (line) => line.message === 'recording stored' && line.callUuid === call.uuid,
+      );
+      expect(stored).toMatchObject({
+        uploadLatencyMs: expect.any(Number),
+        finalizeMs: {
+          flush: expect.any(Number),
+          put: expect.any(Number),
+          metadata: expect.any(Number),
+          cleanUp: expect.any(Number),
+        },
+      });
     }
     const emf = recorder.lines.filter((line) => '_aws' in line);
     expect(emf.reduce((sum, line) => sum + Number(line.CallsStarted ?? 0), 0)).toBe(2);
