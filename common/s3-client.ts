@@ -1,5 +1,22 @@
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 
+/**
+ * Without a logger the SDK prints some warnings with `console.warn`, among them one per failed
+ * request whose body is a stream ("non-retryable streaming request"): callers here retry those
+ * themselves, with a fresh stream, and log each retry. That one is dropped; other warnings and
+ * errors still reach the console. A service passes its structured logger in `overrides`.
+ */
+const quietSdkLogger = {
+  trace: () => {},
+  debug: () => {},
+  info: () => {},
+  warn: (...content: unknown[]) => {
+    if (!content.some((part) => String(part).includes('non-retryable streaming request')))
+      console.warn(...content);
+  },
+  error: (...content: unknown[]) => console.error(...content),
+};
+
 export interface S3ClientOptions {
   /**
    * A custom S3 API endpoint, e.g. the embedded local server `http://127.0.0.1:4569`.
@@ -22,10 +39,11 @@ export interface S3ClientOptions {
 export function createS3Client(options: S3ClientOptions = {}): S3Client {
   const region = options.region ?? process.env.AWS_REGION ?? 'us-east-1';
   if (!options.endpoint) {
-    return new S3Client({ region, ...options.overrides });
+    return new S3Client({ region, logger: quietSdkLogger, ...options.overrides });
   }
   return new S3Client({
     region,
+    logger: quietSdkLogger,
     endpoint: options.endpoint,
     forcePathStyle: true,
     requestChecksumCalculation: 'WHEN_REQUIRED',
