@@ -3,8 +3,10 @@ import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 /**
  * Without a logger the SDK prints some warnings with `console.warn`, among them one per failed
  * request whose body is a stream ("non-retryable streaming request"): callers here retry those
- * themselves, with a fresh stream, and log each retry. That one is dropped; other warnings and
- * errors still reach the console. A service passes its structured logger in `overrides`.
+ * themselves, with a fresh stream, and log each retry. That one is dropped; other warnings still
+ * reach the console. Its per-command records (info on success, error on failure, with the
+ * command's input) stay off, as with no logger: callers log what failed, without request bodies.
+ * A service passes its structured logger in `overrides`.
  */
 const quietSdkLogger = {
   trace: () => {},
@@ -14,7 +16,7 @@ const quietSdkLogger = {
     if (!content.some((part) => String(part).includes('non-retryable streaming request')))
       console.warn(...content);
   },
-  error: (...content: unknown[]) => console.error(...content),
+  error: () => {},
 };
 
 export interface S3ClientOptions {

@@ -24,22 +24,24 @@ const STOP_MARGIN_MS = 3000;
 const bootLogger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'recorder' });
 
 /**
- * The AWS SDK's own log lines, as structured logs. Without a logger the SDK prints some warnings
- * with `console.warn`, e.g. one per failed upload of a stream body (which it leaves to the
- * recorder's own retries, each already logged): those go to DEBUG, anything else at its level.
+ * The AWS SDK's warnings, as structured logs. Without a logger the SDK prints some with
+ * `console.warn`, e.g. one per failed upload of a stream body (which it leaves to the recorder's
+ * own retries, each already logged): that one goes to DEBUG, any other to WARN. Its per-command
+ * records (info on success, error on failure, with the command's input) stay off, as with no
+ * logger: the recorder logs what failed, without request bodies.
  */
 function sdkLogger(logger: Logger) {
   const streaming = 'non-retryable streaming request';
   return {
     trace: () => {},
-    debug: (...content: unknown[]) => logger.debug('S3 client', { sdk: content.map(String).join(' ') }),
-    info: (...content: unknown[]) => logger.debug('S3 client', { sdk: content.map(String).join(' ') }),
+    debug: () => {},
+    info: () => {},
     warn: (...content: unknown[]) => {
       const text = content.map(String).join(' ');
       if (text.includes(streaming)) logger.debug('S3 client', { sdk: text });
       else logger.warn('S3 client', { sdk: text });
     },
-    error: (...content: unknown[]) => logger.error('S3 client', { sdk: content.map(String).join(' ') }),
+    error: () => {},
   };
 }
 
