@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { WebSocket } from 'ws';
 import { bytesPerSecond, frameBytes, type SampleRate } from '../../common/audio-format.js';
-import { metadataKey, recordingKey } from '../../common/recording-keys.js';
+import { recordingKey } from '../../common/recording-keys.js';
 import {
   type CallIdentity,
   type RecordedTextEvent,
@@ -21,9 +21,9 @@ import {
   parseConnectedFrame,
   parseTextEvent,
 } from './protocol.js';
-import { type RetryPolicy, type TransferLimiter, withRetry } from './retry.js';
+import type { RetryPolicy, TransferLimiter } from './retry.js';
 import { AudioSpool, type CallJournal, writeJournal } from './spool.js';
-import { RecordingUpload, type StoredRecording } from './upload.js';
+import { putRecordingMetadata, RecordingUpload, recordingMetadata, type StoredRecording } from './upload.js';
 
 /** Per-call limits and timings (resolved defaults, from the recorder's options). */
 export interface SessionSettings {
@@ -449,20 +449,7 @@ export class CallSession {
       const stored = await upload.finish();
       const storedMono = performance.now();
       const metadata = this.#metadata(identity, endedAt, end, stored);
-      await withRetry(
-        `PutObject ${metadataKey(identity.uuid, this.options.acceptedAt)}`,
-        (abortSignal) =>
-          storage.s3.send(
-            new PutObjectCommand({
-              Bucket: storage.bucket,
-              Key: metadataKey(identity.uuid, this.options.acceptedAt),
-              Body: `${JSON.stringify(metadata, null, 2)}\n`,
-              ContentType: 'application/json',
-            }),
-            { abortSignal },
-          ),
-        storage.retry,
-      );
+      await putRecordingMetadata(storage.s3, storage.bucket, metadata, storage.retry);
       const metadataMono = performance.now();
       await spool.remove();
       // Only now: until the recording is stored, the checkpoints may be all that survives a crash.
@@ -508,21 +495,8 @@ export class CallSession {
       headers.uuid = this.#connected!.uuid;
     const interrupted =
       end.by !== 'peer' || !NORMAL_CLOSE_CODES.has(end.code) || this.#spool!.failure !== undefined;
-    return {
-      schemaVersion: 1,
-      uuid: identity.uuid,
-      conversationUuid: identity.conversationUuid,
-      from: identity.from,
-      to: identity.to,
-      startedAt: identity.startedAt,
+    return recordingMetadata(identity, stored, {
       endedAt: endedAt.toISOString(),
-      durationSeconds: stored.audioBytes / bytesPerSecond(identity.sampleRate),
-      sampleRate: identity.sampleRate,
-      channels: 1,
-      bitsPerSample: 16,
-      audioBytes: stored.audioBytes,
-      wavBytes: stored.wavBytes,
-      sha256: stored.sha256,
       frameCount: this.#frameCount,
       oddSizeFrames: this.#oddSizeFrames,
       textEvents: this.#textEvents,
@@ -531,6 +505,6 @@ export class CallSession {
       interrupted,
       recordingKey: recordingKey(identity.uuid, this.options.acceptedAt),
       headers,
-    };
+    });
   }
 }

@@ -1,9 +1,9 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { AbortMultipartUploadCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, type S3Client } from '@aws-sdk/client-s3';
 import { bytesPerSecond, frameBytes } from '../../common/audio-format.js';
-import { metadataKey, parseRecordingKey } from '../../common/recording-keys.js';
+import { parseRecordingKey } from '../../common/recording-keys.js';
 import {
   type CallIdentity,
   type RecordingMetadata,
@@ -13,7 +13,7 @@ import { asciiMetadata } from './call-session.js';
 import { deleteInflight } from './checkpoint.js';
 import { type RetryPolicy, type TransferLimiter, withRetry } from './retry.js';
 import { type AudioSpool, type CallJournal, reopenSpool } from './spool.js';
-import { RecordingUpload } from './upload.js';
+import { putRecordingMetadata, RecordingUpload, recordingMetadata } from './upload.js';
 
 /** The journals on the scratch disk now. Take this before accepting calls: later ones are live. */
 export async function findJournals(scratchDir: string): Promise<string[]> {
@@ -131,22 +131,9 @@ export async function storeInterrupted(recording: InterruptedRecording): Promise
   });
   const stored = await upload.finish();
   const durationSeconds = stored.audioBytes / bytesPerSecond(sampleRate);
-  const metadata: RecordingMetadata = {
-    schemaVersion: 1,
-    uuid: identity.uuid,
-    conversationUuid: identity.conversationUuid,
-    from: identity.from,
-    to: identity.to,
-    startedAt: identity.startedAt,
+  const metadata = recordingMetadata(identity, stored, {
     // The end of the audio received: the recorder stopped without seeing the call end.
     endedAt: new Date(Date.parse(identity.startedAt) + durationSeconds * 1000).toISOString(),
-    durationSeconds,
-    sampleRate,
-    channels: 1,
-    bitsPerSample: 16,
-    audioBytes: stored.audioBytes,
-    wavBytes: stored.wavBytes,
-    sha256: stored.sha256,
     // Frame and text-event accounting lived in the stopped process; whole frames are assumed.
     frameCount: Math.ceil(stored.audioBytes / frameBytes(sampleRate)),
     oddSizeFrames: 0,
@@ -155,22 +142,8 @@ export async function storeInterrupted(recording: InterruptedRecording): Promise
     interrupted: true,
     recordingKey: key,
     headers: recording.headers,
-  };
-  const jsonKey = metadataKey(identity.uuid, new Date(identity.startedAt));
-  await withRetry(
-    `PutObject ${jsonKey}`,
-    (abortSignal) =>
-      s3.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: jsonKey,
-          Body: `${JSON.stringify(metadata, null, 2)}\n`,
-          ContentType: 'application/json',
-        }),
-        { abortSignal },
-      ),
-    retry,
-  );
+  });
+  await putRecordingMetadata(s3, bucket, metadata, retry);
   return metadata;
 }
 

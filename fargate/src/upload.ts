@@ -11,6 +11,9 @@ import {
   type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { bytesPerSecond } from '../../common/audio-format.js';
+import { metadataKey } from '../../common/recording-keys.js';
+import type { CallIdentity, RecordingMetadata } from '../../common/recording-metadata.js';
 import { type RetryPolicy, type TransferLimiter, withRetry } from './retry.js';
 import { type AudioSpool, SpoolError } from './spool.js';
 import { WAV_HEADER_BYTES, type WavFormat, wavHeader } from './wav.js';
@@ -54,6 +57,76 @@ export interface StoredRecording {
   readonly parts: number;
   /** Where the time after hangup went, ms (for the log). */
   readonly timings: Readonly<Record<string, number>>;
+}
+
+/** What the metadata says beyond the call's identity and its stored WAV. */
+export type RecordingAccount = Pick<
+  RecordingMetadata,
+  | 'endedAt'
+  | 'frameCount'
+  | 'oddSizeFrames'
+  | 'textEvents'
+  | 'droppedTextEvents'
+  | 'end'
+  | 'interrupted'
+  | 'recordingKey'
+  | 'headers'
+>;
+
+/** The metadata JSON of a stored recording (one shape for a live call and a recovered one). */
+export function recordingMetadata(
+  identity: CallIdentity,
+  stored: StoredRecording,
+  account: RecordingAccount,
+): RecordingMetadata {
+  return {
+    schemaVersion: 1,
+    uuid: identity.uuid,
+    conversationUuid: identity.conversationUuid,
+    from: identity.from,
+    to: identity.to,
+    startedAt: identity.startedAt,
+    endedAt: account.endedAt,
+    durationSeconds: stored.audioBytes / bytesPerSecond(identity.sampleRate),
+    sampleRate: identity.sampleRate,
+    channels: 1,
+    bitsPerSample: 16,
+    audioBytes: stored.audioBytes,
+    wavBytes: stored.wavBytes,
+    sha256: stored.sha256,
+    frameCount: account.frameCount,
+    oddSizeFrames: account.oddSizeFrames,
+    textEvents: account.textEvents,
+    ...(account.droppedTextEvents === undefined ? {} : { droppedTextEvents: account.droppedTextEvents }),
+    end: account.end,
+    interrupted: account.interrupted,
+    recordingKey: account.recordingKey,
+    headers: account.headers,
+  };
+}
+
+/** Writes the metadata JSON beside its WAV (retried like every other request). */
+export async function putRecordingMetadata(
+  s3: S3Client,
+  bucket: string,
+  metadata: RecordingMetadata,
+  retry?: RetryPolicy,
+): Promise<void> {
+  const key = metadataKey(metadata.uuid, new Date(metadata.startedAt));
+  await withRetry(
+    `PutObject ${key}`,
+    (abortSignal) =>
+      s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: `${JSON.stringify(metadata, null, 2)}\n`,
+          ContentType: 'application/json',
+        }),
+        { abortSignal },
+      ),
+    retry,
+  );
 }
 
 /**
