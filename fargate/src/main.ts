@@ -23,28 +23,6 @@ const STOP_MARGIN_MS = 3000;
 
 const bootLogger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'recorder' });
 
-/**
- * The AWS SDK's warnings, as structured logs. Without a logger the SDK prints some with
- * `console.warn`, e.g. one per failed upload of a stream body (which it leaves to the recorder's
- * own retries, each already logged): that one goes to DEBUG, any other to WARN. Its per-command
- * records (info on success, error on failure, with the command's input) stay off, as with no
- * logger: the recorder logs what failed, without request bodies.
- */
-function sdkLogger(logger: Logger) {
-  const streaming = 'non-retryable streaming request';
-  return {
-    trace: () => {},
-    debug: () => {},
-    info: () => {},
-    warn: (...content: unknown[]) => {
-      const text = content.map(String).join(' ');
-      if (text.includes(streaming)) logger.debug('S3 client', { sdk: text });
-      else logger.warn('S3 client', { sdk: text });
-    },
-    error: () => {},
-  };
-}
-
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = new Logger({
@@ -57,7 +35,11 @@ async function main(): Promise<void> {
   const s3 = createS3Client({
     endpoint: config.s3Endpoint,
     region: config.region,
-    overrides: { logger: sdkLogger(logger) },
+    // The SDK's warnings as structured logs.
+    warnings: {
+      debug: (sdk) => logger.debug('S3 client', { sdk }),
+      warn: (sdk) => logger.warn('S3 client', { sdk }),
+    },
   });
   const metrics = new EmfRecorderMetrics();
   const recorder = createRecorder({
