@@ -42,7 +42,7 @@ export interface LoadOptions {
   readonly pcm: Buffer;
   /** Extra fields in the first text frame (Vonage echoes NCCO `headers` there). */
   readonly headers?: Record<string, unknown>;
-  /** When set, after hangup each call polls S3 until its WAV is complete, and records how long it took. */
+  /** When set, after hangup each call polls S3 until its WAV is complete (or the timeout passes). */
   readonly finalization?: {
     readonly s3: S3Client;
     readonly bucket: string;
@@ -90,8 +90,6 @@ export interface CallResult {
    * (`performance.timeOrigin + performance.now()`), comparable with other processes' clocks.
    */
   readonly hangupAt?: number;
-  /** Hangup → WAV complete in S3, when `finalization` was asked for. */
-  readonly finalizedMs?: number;
   /** The WAV's key and size as found in S3. */
   readonly storedKey?: string;
   readonly storedBytes?: number;
@@ -182,7 +180,6 @@ interface CallState {
   error?: string;
   rejectedStatus?: number;
   hangupAt?: number;
-  finalizedMs?: number;
   storedKey?: string;
   storedBytes?: number;
   streaming: boolean;
@@ -311,7 +308,6 @@ export function startLoad(options: LoadOptions): RunningLoad {
       ...new Set([recordingKey(state.uuid, new Date(state.openedAt)), recordingKey(state.uuid, new Date())]),
     ];
     const deadline = Date.now() + (finalization.timeoutMs ?? 30_000);
-    const hangupPerf = state.hangupAt - performance.timeOrigin;
     for (let attempt = 0; Date.now() < deadline; attempt += 1) {
       const key = keys[attempt % keys.length] as string;
       try {
@@ -320,10 +316,7 @@ export function startLoad(options: LoadOptions): RunningLoad {
         );
         state.storedKey = key;
         state.storedBytes = head.ContentLength ?? 0;
-        if (state.storedBytes === expected) {
-          state.finalizedMs = performance.now() - hangupPerf;
-          return;
-        }
+        if (state.storedBytes === expected) return;
       } catch (error) {
         if ((error as { name?: string }).name !== 'NotFound') throw error;
       }
@@ -452,7 +445,6 @@ export function startLoad(options: LoadOptions): RunningLoad {
       ...(state.error === undefined ? {} : { error: state.error }),
       ...(state.rejectedStatus === undefined ? {} : { rejectedStatus: state.rejectedStatus }),
       ...(state.hangupAt === undefined ? {} : { hangupAt: state.hangupAt }),
-      ...(state.finalizedMs === undefined ? {} : { finalizedMs: state.finalizedMs }),
       ...(state.storedKey === undefined ? {} : { storedKey: state.storedKey }),
       ...(state.storedBytes === undefined ? {} : { storedBytes: state.storedBytes }),
     };
