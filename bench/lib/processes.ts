@@ -106,10 +106,17 @@ export async function startS3Process(
   const started = track(child, 's3', false);
   const line = await waitForLine(started, (text) => text.startsWith('{"endpoint"'), 30_000);
   const info = JSON.parse(line) as { endpoint: string; bucket: string; directory: string };
-  const objectsCreated = (): ObjectCreated[] =>
-    started.output
-      .filter((text) => text.startsWith('{"created"'))
-      .map((text) => (JSON.parse(text) as { created: ObjectCreated }).created);
+  // Parsed once each, as they are asked for: a finalization run asks every 250 ms.
+  const created: ObjectCreated[] = [];
+  let read = 0;
+  const objectsCreated = (): ObjectCreated[] => {
+    for (; read < started.output.length; read++) {
+      const text = started.output[read]!;
+      if (text.startsWith('{"created"'))
+        created.push((JSON.parse(text) as { created: ObjectCreated }).created);
+    }
+    return created;
+  };
   return { process: started, ...info, objectsCreated };
 }
 
