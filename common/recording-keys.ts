@@ -7,8 +7,9 @@
  * recordings/YYYY/MM/DD/<call uuid>.json    its metadata (RecordingMetadata)
  * events/YYYY/MM/DD/<conversation uuid>/<timestamp>_<leg uuid>_<status>.json
  *                                           one Vonage call event (date = event time, UTC)
- * inflight/<call uuid>/call.json            a live call's identity (recorder checkpoints)
- * inflight/<call uuid>/<byte offset>.pcm    its audio from that offset, checkpointed during the call
+ * inflight/<task id>/<seq>.batch            live calls' audio checkpoints, many calls per object
+ *                                           (see fargate/src/checkpoint.ts for the format)
+ * inflight/<task id>/alive.json             the recorder task's heartbeat while its calls are quiet
  * ```
  */
 
@@ -88,38 +89,41 @@ export function eventKey(event: {
   return `${eventsPrefix(event.conversationUuid, event.timestamp)}${stamp}_${event.legUuid}_${status}.json`;
 }
 
-/** Digits of a checkpoint's byte offset: 12 covers 7200 s at 24 kHz (345.6 MB) with room to spare. */
-const OFFSET_DIGITS = 12;
+/** Digits of a batch's sequence number: a batch a second for 30,000 years. */
+const SEQ_DIGITS = 12;
 
-/** Everything one call has under `inflight/`. */
-export function inflightPrefix(callUuid: string): string {
-  assertUuid('call uuid', callUuid);
-  return `${INFLIGHT_PREFIX}${callUuid}/`;
-}
-
-/** The live call's identity object (written once the call starts, removed once it is stored). */
-export function inflightCallKey(callUuid: string): string {
-  return `${inflightPrefix(callUuid)}call.json`;
+/** Everything one recorder task has under `inflight/`. */
+export function inflightTaskPrefix(taskId: string): string {
+  assertUuid('task id', taskId);
+  return `${INFLIGHT_PREFIX}${taskId}/`;
 }
 
 /**
- * The checkpoint holding the call's PCM from `offset` (bytes). Offsets are zero-padded so key
- * order is offset order.
+ * The task's heartbeat, rewritten while it has live calls but no batch to write (quiet calls): a
+ * task whose newest object is stale has stopped.
  */
-export function checkpointKey(callUuid: string, offset: number): string {
-  if (!Number.isSafeInteger(offset) || offset < 0 || String(offset).length > OFFSET_DIGITS) {
-    throw new Error(`checkpoint offset must be a whole number of bytes, got ${offset}`);
+export function taskAliveKey(taskId: string): string {
+  return `${inflightTaskPrefix(taskId)}alive.json`;
+}
+
+/**
+ * One checkpoint batch of a task: an index line, then audio of any number of its calls. Sequence
+ * numbers are zero-padded so key order is write order.
+ */
+export function checkpointBatchKey(taskId: string, seq: number): string {
+  if (!Number.isSafeInteger(seq) || seq < 0 || String(seq).length > SEQ_DIGITS) {
+    throw new Error(`batch sequence must be a whole number, got ${seq}`);
   }
-  return `${inflightPrefix(callUuid)}${String(offset).padStart(OFFSET_DIGITS, '0')}.pcm`;
+  return `${inflightTaskPrefix(taskId)}${String(seq).padStart(SEQ_DIGITS, '0')}.batch`;
 }
 
 /** Parses an `inflight/` key; undefined for any other key. */
 export function parseInflightKey(
   key: string,
-): { callUuid: string; kind: 'call' } | { callUuid: string; kind: 'checkpoint'; offset: number } | undefined {
-  const match = /^inflight\/([^/]+)\/(?:(call)\.json|(\d+)\.pcm)$/.exec(key);
+): { taskId: string; kind: 'alive' } | { taskId: string; kind: 'batch'; seq: number } | undefined {
+  const match = /^inflight\/([^/]+)\/(?:(alive)\.json|(\d+)\.batch)$/.exec(key);
   if (!match) return undefined;
-  const [, callUuid, call, offset] = match;
-  if (!isValidCallUuid(callUuid)) return undefined;
-  return call ? { callUuid, kind: 'call' } : { callUuid, kind: 'checkpoint', offset: Number(offset) };
+  const [, taskId, alive, seq] = match;
+  if (!isValidCallUuid(taskId)) return undefined;
+  return alive ? { taskId, kind: 'alive' } : { taskId, kind: 'batch', seq: Number(seq) };
 }

@@ -12,7 +12,7 @@ import {
   type RecordingMetadata,
   recordingObjectMetadata,
 } from '../../common/recording-metadata.js';
-import { CallCheckpointer } from './checkpoint.js';
+import type { CallCheckpoint, CheckpointStore } from './checkpoint.js';
 import { CloseCode } from './close-codes.js';
 import type { RecorderMetrics } from './metrics.js';
 import {
@@ -41,12 +41,15 @@ export interface SessionSettings {
   readonly checkpointIntervalMs: number;
 }
 
+/** How long a call whose recording failed waits for its tail to be checkpointed. */
+const TAIL_CHECKPOINT_WAIT_MS = 10_000;
+
 export interface SessionStorage {
   readonly s3: S3Client;
   readonly bucket: string;
   readonly limiter: TransferLimiter;
-  /** Bounds checkpoint buffers across calls; separate so checkpoints never queue ahead of parts. */
-  readonly checkpointLimiter: TransferLimiter;
+  /** The process's checkpoint batches (none when checkpoints are off). */
+  readonly checkpoints: CheckpointStore | undefined;
   readonly retry?: RetryPolicy;
 }
 
@@ -136,7 +139,7 @@ export class CallSession {
   #connected: ConnectedFrame | undefined;
   #spool: AudioSpool | undefined;
   #upload: RecordingUpload | undefined;
-  #checkpointer: CallCheckpointer | undefined;
+  #checkpointer: CallCheckpoint | undefined;
   #flushing: Promise<void> | undefined;
   #frameCount = 0;
   #oddSizeFrames = 0;
@@ -230,30 +233,21 @@ export class CallSession {
     this.#maxAudioBytes = Math.floor(settings.maxCallMs / 1000) * bytesPerSecond(sampleRate);
     this.#spool = new AudioSpool(
       spoolPath,
-      (stored) => {
-        this.#upload?.progress(stored);
-        this.#checkpointer?.progress(stored);
-      },
+      (stored) => this.#upload?.progress(stored),
       settings.spoolFlushBytes,
     );
-    if (settings.checkpointIntervalMs > 0) {
-      // The interval bounds the audio a crash loses: audio reaches the file a batch at a time, so a
-      // checkpoint starts one batch early, before the next batch would take the unprotected audio
-      // past the bound.
+    if (storage.checkpoints) {
+      // The interval bounds the audio a crash loses: audio reaches the file a batch at a time and
+      // due calls are gathered once a tick, so a call falls due that much early, before the next
+      // batch would take the unprotected audio past the bound.
       const rate = bytesPerSecond(sampleRate);
       const batchMs = Math.min(settings.spoolFlushIntervalMs, (settings.spoolFlushBytes / rate) * 1000);
-      const leadMs = Math.max(1, settings.checkpointIntervalMs - batchMs);
-      this.#checkpointer = new CallCheckpointer({
-        s3: storage.s3,
-        bucket: storage.bucket,
+      const leadMs = Math.max(1, settings.checkpointIntervalMs - batchMs - storage.checkpoints.tickMs);
+      this.#checkpointer = storage.checkpoints.open({
         spool: this.#spool,
         call: { schemaVersion: 1, identity, headers: frame.headers, key, uploadId: null },
         intervalMs: leadMs,
         intervalBytes: Math.ceil((leadMs / 1000) * rate),
-        limiter: storage.checkpointLimiter,
-        retry: storage.retry,
-        logger,
-        onFailed: () => this.options.metrics.checkpointFailed?.(),
       });
     }
     const journal: CallJournal = {
@@ -263,6 +257,7 @@ export class CallSession {
       key,
       spoolPath,
       uploadId: null,
+      checkpointTaskId: storage.checkpoints?.taskId ?? null,
     };
     this.#upload = new RecordingUpload({
       s3: storage.s3,
@@ -295,7 +290,6 @@ export class CallSession {
       },
     });
     this.#writeJournal(journal);
-    this.#checkpointer?.start();
     this.#state = 'recording';
     this.#startedMono = performance.now();
     this.options.metrics.callStarted();
@@ -453,7 +447,7 @@ export class CallSession {
       const metadataMono = performance.now();
       await spool.remove();
       // Only now: until the recording is stored, the checkpoints may be all that survives a crash.
-      await this.#checkpointer?.finish();
+      this.#checkpointer?.finish();
       this.#state = 'stored';
       const uploadLatencyMs = performance.now() - hungUpMono;
       metrics.callFinished(metadata.durationSeconds, uploadLatencyMs);
@@ -474,7 +468,9 @@ export class CallSession {
     } catch (error) {
       this.#state = 'failed';
       // Its checkpoints stay (no finish): with the disk gone they are what a sweeper can recover.
+      // The tail after the last checkpoint goes up first (a tick or two, if S3 takes PUTs at all).
       metrics.callFailed();
+      await this.#checkpointer?.caughtUp(TAIL_CHECKPOINT_WAIT_MS);
       await spool.close().catch(() => {});
       logger.error('recording could not be stored; its audio is kept on the scratch disk', {
         ...this.#log(),

@@ -67,6 +67,7 @@ async function main(): Promise<void> {
     port: address.port,
     bucket: config.bucket,
     checkpointSeconds: config.checkpointSeconds,
+    taskId: recorder.taskId,
   });
   const recoveryLimiter = new TransferLimiter(2);
   let sweeper: InflightSweeper | undefined;
@@ -92,11 +93,12 @@ async function main(): Promise<void> {
         bucket: config.bucket,
         scratchDir: config.scratchDir,
         staleMs,
-        // Every few minutes: each sweep lists inflight/ (one LIST per 1000 checkpoints) from every task.
+        // Every few minutes: each sweep lists inflight/ (one LIST per 1000 batches) from every task.
         intervalMs: Math.max(staleMs, SWEEP_INTERVAL_MS),
         limiter: recoveryLimiter,
         partSizeBytes: MIN_PART_BYTES,
         logger,
+        ownTaskId: recorder.taskId,
         skip: (uuid) => onDisk.has(uuid) || recorder.hasCall(uuid),
         onSwept: (result) => {
           if (result.recovered > 0) logger.warn('recovered recordings from S3 checkpoints', { ...result });

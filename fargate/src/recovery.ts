@@ -10,7 +10,7 @@ import {
   recordingObjectMetadata,
 } from '../../common/recording-metadata.js';
 import { asciiMetadata } from './call-session.js';
-import { deleteInflight } from './checkpoint.js';
+import { deleteInflightTask } from './checkpoint.js';
 import { type RetryPolicy, type TransferLimiter, withRetry } from './retry.js';
 import { type AudioSpool, type CallJournal, reopenSpool } from './spool.js';
 import { putRecordingMetadata, RecordingUpload, recordingMetadata } from './upload.js';
@@ -38,15 +38,18 @@ export interface RecoveryOptions {
  * `interrupted`, `end.by: 'recovered'`. Any multipart upload it had started is aborted and the
  * audio sent again from the file.
  *
- * This covers a restart that keeps the disk; the call's S3 checkpoints (`inflight/`) are then
- * removed, the disk copy being the more complete. When the disk is gone, as on Fargate, the
- * checkpoints are what `sweepInflight` (src/sweeper.ts) recovers.
+ * This covers a restart that keeps the disk. The disk copy being the more complete, the earlier
+ * run's S3 checkpoints (`inflight/<its task id>/`) are then removed, once every call it left here
+ * is stored (its other calls were stored before it stopped). When the disk is gone, as on Fargate,
+ * the checkpoints are what `sweepInflight` (src/sweeper.ts) recovers.
  *
  * @returns how many recordings were stored
  */
 export async function recoverSpools(options: RecoveryOptions): Promise<number> {
   const { s3, logger } = options;
   let recovered = 0;
+  /** Per earlier task: its bucket, and whether every call it left on this disk is stored. */
+  const tasks = new Map<string, { bucket: string; allStored: boolean }>();
   for (const journalFile of options.journals) {
     let journal: CallJournal;
     try {
@@ -56,6 +59,8 @@ export async function recoverSpools(options: RecoveryOptions): Promise<number> {
       continue;
     }
     const callUuid = journal.identity.uuid;
+    const taskId = journal.checkpointTaskId;
+    if (taskId && !tasks.has(taskId)) tasks.set(taskId, { bucket: journal.bucket, allStored: true });
     try {
       const spool = await reopenSpool(journal.spoolPath).catch(() => undefined);
       if (!spool) {
@@ -84,16 +89,20 @@ export async function recoverSpools(options: RecoveryOptions): Promise<number> {
         key: journal.key,
         durationSeconds: metadata.durationSeconds,
       });
-      // The disk held everything received, more than the call's S3 checkpoints: they can go.
-      await deleteInflight(s3, journal.bucket, callUuid, options.retry).catch((error: unknown) =>
-        logger.warn('removing the call checkpoints failed; a sweeper or the lifecycle rule will', {
-          callUuid,
-          error,
-        }),
-      );
     } catch (error) {
       logger.error('recovering a recording failed; its audio stays on the scratch disk', { callUuid, error });
+      if (taskId) tasks.set(taskId, { bucket: journal.bucket, allStored: false });
     }
+  }
+  for (const [taskId, { bucket, allStored }] of tasks) {
+    if (!allStored) continue;
+    // The disk held everything received, more than the task's S3 checkpoints: they can go.
+    await deleteInflightTask(s3, bucket, taskId, options.retry).catch((error: unknown) =>
+      logger.warn("removing an earlier run's checkpoints failed; a sweeper or the lifecycle rule will", {
+        taskId,
+        error,
+      }),
+    );
   }
   return recovered;
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   createServer,
   type IncomingMessage,
@@ -13,7 +14,7 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import { verifyCallToken } from '../../common/call-token.js';
 import { isValidCallUuid } from '../../common/recording-keys.js';
 import { CallSession, type SessionSettings } from './call-session.js';
-import { MAX_CHECKPOINT_BYTES } from './checkpoint.js';
+import { CheckpointStore, MAX_BATCH_BYTES } from './checkpoint.js';
 import { CloseCode } from './close-codes.js';
 import { noMetrics, type RecorderMetrics } from './metrics.js';
 import { type RetryPolicy, TransferLimiter } from './retry.js';
@@ -46,13 +47,15 @@ export interface RecorderOptions {
   /** S3 transfers (parts and whole objects) in flight at once, across all calls. @default 8 */
   readonly uploadConcurrency?: number;
   /**
-   * Checkpoint each call's new audio to S3 (`inflight/<uuid>/`) so that a crash that takes the
-   * scratch disk loses at most this much audio (plus one checkpoint PUT's latency); 0 turns
-   * checkpoints off. @default 10000
+   * Checkpoint each call's new audio to S3 (`inflight/<taskId>/`, in batches of many calls) so that
+   * a crash that takes the scratch disk loses at most this much audio (plus one checkpoint PUT's
+   * latency); 0 turns checkpoints off. @default 10000
    */
   readonly checkpointIntervalMs?: number;
-  /** Checkpoint PUTs in flight at once, across all calls. @default 16 */
+  /** Checkpoint batches in flight at once (each up to 8 MiB). @default 4 */
   readonly checkpointConcurrency?: number;
+  /** Names this recorder's checkpoints (`inflight/<taskId>/`). @default a random UUID */
+  readonly taskId?: string;
   /** Back-off and deadline for S3 requests. */
   readonly retry?: RetryPolicy;
   /** Text frames kept per call (DTMF etc.); more are counted, not kept. @default 1000 */
@@ -87,6 +90,8 @@ export interface Recorder {
   hasCall(uuid: string): boolean;
   /** The uuids of the calls not yet stored. */
   unstoredCalls(): string[];
+  /** Names this recorder's checkpoints, `inflight/<taskId>/` (a sweeper leaves them alone). */
+  readonly taskId: string;
 }
 
 /** A handshake refused before the upgrade. */
@@ -150,13 +155,26 @@ export function createRecorder(options: RecorderOptions): Recorder {
       `checkpointIntervalMs must be 0 (off) or positive, got ${settings.checkpointIntervalMs}`,
     );
   }
+  const taskId = options.taskId ?? randomUUID();
   const storage = {
     s3: options.s3,
     bucket: options.bucket,
     limiter: new TransferLimiter(options.uploadConcurrency ?? 8),
-    checkpointLimiter: new TransferLimiter(options.checkpointConcurrency ?? 16, {
-      bufferBytes: MAX_CHECKPOINT_BYTES,
-    }),
+    checkpoints:
+      settings.checkpointIntervalMs > 0
+        ? new CheckpointStore({
+            s3: options.s3,
+            bucket: options.bucket,
+            taskId,
+            intervalMs: settings.checkpointIntervalMs,
+            limiter: new TransferLimiter(options.checkpointConcurrency ?? 4, {
+              bufferBytes: MAX_BATCH_BYTES,
+            }),
+            retry: options.retry,
+            logger,
+            onFailed: () => metrics.checkpointFailed?.(),
+          })
+        : undefined,
     retry: options.retry,
   };
   const sessions = new Map<WebSocket, CallSession>();
@@ -365,6 +383,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
       clearInterval(tick);
       clearInterval(metricsTimer);
       await taskProtection.settled();
+      await storage.checkpoints?.close();
       wss.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -374,5 +393,6 @@ export function createRecorder(options: RecorderOptions): Recorder {
     activeCalls: () => live.size,
     hasCall: (uuid) => live.has(uuid),
     unstoredCalls: () => [...live.keys()],
+    taskId,
   };
 }

@@ -245,6 +245,8 @@ export interface CallJournal {
   readonly spoolPath: string;
   /** The call's multipart upload, once created (to be aborted or completed). */
   uploadId: string | null;
+  /** The recorder task whose S3 checkpoints hold the call (`inflight/<id>/`); absent in older journals. */
+  readonly checkpointTaskId?: string | null;
 }
 
 /** Records what is known of the call beside its spool file (written at start and at multipart creation). */

@@ -4,13 +4,19 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
   INFLIGHT_PREFIX,
-  inflightCallKey,
   metadataKey,
   parseInflightKey,
   recordingKey,
   recordingStem,
 } from '../../common/recording-keys.js';
-import { deleteKeys, type InflightCall, type ListedObject, listObjects } from './checkpoint.js';
+import {
+  type BatchIndex,
+  deleteKeys,
+  type InflightCall,
+  type ListedObject,
+  listObjects,
+  MAX_BATCH_BYTES,
+} from './checkpoint.js';
 import { abortEarlierUpload, storeInterrupted } from './recovery.js';
 import { type RetryPolicy, type TransferLimiter, withRetry } from './retry.js';
 import { reopenSpool } from './spool.js';
@@ -29,12 +35,14 @@ export interface SweepOptions {
   readonly bucket: string;
   /** Where a recovered call's audio is assembled before upload (the task's scratch volume). */
   readonly scratchDir: string;
-  /** A call whose newest `inflight/` object is younger than this is live somewhere: left alone. */
+  /** A task whose newest `inflight/` object is younger than this is running: left alone. */
   readonly staleMs: number;
   readonly limiter: TransferLimiter;
   readonly partSizeBytes: number;
   readonly retry?: RetryPolicy;
   readonly logger: Logger;
+  /** This process's own task id: its checkpoints are never touched. */
+  readonly ownTaskId?: string;
   /** Calls this process owns (live here, or on its own scratch disk): never touched. */
   readonly skip?: (callUuid: string) => boolean;
   /** @default () => new Date() */
@@ -44,78 +52,91 @@ export interface SweepOptions {
 export interface SweepResult {
   /** Recordings stored from checkpoints. */
   readonly recovered: number;
-  /** Abandoned calls whose recording already existed, or leftovers with no call.json: removed. */
+  /** Calls of stopped tasks whose recording was already stored: nothing to recover. */
   readonly removed: number;
-  /** Calls left alone: live (recent checkpoints) or owned by this process. */
+  /** Tasks left alone: running (recent objects), or this process. */
   readonly live: number;
+  /** Stopped tasks whose checkpoints were all handled and deleted. */
+  readonly tasks: number;
   /** Calls that could not be handled this time (logged; retried next sweep). */
   readonly failed: number;
 }
 
-interface InflightGroup {
-  readonly callUuid: string;
+interface TaskGroup {
+  readonly taskId: string;
   readonly objects: ListedObject[];
-  hasCall: boolean;
   newest: number;
 }
 
+/** Where one piece of a call's audio is: bytes [start, start + length) of a batch object. */
+interface Segment {
+  readonly key: string;
+  readonly start: number;
+  readonly offset: number;
+  readonly length: number;
+}
+
+interface SweptCall {
+  call: InflightCall | undefined;
+  readonly segments: Segment[];
+}
+
+/** The first bytes of a batch read for its index line; a longer index is read whole. */
+const INDEX_PROBE_BYTES = 64 * 1024;
+
 /**
- * Finds calls whose recorder vanished (crash, or its task stopped with its disk) and stores what
- * their checkpoints hold: a WAV whose PCM is the checkpoints in offset order, and metadata marked
- * `interrupted`, `end.by: 'recovered'`; then aborts the call's multipart upload and deletes its
- * `inflight/` objects.
+ * Finds recorder tasks that stopped (crash, or the task went with its disk) and stores what their
+ * checkpoint batches hold: for each call not already stored, a WAV whose PCM is its checkpointed
+ * audio in offset order, and metadata marked `interrupted`, `end.by: 'recovered'`; its multipart
+ * upload is aborted. Once every call of the task is handled, its `inflight/` objects go.
  *
- * A call counts as abandoned only once its newest object is older than `staleMs` (a live call on
- * another task checkpoints every few seconds). A recording already stored for the call (by its
- * recorder, a disk recovery, or another sweeper) is never replaced by a shorter one: the sweep
- * then only removes the checkpoints. Safe to run on every task at once: two sweepers of one call
- * store the same bytes.
+ * A task counts as stopped only once its newest object is older than `staleMs` (a running task
+ * with calls writes a batch or its heartbeat every checkpoint interval). A recording already stored
+ * for a call (by its recorder, a disk recovery, or another sweeper) is never replaced by a shorter
+ * one. Safe to run on every task at once: two sweepers of one task store the same bytes.
  */
 export async function sweepInflight(options: SweepOptions): Promise<SweepResult> {
   const { s3, bucket, logger } = options;
   const now = (options.now ?? (() => new Date()))().getTime();
-  const result = { recovered: 0, removed: 0, live: 0, failed: 0 };
+  const result = { recovered: 0, removed: 0, live: 0, tasks: 0, failed: 0 };
   const strays: string[] = [];
   let strayCount = 0;
 
-  const handle = async (group: InflightGroup): Promise<void> => {
-    const { callUuid } = group;
-    if (options.skip?.(callUuid) || now - group.newest < options.staleMs) {
+  const handle = async (group: TaskGroup): Promise<void> => {
+    const { taskId } = group;
+    if (taskId === options.ownTaskId || now - group.newest < options.staleMs) {
       result.live++;
       return;
     }
     try {
-      const outcome = await sweepCall(options, group);
-      result[outcome]++;
+      if (await sweepTask(options, group, result)) result.tasks++;
     } catch (error) {
       if ((error as { cause?: { name?: string } }).cause?.name === 'NoSuchKey') {
-        // Another task's sweeper finished this call first and removed its checkpoints.
-        logger.info('checkpoints vanished while sweeping; another sweeper took the call', { callUuid });
+        // Another task's sweeper finished this task first and removed its batches.
+        logger.info('checkpoints vanished while sweeping; another sweeper took the task', { taskId });
         return;
       }
       result.failed++;
-      logger.error('recovering a call from its checkpoints failed; they stay for the next sweep', {
-        callUuid,
+      logger.error("reading a stopped task's checkpoints failed; they stay for the next sweep", {
+        taskId,
         error,
       });
     }
   };
 
-  // Keys sort by call, so each call's objects arrive together: one call is held at a time, however
-  // many live calls (and checkpoints) the bucket holds.
-  let group: InflightGroup | undefined;
+  // Keys sort by task, so each task's objects arrive together: one task is held at a time.
+  let group: TaskGroup | undefined;
   for await (const object of listObjects(s3, bucket, INFLIGHT_PREFIX, options.retry)) {
     const parsed = parseInflightKey(object.key);
     if (!parsed) {
       if (strayCount++ < 10) strays.push(object.key);
       continue;
     }
-    if (group?.callUuid !== parsed.callUuid) {
+    if (group?.taskId !== parsed.taskId) {
       if (group) await handle(group);
-      group = { callUuid: parsed.callUuid, objects: [], hasCall: false, newest: 0 };
+      group = { taskId: parsed.taskId, objects: [], newest: 0 };
     }
     group.objects.push(object);
-    if (parsed.kind === 'call') group.hasCall = true;
     group.newest = Math.max(group.newest, object.lastModified?.getTime() ?? now);
   }
   if (group) await handle(group);
@@ -124,52 +145,173 @@ export async function sweepInflight(options: SweepOptions): Promise<SweepResult>
   return result;
 }
 
-async function getObject(s3: S3Client, bucket: string, key: string, retry?: RetryPolicy) {
+async function getObject(s3: S3Client, bucket: string, key: string, retry?: RetryPolicy, range?: string) {
   return withRetry(
-    `GetObject ${key}`,
-    (abortSignal) => s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }),
+    `GetObject ${key}${range ? ` ${range}` : ''}`,
+    (abortSignal) =>
+      s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(range ? { Range: range } : {}) }), {
+        abortSignal,
+      }),
     retry,
   );
 }
 
-async function sweepCall(options: SweepOptions, group: InflightGroup): Promise<'recovered' | 'removed'> {
-  const { s3, bucket, logger, retry } = options;
-  const { callUuid } = group;
-  const allKeys = group.objects.map((object) => object.key);
-  if (!group.hasCall) {
-    // call.json goes first and is deleted first: checkpoints without it belong to a stored call.
-    await deleteKeys(s3, bucket, allKeys, retry);
-    logger.info('removed leftover checkpoints of a stored call', { callUuid, objects: allKeys.length });
-    return 'removed';
+/** Reads a batch's index line: the index, and where the audio starts in the object. */
+export async function readBatchIndex(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  retry?: RetryPolicy,
+): Promise<{ index: BatchIndex; dataStart: number }> {
+  let probe = INDEX_PROBE_BYTES;
+  for (;;) {
+    const object = await getObject(s3, bucket, key, retry, `bytes=0-${probe - 1}`);
+    const bytes = await object.Body!.transformToByteArray();
+    const end = bytes.indexOf(0x0a);
+    if (end < 0) {
+      if (bytes.length < probe || probe >= MAX_BATCH_BYTES) {
+        throw new SweepError(`${key} has no index line in its first ${bytes.length} bytes`);
+      }
+      probe = MAX_BATCH_BYTES;
+      continue;
+    }
+    const index = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, end).toString('utf8')) as BatchIndex;
+    if (index.format !== 'checkpoint-batch' || index.version !== 1 || !Array.isArray(index.entries)) {
+      throw new SweepError(`${key} is not a version 1 checkpoint batch`);
+    }
+    return { index, dataStart: end + 1 };
   }
-  const callObject = await getObject(s3, bucket, inflightCallKey(callUuid), retry);
-  const call = JSON.parse(await callObject.Body!.transformToString('utf8')) as InflightCall;
+}
+
+/** Every call of a task's batches: its latest identity, and where its audio is. */
+export async function readTaskCalls(
+  s3: S3Client,
+  bucket: string,
+  batches: readonly ListedObject[],
+  retry?: RetryPolicy,
+): Promise<Map<string, SweptCall>> {
+  const calls = new Map<string, SweptCall>();
+  const ordered = batches
+    .map((object) => ({ object, parsed: parseInflightKey(object.key) }))
+    .filter((item) => item.parsed?.kind === 'batch')
+    .sort((a, b) => (a.parsed as { seq: number }).seq - (b.parsed as { seq: number }).seq);
+  for (const { object } of ordered) {
+    const { index, dataStart } = await readBatchIndex(s3, bucket, object.key, retry);
+    for (const entry of index.entries) {
+      if (dataStart + entry.at + entry.length > object.size) {
+        throw new SweepError(`${object.key} is shorter than its index says (${object.size} bytes)`);
+      }
+      let call = calls.get(entry.uuid);
+      if (!call) {
+        call = { call: undefined, segments: [] };
+        calls.set(entry.uuid, call);
+      }
+      // Later batches carry the newer identity (an upload id set mid-call).
+      if (entry.call) call.call = entry.call;
+      if (entry.length > 0) {
+        call.segments.push({
+          key: object.key,
+          start: dataStart + entry.at,
+          offset: entry.offset,
+          length: entry.length,
+        });
+      }
+    }
+  }
+  return calls;
+}
+
+/**
+ * The pieces that rebuild a call's audio from offset 0: a batch retried after an attempt that did
+ * land holds the same bytes again (the spool file only grows), so overlaps are fine; a gap ends
+ * the audio.
+ */
+export function planAudio(segments: readonly Segment[]): {
+  pieces: { key: string; start: number; length: number }[];
+  audioBytes: number;
+  gapAt: number | undefined;
+} {
+  const pieces: { key: string; start: number; length: number }[] = [];
+  let position = 0;
+  for (;;) {
+    let best: Segment | undefined;
+    for (const segment of segments) {
+      if (segment.offset <= position && segment.offset + segment.length > position) {
+        if (!best || segment.offset + segment.length > best.offset + best.length) best = segment;
+      }
+    }
+    if (!best) break;
+    const skip = position - best.offset;
+    pieces.push({ key: best.key, start: best.start + skip, length: best.length - skip });
+    position = best.offset + best.length;
+  }
+  const gapAt = segments.some((segment) => segment.offset > position) ? position : undefined;
+  return { pieces, audioBytes: position, gapAt };
+}
+
+/** Handles every call of a stopped task; true once all are stored and its objects deleted. */
+async function sweepTask(
+  options: SweepOptions,
+  group: TaskGroup,
+  result: { recovered: number; removed: number; failed: number },
+): Promise<boolean> {
+  const { s3, bucket, logger, retry } = options;
+  const { taskId } = group;
+  const calls = await readTaskCalls(s3, bucket, group.objects, retry);
+  let complete = true;
+  for (const [callUuid, swept] of calls) {
+    if (options.skip?.(callUuid)) {
+      complete = false;
+      continue;
+    }
+    try {
+      result[await sweepCall(options, taskId, callUuid, swept)]++;
+    } catch (error) {
+      if ((error as { cause?: { name?: string } }).cause?.name === 'NoSuchKey') throw error;
+      complete = false;
+      result.failed++;
+      logger.error('recovering a call from its checkpoints failed; they stay for the next sweep', {
+        taskId,
+        callUuid,
+        error,
+      });
+    }
+  }
+  if (!complete) return false;
+  await deleteKeys(
+    s3,
+    bucket,
+    group.objects.map((object) => object.key),
+    retry,
+  );
+  logger.info('removed the checkpoints of a stopped task', {
+    taskId,
+    calls: calls.size,
+    objects: group.objects.length,
+  });
+  return true;
+}
+
+async function sweepCall(
+  options: SweepOptions,
+  taskId: string,
+  callUuid: string,
+  swept: SweptCall,
+): Promise<'recovered' | 'removed'> {
+  const { s3, bucket, logger, retry } = options;
+  const call = swept.call;
+  if (!call) throw new SweepError(`no batch of task ${taskId} names call ${callUuid}`);
   const startedAt = new Date(call.identity.startedAt);
   if (call.identity.uuid !== callUuid || call.key !== recordingKey(callUuid, startedAt)) {
-    throw new SweepError(`inflight/${callUuid}/call.json names another call or key (${call.key})`);
+    throw new SweepError(`the identity of ${callUuid} names another call or key (${call.key})`);
   }
-
-  // Checkpoints in offset order, each starting where the previous ended; a gap ends the audio.
-  const checkpoints: { key: string; offset: number; size: number }[] = [];
-  for (const object of group.objects) {
-    const parsed = parseInflightKey(object.key);
-    if (parsed?.kind === 'checkpoint')
-      checkpoints.push({ key: object.key, offset: parsed.offset, size: object.size });
-  }
-  checkpoints.sort((a, b) => a.offset - b.offset);
-  let audioBytes = 0;
-  const usable: typeof checkpoints = [];
-  for (const checkpoint of checkpoints) {
-    if (checkpoint.offset !== audioBytes) {
-      logger.warn('checkpoints have a gap; the audio after it cannot be placed', {
-        callUuid,
-        expectedOffset: audioBytes,
-        foundOffset: checkpoint.offset,
-      });
-      break;
-    }
-    usable.push(checkpoint);
-    audioBytes += checkpoint.size;
+  const { pieces, audioBytes, gapAt } = planAudio(swept.segments);
+  if (gapAt !== undefined) {
+    logger.warn('checkpoints have a gap; the audio after it cannot be placed', {
+      taskId,
+      callUuid,
+      gapAt,
+    });
   }
 
   // Never replace a stored recording: its recorder or a disk recovery stored more than this.
@@ -181,14 +323,7 @@ async function sweepCall(options: SweepOptions, group: InflightGroup): Promise<'
     stored.has(metadataKey(callUuid, startedAt)) ||
     (wavSize !== undefined && wavSize > WAV_HEADER_BYTES + audioBytes);
   if (call.uploadId) await abortEarlierUpload(s3, bucket, call.key, call.uploadId, retry, logger);
-  if (alreadyStored) {
-    await deleteKeys(s3, bucket, allKeys, retry);
-    logger.info('abandoned call already has its recording; removed its checkpoints', {
-      callUuid,
-      key: call.key,
-    });
-    return 'removed';
-  }
+  if (alreadyStored) return 'removed';
   // With no audio checkpointed yet (a crash in the call's first seconds) the recording is empty,
   // but it still shows that the call took place and was cut.
   const path = join(options.scratchDir, `${callUuid}.sweep.pcm`);
@@ -196,12 +331,13 @@ async function sweepCall(options: SweepOptions, group: InflightGroup): Promise<'
   try {
     const file = await open(path, 'wx');
     try {
-      for (const checkpoint of usable) {
-        // One checkpoint (at most MAX_CHECKPOINT_BYTES) in memory at a time.
-        const object = await getObject(s3, bucket, checkpoint.key, retry);
+      for (const piece of pieces) {
+        // One piece (at most MAX_SEGMENT_BYTES) in memory at a time.
+        const range = `bytes=${piece.start}-${piece.start + piece.length - 1}`;
+        const object = await getObject(s3, bucket, piece.key, retry, range);
         const bytes = await object.Body!.transformToByteArray();
-        if (bytes.length !== checkpoint.size) {
-          throw new SweepError(`${checkpoint.key} holds ${bytes.length} bytes, listed as ${checkpoint.size}`);
+        if (bytes.length !== piece.length) {
+          throw new SweepError(`${piece.key} ${range} held ${bytes.length} bytes, not ${piece.length}`);
         }
         await file.write(bytes);
       }
@@ -211,9 +347,7 @@ async function sweepCall(options: SweepOptions, group: InflightGroup): Promise<'
     const spool = await reopenSpool(path);
     if (spool.storedBytes !== audioBytes) {
       await spool.close();
-      throw new SweepError(
-        `checkpoints of ${callUuid} changed while being read (${spool.storedBytes} of ${audioBytes} bytes)`,
-      );
+      throw new SweepError(`checkpoints of ${callUuid} gave ${spool.storedBytes} of ${audioBytes} bytes`);
     }
     const metadata = await storeInterrupted({
       s3,
@@ -227,8 +361,8 @@ async function sweepCall(options: SweepOptions, group: InflightGroup): Promise<'
       retry,
     });
     await spool.close();
-    await deleteKeys(s3, bucket, allKeys, retry);
     logger.warn('recovered a recording from its checkpoints', {
+      taskId,
       callUuid,
       key: call.key,
       durationSeconds: metadata.durationSeconds,
@@ -248,7 +382,7 @@ export interface InflightSweeper {
  * Sweeps now and then every `intervalMs` in the background. A crashed task's replacement may
  * start before that task's calls look abandoned, so one sweep at start could leave them until the
  * next deploy; sweeping on a timer from every task bounds that to one interval. Each sweep lists
- * `inflight/` once (a LIST per 1000 objects), so the interval is minutes, not seconds.
+ * `inflight/` once (a LIST per 1000 batches), so the interval is minutes, not seconds.
  */
 export function startInflightSweeper(
   options: SweepOptions & { readonly intervalMs: number; readonly onSwept?: (result: SweepResult) => void },

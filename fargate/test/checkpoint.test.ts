@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +6,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytesPerSecond, type SampleRate } from '../../common/audio-format.js';
-import { checkpointKey, inflightCallKey, recordingKey } from '../../common/recording-keys.js';
+import { checkpointBatchKey, recordingKey } from '../../common/recording-keys.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
 import { loopPcm, soxi, speechPcm } from '../../test-support/speech.js';
 import type { InflightCall } from '../src/checkpoint.js';
@@ -15,10 +15,12 @@ import { createRecorder, type Recorder } from '../src/server.js';
 import { sweepInflight } from '../src/sweeper.js';
 import {
   callUrl,
+  checkpointedCall,
   closed,
   connectedFrame,
   frames,
-  inflightObjects,
+  inflightKeys,
+  listKeys,
   newCallUuid,
   openSocket,
   readObject,
@@ -36,34 +38,85 @@ let work: string;
 let pcm: Buffer;
 const started: Recorder[] = [];
 
-async function startRecorder(): Promise<{ recorder: Recorder; base: string; scratchDir: string }> {
+async function startRecorder(
+  intervalMs = INTERVAL_MS,
+): Promise<{ recorder: Recorder; base: string; scratchDir: string }> {
   const scratchDir = await mkdtemp(join(work, 'scratch-'));
   const recorder = createRecorder({
+    taskId: randomUUID(),
     bucket: s3.bucket,
     s3: s3.client,
     callTokenSecret: SECRET,
     scratchDir,
     logger: silent,
-    checkpointIntervalMs: INTERVAL_MS,
+    checkpointIntervalMs: intervalMs,
   });
   const address = await recorder.listen(0, '127.0.0.1');
   started.push(recorder);
   return { recorder, base: `ws://127.0.0.1:${address.port}`, scratchDir };
 }
 
-/** The checkpoints' audio, in offset order; fails unless each starts where the previous ended. */
-async function checkpointedAudio(uuid: string): Promise<Buffer> {
-  const objects = (await inflightObjects(s3.client, s3.bucket, uuid)).filter((o) => o.key.endsWith('.pcm'));
-  const parts: Buffer[] = [];
-  let offset = 0;
-  for (const object of objects) {
-    expect(object.key).toBe(checkpointKey(uuid, offset));
-    const body = await readObject(s3.client, s3.bucket, object.key);
-    parts.push(body);
-    offset += body.length;
-  }
-  return Buffer.concat(parts);
+/**
+ * Writes a batch as a recorder does (an index line, then the audio), for a sweeper to find. Each
+ * entry's audio follows the previous one's.
+ */
+async function putBatch(
+  taskId: string,
+  seq: number,
+  entries: { uuid: string; offset: number; audio?: Buffer; call?: InflightCall }[],
+): Promise<void> {
+  let at = 0;
+  const index = {
+    format: 'checkpoint-batch',
+    version: 1,
+    taskId,
+    seq,
+    writtenAt: new Date().toISOString(),
+    entries: entries.map((entry) => {
+      const length = entry.audio?.length ?? 0;
+      const out = {
+        uuid: entry.uuid,
+        offset: entry.offset,
+        length,
+        at,
+        ...(entry.call ? { call: entry.call } : {}),
+      };
+      at += length;
+      return out;
+    }),
+  };
+  const body = Buffer.concat([
+    Buffer.from(`${JSON.stringify(index)}\n`),
+    ...entries.map((entry) => entry.audio ?? Buffer.alloc(0)),
+  ]);
+  await s3.client.send(
+    new PutObjectCommand({ Bucket: s3.bucket, Key: checkpointBatchKey(taskId, seq), Body: body }),
+  );
 }
+
+function inflightCall(
+  uuid: string,
+  startedAt: Date,
+  sampleRate: SampleRate,
+  uploadId: string | null,
+): InflightCall {
+  return {
+    schemaVersion: 1,
+    identity: {
+      uuid,
+      conversationUuid: `CON-${uuid}`,
+      from: '447700900001',
+      to: '447700900002',
+      startedAt: startedAt.toISOString(),
+      sampleRate,
+    },
+    headers: { campaign: 'autumn' },
+    key: recordingKey(uuid, startedAt),
+    uploadId,
+  };
+}
+
+const aMinuteLater = () => new Date(Date.now() + 60_000);
 
 function sweepOptions(scratchDir: string) {
   return {
@@ -89,9 +142,9 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-describe('S3 checkpoints of a live call', () => {
-  it('keep the audio in S3 within one interval (plus a batch) of what was sent; a sweep leaves the live call alone; a normal end removes them', async () => {
-    const { base, scratchDir } = await startRecorder();
+describe('S3 checkpoints of live calls', () => {
+  it('keep the audio in S3 within one interval (plus a batch) of what was sent; a sweep leaves the running task alone; a normal end removes them', async () => {
+    const { recorder, base, scratchDir } = await startRecorder();
     const uuid = newCallUuid();
     const audio = frames(pcm, rate);
     const ws = await openSocket(callUrl(base, uuid));
@@ -104,7 +157,7 @@ describe('S3 checkpoints of a live call', () => {
     await new Promise((resolve) => setTimeout(resolve, 1500));
     while (stream.sent() < audio.length - 25) {
       const sentBytes = Buffer.concat(audio.slice(0, stream.sent())).length;
-      const inS3 = await checkpointedAudio(uuid);
+      const inS3 = (await checkpointedCall(s3.client, s3.bucket, uuid)).audio;
       // Byte-exact: the checkpoints are a prefix of what was sent.
       expect(inS3.equals(pcm.subarray(0, inS3.length))).toBe(true);
       lags.push((sentBytes - inS3.length) / bps);
@@ -114,21 +167,22 @@ describe('S3 checkpoints of a live call', () => {
     // The interval (1 s), plus 0.5 s for a checkpoint PUT in flight when the sample is taken.
     expect(Math.max(...lags)).toBeLessThanOrEqual(1.5);
 
-    const call = JSON.parse(
-      (await readObject(s3.client, s3.bucket, inflightCallKey(uuid))).toString(),
-    ) as InflightCall;
+    const { call, batches } = await checkpointedCall(s3.client, s3.bucket, uuid);
     expect(call).toMatchObject({
       identity: { uuid, sampleRate: rate, conversationUuid: `CON-${uuid}` },
       headers: { campaign: 'spring' },
       uploadId: null,
     });
-    expect(call.key).toMatch(new RegExp(`^recordings/\\d{4}/\\d{2}/\\d{2}/${uuid}\\.wav$`));
+    expect(call?.key).toMatch(new RegExp(`^recordings/\\d{4}/\\d{2}/\\d{2}/${uuid}\\.wav$`));
+    expect(batches.every((key) => key.startsWith(`inflight/${recorder.taskId}/`))).toBe(true);
 
-    // Another task's sweeper sees fresh checkpoints: the call is live, nothing is touched.
-    const before = await inflightObjects(s3.client, s3.bucket, uuid);
+    // Another task's sweeper sees fresh batches: the task is running, nothing is touched.
+    const before = await inflightKeys(s3.client, s3.bucket, recorder.taskId);
     const swept = await sweepInflight(sweepOptions(await mkdtemp(join(work, 'other-task-'))));
-    expect(swept).toMatchObject({ recovered: 0, live: 1 });
-    expect((await inflightObjects(s3.client, s3.bucket, uuid)).slice(0, before.length)).toEqual(before);
+    expect(swept).toMatchObject({ recovered: 0, live: 1, tasks: 0 });
+    expect((await inflightKeys(s3.client, s3.bucket, recorder.taskId)).slice(0, before.length)).toEqual(
+      before,
+    );
 
     await stream.done;
     ws.close(1000);
@@ -137,92 +191,149 @@ describe('S3 checkpoints of a live call', () => {
     expect(wav.subarray(44).equals(pcm)).toBe(true);
     expect(metadata.interrupted).toBe(false);
     const until = Date.now() + 5000;
-    while ((await inflightObjects(s3.client, s3.bucket, uuid)).length > 0 && Date.now() < until) {
+    while ((await checkpointedCall(s3.client, s3.bucket, uuid)).batches.length > 0 && Date.now() < until) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    expect(await inflightObjects(s3.client, s3.bucket, uuid)).toEqual([]);
+    expect((await checkpointedCall(s3.client, s3.bucket, uuid)).batches).toEqual([]);
     expect(await readdir(scratchDir)).toEqual([]);
+    // Closed with no call left: nothing of the task stays (its heartbeat goes too).
+    await recorder.close();
+    expect(await inflightKeys(s3.client, s3.bucket, recorder.taskId)).toEqual([]);
+  });
+
+  it('put many calls in one batch: about a PUT per tick, not one per call per interval', async () => {
+    // 2 s checkpoints: a 200 ms tick, and each call due about once a second (its spool batches).
+    const { recorder, base } = await startRecorder(2000);
+    const calls = 20;
+    const speech = pcm.subarray(0, 5 * bytesPerSecond(rate));
+    const uuids = Array.from({ length: calls }, () => newCallUuid());
+    const sockets = await Promise.all(uuids.map((uuid) => openSocket(callUrl(base, uuid))));
+    const ends = sockets.map((ws) => closed(ws));
+    const streams = sockets.map((ws, i) => {
+      ws.send(connectedFrame(rate, uuids[i]!));
+      return streamRealTime(ws, frames(speech, rate));
+    });
+    await Promise.all(streams.map((stream) => stream.done));
+    // Before hangup, while every batch is still kept: the sequence numbers count the PUTs.
+    const keys = await inflightKeys(s3.client, s3.bucket, recorder.taskId);
+    const written = Math.max(
+      ...keys
+        .filter((key) => key.endsWith('.batch'))
+        .map((key) => Number(key.split('/').at(-1)!.split('.')[0])),
+    );
+    let pieces = 0;
+    for (const uuid of uuids) {
+      const checkpointed = await checkpointedCall(s3.client, s3.bucket, uuid);
+      expect(checkpointed.call).toMatchObject({ identity: { uuid } });
+      expect(checkpointed.audio.equals(speech.subarray(0, checkpointed.audio.length))).toBe(true);
+      // 5 s streamed with 2 s checkpoints: at least 3 s of it are in S3.
+      expect(checkpointed.audio.length).toBeGreaterThanOrEqual(3 * bytesPerSecond(rate));
+      pieces += checkpointed.pieces;
+    }
+    // Each call's audio went up in several pieces, yet the PUTs number a fraction of the pieces.
+    expect(pieces).toBeGreaterThanOrEqual(calls * 3);
+    expect(written).toBeLessThanOrEqual(pieces / 3);
+    for (const ws of sockets) ws.close(1000);
+    await Promise.all(ends);
+    for (const uuid of uuids) await waitForRecording(s3.client, s3.bucket, uuid);
+    await recorder.close();
+    expect(await inflightKeys(s3.client, s3.bucket, recorder.taskId)).toEqual([]);
+  });
+
+  it('keep a running task with a quiet call from looking stopped: its heartbeat', async () => {
+    const { recorder, base } = await startRecorder();
+    const uuid = newCallUuid();
+    const ws = await openSocket(callUrl(base, uuid));
+    const end = closed(ws);
+    ws.send(connectedFrame(rate, uuid));
+    // No audio for longer than the sweeper's staleness (3 intervals): only the identity batch and
+    // the heartbeat are written.
+    await new Promise((resolve) => setTimeout(resolve, 4 * INTERVAL_MS));
+    expect(await inflightKeys(s3.client, s3.bucket, recorder.taskId)).toContain(
+      `inflight/${recorder.taskId}/alive.json`,
+    );
+    const swept = await sweepInflight(sweepOptions(await mkdtemp(join(work, 'other-task-'))));
+    expect(swept).toMatchObject({ recovered: 0, tasks: 0 });
+    expect((await listKeys(s3.client, s3.bucket, 'recordings/')).some((key) => key.includes(uuid))).toBe(
+      false,
+    );
+    await sendAll(ws, frames(pcm.subarray(0, 6400), rate));
+    ws.close(1000);
+    await end;
+    const { metadata } = await waitForRecording(s3.client, s3.bucket, uuid);
+    expect(metadata).toMatchObject({ interrupted: false, audioBytes: 6400 });
+    await recorder.close();
+    expect(await inflightKeys(s3.client, s3.bucket, recorder.taskId)).toEqual([]);
   });
 });
 
 describe('the inflight sweeper', () => {
-  it('stores an abandoned call from its checkpoints as a playable WAV marked interrupted, then removes them', async () => {
-    const uuid = newCallUuid();
+  it('stores each call of a stopped task from its batches as a playable WAV marked interrupted, then removes the batches', async () => {
+    const taskId = randomUUID();
+    const one = newCallUuid();
+    const two = newCallUuid();
     const startedAt = new Date('2026-03-04T05:06:07.000Z');
-    const key = `recordings/2026/03/04/${uuid}.wav`;
-    const call: InflightCall = {
-      schemaVersion: 1,
-      identity: {
-        uuid,
-        conversationUuid: `CON-${uuid}`,
-        from: '447700900001',
-        to: '447700900002',
-        startedAt: startedAt.toISOString(),
-        sampleRate: rate,
-      },
-      headers: { campaign: 'autumn' },
-      key,
-      uploadId: 'no-such-upload',
-    };
-    const put = (Key: string, Body: Buffer | string) =>
-      s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key, Body }));
     const cut = 1.5 * bytesPerSecond(rate) + 640;
-    await put(inflightCallKey(uuid), JSON.stringify(call));
-    await put(checkpointKey(uuid, 0), pcm.subarray(0, cut));
-    await put(checkpointKey(uuid, cut), pcm.subarray(cut, 2 * cut));
+    // Batch 1: both calls' identities and first audio. Batch 2: a retry of call one's second
+    // piece whose first attempt did land as batch 3 too (overlapping the same bytes), and call
+    // two's upload id.
+    await putBatch(taskId, 1, [
+      { uuid: one, offset: 0, audio: pcm.subarray(0, cut), call: inflightCall(one, startedAt, rate, null) },
+      { uuid: two, offset: 0, audio: pcm.subarray(0, 640), call: inflightCall(two, startedAt, rate, null) },
+    ]);
+    await putBatch(taskId, 2, [
+      { uuid: one, offset: cut, audio: pcm.subarray(cut, 2 * cut) },
+      {
+        uuid: two,
+        offset: 640,
+        audio: pcm.subarray(640, 1280),
+        call: inflightCall(two, startedAt, rate, 'gone'),
+      },
+    ]);
+    await putBatch(taskId, 3, [{ uuid: one, offset: cut, audio: pcm.subarray(cut, 2 * cut + 320) }]);
     const scratchDir = await mkdtemp(join(work, 'sweeper-'));
-    // Fresh objects are a live call's...
+    // Fresh objects are a running task's...
     expect(await sweepInflight(sweepOptions(scratchDir))).toMatchObject({ recovered: 0, live: 1 });
-    // ...the same objects a minute later are an abandoned one's.
-    const later = () => new Date(Date.now() + 60_000);
-    const result = await sweepInflight({ ...sweepOptions(scratchDir), now: later });
-    expect(result).toMatchObject({ recovered: 1, failed: 0 });
+    // ...the same objects a minute later are a stopped one's.
+    const result = await sweepInflight({ ...sweepOptions(scratchDir), now: aMinuteLater });
+    expect(result).toMatchObject({ recovered: 2, failed: 0, tasks: 1 });
 
-    const { metadata, wav, wavKey } = await waitForRecording(s3.client, s3.bucket, uuid, 1000);
-    expect(wavKey).toBe(key);
-    expect(wav.subarray(44).equals(pcm.subarray(0, 2 * cut))).toBe(true);
+    const { metadata, wav, wavKey } = await waitForRecording(s3.client, s3.bucket, one, 1000);
+    expect(wavKey).toBe(`recordings/2026/03/04/${one}.wav`);
+    const expected = pcm.subarray(0, 2 * cut + 320);
+    expect(wav.subarray(44).equals(expected)).toBe(true);
     expect(metadata).toMatchObject({
-      uuid,
+      uuid: one,
       startedAt: startedAt.toISOString(),
       interrupted: true,
       end: { by: 'recovered' },
-      audioBytes: 2 * cut,
+      audioBytes: expected.length,
       wavBytes: wav.length,
       sha256: createHash('sha256').update(wav).digest('hex'),
-      durationSeconds: (2 * cut) / bytesPerSecond(rate),
+      durationSeconds: expected.length / bytesPerSecond(rate),
       headers: { campaign: 'autumn' },
     });
-    const file = join(work, `${uuid}.wav`);
+    const file = join(work, `${one}.wav`);
     await writeFile(file, wav);
-    expect(await soxi(file)).toMatchObject({ sampleRate: rate, channels: 1, bits: 16, samples: cut });
-    expect(await inflightObjects(s3.client, s3.bucket, uuid)).toEqual([]);
+    expect(await soxi(file)).toMatchObject({
+      sampleRate: rate,
+      channels: 1,
+      bits: 16,
+      samples: expected.length / 2,
+    });
+    const second = await waitForRecording(s3.client, s3.bucket, two, 1000);
+    expect(second.wav.subarray(44).equals(pcm.subarray(0, 1280))).toBe(true);
+    expect(await inflightKeys(s3.client, s3.bucket, taskId)).toEqual([]);
     expect(await readdir(scratchDir)).toEqual([]);
   });
 
   it('records a call cut before its first audio checkpoint as an empty WAV marked interrupted', async () => {
+    const taskId = randomUUID();
     const uuid = newCallUuid();
-    const startedAt = new Date();
-    const key = recordingKey(uuid, startedAt);
-    const call: InflightCall = {
-      schemaVersion: 1,
-      identity: {
-        uuid,
-        conversationUuid: null,
-        from: null,
-        to: null,
-        startedAt: startedAt.toISOString(),
-        sampleRate: 8000,
-      },
-      headers: {},
-      key,
-      uploadId: null,
-    };
-    await s3.client.send(
-      new PutObjectCommand({ Bucket: s3.bucket, Key: inflightCallKey(uuid), Body: JSON.stringify(call) }),
-    );
+    await putBatch(taskId, 1, [{ uuid, offset: 0, call: inflightCall(uuid, new Date(), 8000, null) }]);
     const result = await sweepInflight({
       ...sweepOptions(await mkdtemp(join(work, 'sweeper-'))),
-      now: () => new Date(Date.now() + 60_000),
+      now: aMinuteLater,
     });
     expect(result).toMatchObject({ recovered: 1, failed: 0 });
     const { metadata, wav } = await waitForRecording(s3.client, s3.bucket, uuid, 1000);
@@ -236,7 +347,7 @@ describe('the inflight sweeper', () => {
     const file = join(work, `${uuid}.wav`);
     await writeFile(file, wav);
     expect(await soxi(file)).toMatchObject({ sampleRate: 8000, samples: 0 });
-    expect(await inflightObjects(s3.client, s3.bucket, uuid)).toEqual([]);
+    expect(await inflightKeys(s3.client, s3.bucket, taskId)).toEqual([]);
   });
 
   it('never replaces a stored recording with its checkpoints: it only removes them', async () => {
@@ -248,23 +359,37 @@ describe('the inflight sweeper', () => {
     ws.close(1000);
     await end;
     const stored = await waitForRecording(s3.client, s3.bucket, uuid);
-    // Checkpoints left behind (their removal failed), shorter than the recording.
-    const call = { schemaVersion: 1, identity: { ...stored.metadata }, headers: {}, key: stored.wavKey };
-    await s3.client.send(
-      new PutObjectCommand({ Bucket: s3.bucket, Key: inflightCallKey(uuid), Body: JSON.stringify(call) }),
-    );
-    await s3.client.send(
-      new PutObjectCommand({ Bucket: s3.bucket, Key: checkpointKey(uuid, 0), Body: pcm.subarray(0, 6400) }),
-    );
+    // A stopped task's batch still holding the call (its removal failed), shorter than the recording.
+    const taskId = randomUUID();
+    const call = inflightCall(uuid, new Date(stored.metadata.startedAt), rate, null);
+    await putBatch(taskId, 7, [{ uuid, offset: 0, audio: pcm.subarray(0, 6400), call }]);
     const result = await sweepInflight({
       ...sweepOptions(await mkdtemp(join(work, 'sweeper-'))),
-      now: () => new Date(Date.now() + 60_000),
+      now: aMinuteLater,
     });
-    expect(result).toMatchObject({ recovered: 0, failed: 0 });
+    expect(result).toMatchObject({ recovered: 0, failed: 0, tasks: 1 });
     expect(result.removed).toBeGreaterThanOrEqual(1);
     const after = await waitForRecording(s3.client, s3.bucket, uuid);
     expect(after.wav.equals(stored.wav)).toBe(true);
     expect(after.metadata).toEqual(stored.metadata);
-    expect(await inflightObjects(s3.client, s3.bucket, uuid)).toEqual([]);
+    expect(await inflightKeys(s3.client, s3.bucket, taskId)).toEqual([]);
+  });
+
+  it("keeps a stopped task's batches when a call cannot be recovered, and says why", async () => {
+    const taskId = randomUUID();
+    const uuid = newCallUuid();
+    // Audio with no batch naming the call: nothing to build a recording's key from.
+    await putBatch(taskId, 1, [{ uuid, offset: 0, audio: pcm.subarray(0, 640) }]);
+    const errors: string[] = [];
+    const logger = new Logger({ logLevel: 'ERROR' });
+    logger.error = ((message: string) => void errors.push(message)) as typeof logger.error;
+    const result = await sweepInflight({
+      ...sweepOptions(await mkdtemp(join(work, 'sweeper-'))),
+      logger,
+      now: aMinuteLater,
+    });
+    expect(result).toMatchObject({ recovered: 0, failed: 1, tasks: 0 });
+    expect(errors).toContain('recovering a call from its checkpoints failed; they stay for the next sweep');
+    expect(await inflightKeys(s3.client, s3.bucket, taskId)).toEqual([checkpointBatchKey(taskId, 1)]);
   });
 });

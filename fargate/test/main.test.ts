@@ -12,27 +12,21 @@ import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
 import { loopPcm, soxi, speechPcm } from '../../test-support/speech.js';
 import {
   callUrl,
+  checkpointedCall,
   closed,
   connectedFrame,
   frames,
-  inflightObjects,
   newCallUuid,
   openSocket,
   SECRET,
   sendAll,
   streamRealTime,
   waitForRecording,
+  waitUntil,
 } from './support.js';
 
 const run = promisify(execFile);
 
-async function waitUntil(check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`condition not met after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 const root = join(import.meta.dirname, '..', '..');
 
 let s3: LocalS3;
@@ -239,8 +233,8 @@ describe('the recorder process', () => {
     });
     // The spool file goes once the metadata is stored.
     await waitUntil(async () => (await readdir(scratchDir)).length === 0);
-    // The disk copy is the complete one: the call's S3 checkpoints are removed, not swept.
-    await waitUntil(async () => (await inflightObjects(s3.client, s3.bucket, uuid)).length === 0);
+    // The disk copy is the complete one: the earlier run's S3 checkpoints are removed, not swept.
+    await waitUntil(async () => (await checkpointedCall(s3.client, s3.bucket, uuid)).batches.length === 0);
     const again = await waitForRecording(s3.client, s3.bucket, uuid);
     expect(again.wav.equals(wav)).toBe(true);
     second.child.kill('SIGTERM');
@@ -292,7 +286,7 @@ describe('the recorder process', () => {
       audioBytes: recovered.length,
       sha256: createHash('sha256').update(wav).digest('hex'),
     });
-    await waitUntil(async () => (await inflightObjects(s3.client, s3.bucket, uuid)).length === 0);
+    await waitUntil(async () => (await checkpointedCall(s3.client, s3.bucket, uuid)).batches.length === 0);
     await waitUntil(async () =>
       second.warnings.some(
         (line) => line.message === 'recovered a recording from its checkpoints' && line.callUuid === uuid,

@@ -17,6 +17,7 @@ import { TransferLimiter } from '../src/retry.js';
 import { createRecorder, type Recorder, type RecorderOptions } from '../src/server.js';
 import {
   callUrl,
+  checkpointedCall,
   closed,
   connectedFrame,
   frames,
@@ -26,6 +27,7 @@ import {
   SECRET,
   sendAll,
   waitForRecording,
+  waitUntil,
 } from './support.js';
 
 const silent = new Logger({ logLevel: 'SILENT' });
@@ -318,9 +320,16 @@ describe('a call streamed to the recorder', () => {
     expect(counts).toEqual({ started: 1, finished: 0, failed: 1 });
     expect(sentCommands).toContain('AbortMultipartUploadCommand');
     expect(sentCommands).not.toContain('CompleteMultipartUploadCommand');
-    // No recording; the call's S3 checkpoints stay, for a sweeper should the disk be lost.
+    // No recording; the call's S3 checkpoints stay, for a sweeper should the disk be lost: its
+    // identity, and all its audio (the tail after hangup too).
     expect((await keysFor(uuid)).filter((key) => !key.startsWith('inflight/'))).toEqual([]);
-    expect(await keysFor(uuid)).toContain(`inflight/${uuid}/call.json`);
+    await waitUntil(
+      async () =>
+        (await checkpointedCall(s3.client, s3.bucket, uuid)).audio.length === Buffer.concat(audio).length,
+    );
+    const checkpointed = await checkpointedCall(s3.client, s3.bucket, uuid);
+    expect(checkpointed.call).toMatchObject({ identity: { uuid, sampleRate: rate } });
+    expect(checkpointed.audio.equals(Buffer.concat(audio))).toBe(true);
     // The audio stays on the scratch disk, whole, with its journal, for recovery.
     const left = (await readdir(scratchDir)).sort();
     expect(left).toHaveLength(2);
@@ -355,7 +364,7 @@ describe('a call streamed to the recorder', () => {
     expect((await soxi(file)).samples).toBe(Buffer.concat(audio).length / 2);
     expect(await readdir(scratchDir)).toEqual([]);
     // The disk copy was the complete one: the checkpoints are removed.
-    expect((await keysFor(uuid)).filter((key) => key.startsWith('inflight/'))).toEqual([]);
+    expect((await checkpointedCall(s3.client, s3.bucket, uuid)).batches).toEqual([]);
     client.destroy();
   });
 });

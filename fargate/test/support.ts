@@ -130,12 +130,86 @@ export function streamRealTime(
   };
 }
 
-/** The objects a call has under `inflight/`, with their sizes, in key order. */
-export async function inflightObjects(
+/** Every key under `inflight/`, in key order (optionally one task's: `inflight/<taskId>/`). */
+export async function inflightKeys(s3: S3Client, bucket: string, taskId?: string): Promise<string[]> {
+  const prefix = taskId ? `inflight/${taskId}/` : 'inflight/';
+  const keys: string[] = [];
+  let marker: string | undefined;
+  for (;;) {
+    const page = await s3.send(new ListObjectsCommand({ Bucket: bucket, Prefix: prefix, Marker: marker }));
+    for (const item of page.Contents ?? []) keys.push(item.Key!);
+    if (!page.IsTruncated || !page.Contents?.length) return keys;
+    marker = page.Contents.at(-1)!.Key;
+  }
+}
+
+/** What the checkpoint batches under `inflight/` hold of one call, read as a sweeper would. */
+export interface CheckpointedCall {
+  /** The newest identity a batch carries (`call` of its entries), if any. */
+  readonly call: Record<string, unknown> | undefined;
+  /** The audio from offset 0 up to the first gap. */
+  readonly audio: Buffer;
+  /** Batch keys that mention the call. */
+  readonly batches: string[];
+  /** Pieces of its audio the batches hold (each one checkpoint of the call). */
+  readonly pieces: number;
+}
+
+/**
+ * Reads every batch (`inflight/<task>/<seq>.batch`: an index line of JSON, then the audio it
+ * indexes) and rebuilds one call's checkpointed audio; fails if two batches disagree on a byte.
+ */
+export async function checkpointedCall(
   s3: S3Client,
   bucket: string,
   uuid: string,
-): Promise<{ key: string; size: number }[]> {
-  const result = await s3.send(new ListObjectsCommand({ Bucket: bucket, Prefix: `inflight/${uuid}/` }));
-  return (result.Contents ?? []).map((item) => ({ key: item.Key!, size: item.Size ?? 0 }));
+): Promise<CheckpointedCall> {
+  let call: Record<string, unknown> | undefined;
+  const pieces: { offset: number; bytes: Buffer }[] = [];
+  const batches: string[] = [];
+  for (const key of await inflightKeys(s3, bucket)) {
+    if (!key.endsWith('.batch')) continue;
+    let body: Buffer;
+    try {
+      body = await readObject(s3, bucket, key);
+    } catch {
+      continue; // deleted since the listing
+    }
+    const newline = body.indexOf(0x0a);
+    const index = JSON.parse(body.subarray(0, newline).toString('utf8')) as {
+      entries: { uuid: string; offset: number; length: number; at: number; call?: Record<string, unknown> }[];
+    };
+    const data = body.subarray(newline + 1);
+    const mine = index.entries.filter((entry) => entry.uuid === uuid);
+    if (mine.length > 0) batches.push(key);
+    for (const entry of mine) {
+      if (entry.call) call = entry.call;
+      if (entry.length > 0)
+        pieces.push({ offset: entry.offset, bytes: data.subarray(entry.at, entry.at + entry.length) });
+    }
+  }
+  pieces.sort((a, b) => a.offset - b.offset);
+  const out: Buffer[] = [];
+  let end = 0;
+  for (const piece of pieces) {
+    if (piece.offset > end) break;
+    const overlap = end - piece.offset;
+    if (!piece.bytes.subarray(0, overlap).equals(Buffer.concat(out).subarray(piece.offset, end))) {
+      throw new Error(`batches disagree about the audio of ${uuid} at ${piece.offset}`);
+    }
+    if (piece.offset + piece.bytes.length > end) {
+      out.push(piece.bytes.subarray(overlap));
+      end = piece.offset + piece.bytes.length;
+    }
+  }
+  return { call, audio: Buffer.concat(out), batches, pieces: pieces.length };
+}
+
+/** Polls `check` every 50 ms until it holds; throws after `timeoutMs`. */
+export async function waitUntil(check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`condition not met after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

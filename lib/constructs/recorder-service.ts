@@ -255,15 +255,16 @@ export class RecorderService extends Construct {
         resources: [props.bucket.arnForObjects(`${RECORDINGS_PREFIX}*`)],
       }),
     );
-    // Crash safety without the task's disk: a live call's audio is checkpointed under inflight/ and
-    // deleted once stored; a sweeper reads an abandoned call's checkpoints back into a recording.
+    // Crash safety without the task's disk: live calls' audio is checkpointed under inflight/ (in
+    // batches per task) and deleted once stored; a sweeper reads a stopped task's batches back
+    // into recordings.
     taskDefinition.addToTaskRolePolicy(
       new PolicyStatement({
         actions: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject'],
         resources: [props.bucket.arnForObjects(`${INFLIGHT_PREFIX}*`)],
       }),
     );
-    // The sweeper lists inflight/ to find abandoned calls, and lists (names only, no reads) the one
+    // The sweeper lists inflight/ to find stopped tasks, and lists (names only, no reads) the one
     // recording a call would have, so it never replaces a stored recording with a shorter one.
     taskDefinition.addToTaskRolePolicy(
       new PolicyStatement({
@@ -433,7 +434,7 @@ export class RecorderService extends Construct {
       {
         id: `AwsSolutions-IAM5[Resource::${nagRef(props.bucket, 'Arn')}/${INFLIGHT_PREFIX}*]`,
         reason:
-          'Checkpoint keys are made per call and offset (inflight/<uuid>/<offset>.pcm), so the grant is the inflight/ prefix: put, read back and delete the checkpoints only.',
+          'Checkpoint keys are made per task and batch (inflight/<task id>/<seq>.batch, alive.json), so the grant is the inflight/ prefix: put, read back and delete the checkpoints only.',
       },
       {
         id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/${nagRef(this.cluster)}/*]`,
