@@ -128,7 +128,8 @@ interface PlannedEntry {
   readonly checkpoint: CallCheckpoint;
   readonly offset: number;
   readonly length: number;
-  /** The identity sent, as JSON, when it is due. */
+  /** The identity, when it is due, and its JSON (for its size, and to tell whether it changed). */
+  readonly call: InflightCall | undefined;
   readonly callJson: string | undefined;
 }
 
@@ -183,11 +184,6 @@ export class CheckpointStore {
       this.#timer.unref();
     }
     return checkpoint;
-  }
-
-  /** Objects written so far (batches and heartbeats), for tests and logs. */
-  get batchesWritten(): number {
-    return this.#seq;
   }
 
   #tick(): void {
@@ -261,12 +257,14 @@ export class CheckpointStore {
       const sent: PlannedEntry[] = [];
       let at = 0;
       for (const entry of planned) {
-        if (entry.length > 0) {
+        let length = entry.length;
+        if (length > 0) {
           try {
-            await entry.checkpoint.spool.readInto(buffer, room + at, entry.offset, entry.length);
+            await entry.checkpoint.spool.readInto(buffer, room + at, entry.offset, length);
           } catch (error) {
             // Stored or given up on meanwhile (its spool file closed), or a disk error: no more of
-            // this call's audio can be read; the other calls go now.
+            // this call's audio can be read. Its identity, if due, still goes (a sweeper then at
+            // least knows the call), and so do the other calls.
             entry.checkpoint.markUnreadable();
             if (!entry.checkpoint.stopped) {
               this.options.logger.warn(
@@ -277,28 +275,19 @@ export class CheckpointStore {
                 },
               );
             }
-            if (entry.callJson === undefined) continue;
-            // Its identity still goes: a sweeper then at least knows the call.
-            entries.push({
-              uuid: entry.checkpoint.uuid,
-              offset: entry.offset,
-              length: 0,
-              at,
-              call: JSON.parse(entry.callJson) as InflightCall,
-            });
-            sent.push({ ...entry, length: 0 });
-            continue;
+            length = 0;
           }
         }
+        if (length === 0 && entry.call === undefined) continue;
         entries.push({
           uuid: entry.checkpoint.uuid,
           offset: entry.offset,
-          length: entry.length,
+          length,
           at,
-          ...(entry.callJson === undefined ? {} : { call: JSON.parse(entry.callJson) as InflightCall }),
+          ...(entry.call === undefined ? {} : { call: entry.call }),
         });
-        sent.push(entry);
-        at += entry.length;
+        sent.push(length === entry.length ? entry : { ...entry, length });
+        at += length;
       }
       if (entries.length === 0) return;
       const index: BatchIndex = {
@@ -509,6 +498,7 @@ export class CallCheckpoint {
       checkpoint: this,
       offset: this.#checkpointed,
       length: due ? Math.min(waiting, MAX_SEGMENT_BYTES) : 0,
+      call: this.#identityPending ? this.#call : undefined,
       callJson: this.#identityPending ? this.#callJson : undefined,
     };
   }

@@ -23,7 +23,6 @@ import {
   listKeys,
   newCallUuid,
   openSocket,
-  readObject,
   SECRET,
   sendAll,
   streamRealTime,
