@@ -7,11 +7,12 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytesPerSecond, type SampleRate } from '../../common/audio-format.js';
 import { checkpointBatchKey, recordingKey } from '../../common/recording-keys.js';
+import { createS3Client } from '../../common/s3-client.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
 import { loopPcm, soxi, speechPcm } from '../../test-support/speech.js';
 import type { InflightCall } from '../src/checkpoint.js';
 import { TransferLimiter } from '../src/retry.js';
-import { createRecorder, type Recorder } from '../src/server.js';
+import { createRecorder, type Recorder, type RecorderOptions } from '../src/server.js';
 import { sweepInflight } from '../src/sweeper.js';
 import {
   callUrl,
@@ -27,6 +28,7 @@ import {
   sendAll,
   streamRealTime,
   waitForRecording,
+  waitUntil,
 } from './support.js';
 
 const silent = new Logger({ logLevel: 'SILENT' });
@@ -39,6 +41,7 @@ const started: Recorder[] = [];
 
 async function startRecorder(
   intervalMs = INTERVAL_MS,
+  more: Partial<RecorderOptions> = {},
 ): Promise<{ recorder: Recorder; base: string; scratchDir: string }> {
   const scratchDir = await mkdtemp(join(work, 'scratch-'));
   const recorder = createRecorder({
@@ -49,6 +52,7 @@ async function startRecorder(
     scratchDir,
     logger: silent,
     checkpointIntervalMs: intervalMs,
+    ...more,
   });
   const address = await recorder.listen(0, '127.0.0.1');
   started.push(recorder);
@@ -239,6 +243,71 @@ describe('S3 checkpoints of live calls', () => {
     expect(await inflightKeys(s3.client, s3.bucket, recorder.taskId)).toEqual([]);
   });
 
+  it('survive batch PUTs that fail, and ones reported failed that did land: the audio in S3 stays exact and catches up, and every batch goes once the call is stored', async () => {
+    const client = createS3Client({ endpoint: s3.endpoint });
+    let faultsUntil = 0;
+    let faults = 0;
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const key = (args.input as { Key?: string }).Key ?? '';
+        if (
+          context.commandName !== 'PutObjectCommand' ||
+          !key.endsWith('.batch') ||
+          Date.now() > faultsUntil
+        ) {
+          return next(args);
+        }
+        const unavailable = Object.assign(new Error('injected: S3 unavailable'), {
+          $metadata: { httpStatusCode: 503 },
+        });
+        // Every other fault lands first: the object exists, but the recorder is told it failed.
+        if (faults++ % 2 === 0) await next(args);
+        throw unavailable;
+      },
+      { step: 'initialize' },
+    );
+    let failed = 0;
+    const { recorder, base } = await startRecorder(INTERVAL_MS, {
+      s3: client,
+      retry: { baseDelayMs: 10, maxDelayMs: 50, deadlineMs: 200 },
+      metrics: {
+        callStarted() {},
+        callFinished() {},
+        callFailed() {},
+        activeCalls() {},
+        publish() {},
+        checkpointFailed: () => failed++,
+      },
+    });
+    const uuid = newCallUuid();
+    const ws = await openSocket(callUrl(base, uuid));
+    const end = closed(ws);
+    faultsUntil = Date.now() + 2500;
+    ws.send(connectedFrame(rate, uuid));
+    const audio = frames(pcm, rate);
+    const stream = streamRealTime(ws, audio);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect(faults).toBeGreaterThan(2);
+    expect(failed).toBeGreaterThan(0);
+    // After the faults, within the usual bound, S3 holds an exact prefix of what was sent.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const sentBytes = Buffer.concat(audio.slice(0, stream.sent())).length;
+    const { audio: inS3, call } = await checkpointedCall(s3.client, s3.bucket, uuid);
+    expect(call).toMatchObject({ identity: { uuid } });
+    expect(inS3.equals(pcm.subarray(0, inS3.length))).toBe(true);
+    expect((sentBytes - inS3.length) / bytesPerSecond(rate)).toBeLessThanOrEqual(1.5);
+    await stream.done;
+    ws.close(1000);
+    await end;
+    const { wav } = await waitForRecording(s3.client, s3.bucket, uuid);
+    expect(wav.subarray(44).equals(pcm)).toBe(true);
+    // Batches reported failed were kept in the books: the ones that landed go too.
+    await waitUntil(async () => (await checkpointedCall(s3.client, s3.bucket, uuid)).batches.length === 0);
+    await recorder.close();
+    expect(await inflightKeys(s3.client, s3.bucket, recorder.taskId)).toEqual([]);
+    client.destroy();
+  });
+
   it('keep a running task with a quiet call from looking stopped: its heartbeat', async () => {
     const { recorder, base } = await startRecorder();
     const uuid = newCallUuid();
@@ -372,6 +441,32 @@ describe('the inflight sweeper', () => {
     expect(after.wav.equals(stored.wav)).toBe(true);
     expect(after.metadata).toEqual(stored.metadata);
     expect(await inflightKeys(s3.client, s3.bucket, taskId)).toEqual([]);
+  });
+
+  it('stores the audio up to a gap in the checkpoints, and says where the gap is', async () => {
+    const taskId = randomUUID();
+    const uuid = newCallUuid();
+    const call = inflightCall(uuid, new Date(), rate, null);
+    await putBatch(taskId, 1, [{ uuid, offset: 0, audio: pcm.subarray(0, 6400), call }]);
+    // The batch holding 6400–12800 is missing.
+    await putBatch(taskId, 3, [{ uuid, offset: 12800, audio: pcm.subarray(12800, 19200) }]);
+    const warnings: { message: string; gapAt?: number }[] = [];
+    const logger = new Logger({ logLevel: 'WARN' });
+    logger.warn = ((message: string, extra: { gapAt?: number }) =>
+      void warnings.push({ message, gapAt: extra?.gapAt })) as typeof logger.warn;
+    const result = await sweepInflight({
+      ...sweepOptions(await mkdtemp(join(work, 'sweeper-'))),
+      logger,
+      now: aMinuteLater,
+    });
+    expect(result).toMatchObject({ recovered: 1, failed: 0, tasks: 1 });
+    const { wav, metadata } = await waitForRecording(s3.client, s3.bucket, uuid, 1000);
+    expect(wav.subarray(44).equals(pcm.subarray(0, 6400))).toBe(true);
+    expect(metadata).toMatchObject({ audioBytes: 6400, interrupted: true });
+    expect(warnings).toContainEqual({
+      message: 'checkpoints have a gap; the audio after it cannot be placed',
+      gapAt: 6400,
+    });
   });
 
   it("keeps a stopped task's batches when a call cannot be recovered, and says why", async () => {
