@@ -66,7 +66,7 @@ export const MAX_SEGMENT_BYTES = 1024 * 1024;
  * A batch object (index and audio) is at most this much; more due audio goes in further batches
  * of the same tick. The checkpoint limiter's pooled buffers are this size.
  */
-export const MAX_BATCH_BYTES = 8 * 1024 * 1024;
+export const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 
 /** A failing batch gives up after this long; its calls go in a later batch. */
 const CHECKPOINT_DEADLINE_MS = 60_000;
@@ -141,7 +141,7 @@ interface PlannedEntry {
  * checkpoint) go together in one object, `inflight/<taskId>/<seq>.batch`: a JSON index line
  * (`BatchIndex`), then each call's new audio. One PUT carries many calls, so the request rate follows
  * the audio rate, not the number of calls: at 2000 calls at 16 kHz (64 MB of audio a second),
- * about 8 PUTs a second of 8 MiB instead of 200 (each costs ~2 ms of CPU in the SDK, and is billed).
+ * about 16 PUTs a second of 4 MiB instead of 200 (each costs ~2 ms of CPU in the SDK, and is billed).
  *
  * A call's identity rides in its first batch (and again when its upload id changes). A batch is
  * deleted once every call in it is stored. A task with live calls but nothing due writes

@@ -52,7 +52,7 @@ export interface RecorderOptions {
    * latency); 0 turns checkpoints off. @default 10000
    */
   readonly checkpointIntervalMs?: number;
-  /** Checkpoint batches in flight at once (each up to 8 MiB). @default 4 */
+  /** Checkpoint batches in flight at once (each up to 4 MiB). @default 4 */
   readonly checkpointConcurrency?: number;
   /** Names this recorder's checkpoints (`inflight/<taskId>/`). @default a random UUID */
   readonly taskId?: string;
