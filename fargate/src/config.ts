@@ -19,7 +19,7 @@ export interface RecorderConfig {
   readonly maxCallSeconds: number;
   /** Most audio (seconds) a crash may lose: a live call's S3 checkpoint interval; 0 turns them off. */
   readonly checkpointSeconds: number;
-  /** A call under `inflight/` untouched this long is taken as abandoned by the sweeper. */
+  /** A task whose `inflight/` objects are all this old is taken as stopped by the sweeper. */
   readonly inflightStaleSeconds: number;
   readonly logLevel: string;
 }
@@ -73,8 +73,8 @@ export function loadConfig(env: Env = process.env): RecorderConfig {
   }
   const idleTimeoutSeconds = wholeNumber(env, 'IDLE_TIMEOUT_SECONDS', 30, 1, 3600);
   const checkpointSeconds = wholeNumber(env, 'CHECKPOINT_SECONDS', 10, 0, 300);
-  // A live call writes a checkpoint every interval (and goes quiet for at most the idle timeout
-  // before it is closed and stored), so three missed intervals on top of that mean its task is gone.
+  // A running task with calls writes a checkpoint batch or its heartbeat every interval, so three
+  // missed intervals mean it is gone (the idle timeout on top is margin kept from before heartbeats).
   const inflightStaleSeconds = wholeNumber(
     env,
     'INFLIGHT_STALE_SECONDS',
