@@ -14,9 +14,19 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 const TSX_IMPORT = ['--import', 'tsx'];
 
-/** `taskset -c <cpus> <command…>` when cpus is set (Linux), else the command itself. */
-function pinned(cpus: string | undefined, command: string, args: string[]): [string, string[]] {
-  return cpus === undefined ? [command, args] : ['taskset', ['-c', cpus, command, ...args]];
+/**
+ * `taskset -c <cpus> <command…>` when cpus is set (Linux), else the command itself; under
+ * `nice -n <nice>` when that is set. Both exec the command, so the child's pid is the command's.
+ */
+function pinned(
+  cpus: string | undefined,
+  command: string,
+  args: string[],
+  nice?: number,
+): [string, string[]] {
+  const [pinnedCommand, pinnedArgs]: [string, string[]] =
+    cpus === undefined ? [command, args] : ['taskset', ['-c', cpus, command, ...args]];
+  return nice ? ['nice', ['-n', String(nice), pinnedCommand, ...pinnedArgs]] : [pinnedCommand, pinnedArgs];
 }
 
 /**
@@ -81,7 +91,13 @@ function track(child: ChildProcess, label: string, echo: boolean): StartedProces
 
 /** Starts s3rver in its own process; resolves with its endpoint once it listens. */
 export async function startS3Process(
-  options: { cpus?: string; directory?: string; events?: boolean } = {},
+  options: {
+    cpus?: string;
+    directory?: string;
+    events?: boolean;
+    /** A niceness (1–19): the server then yields its CPU to the load generator sharing it. */
+    nice?: number;
+  } = {},
 ): Promise<{
   process: StartedProcess;
   endpoint: string;
@@ -90,10 +106,12 @@ export async function startS3Process(
   /** With `events`: the objects stored so far, in order, as the server's event notifications told of them. */
   objectsCreated(): ObjectCreated[];
 }> {
-  const [command, args] = pinned(options.cpus, process.execPath, [
-    ...TSX_IMPORT,
-    join(ROOT, 'bench/lib/s3-server-process.ts'),
-  ]);
+  const [command, args] = pinned(
+    options.cpus,
+    process.execPath,
+    [...TSX_IMPORT, join(ROOT, 'bench/lib/s3-server-process.ts')],
+    options.nice,
+  );
   const child = spawn(command, args, {
     cwd: ROOT,
     env: {
