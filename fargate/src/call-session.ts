@@ -237,12 +237,13 @@ export class CallSession {
       settings.spoolFlushBytes,
     );
     if (storage.checkpoints) {
-      // The interval bounds the audio a crash loses: audio reaches the file a batch at a time and
-      // due calls are gathered once a tick, so a call falls due that much early, before the next
-      // batch would take the unprotected audio past the bound.
+      // The interval bounds the audio a crash loses: audio reaches the file a batch at a time, due
+      // calls are gathered once a tick, and their PUT takes a while to land, so a call falls due
+      // one spool batch and two ticks early. Being due more often costs bytes of index, not
+      // requests: a batch per tick carries however many calls are due.
       const rate = bytesPerSecond(sampleRate);
       const batchMs = Math.min(settings.spoolFlushIntervalMs, (settings.spoolFlushBytes / rate) * 1000);
-      const leadMs = Math.max(1, settings.checkpointIntervalMs - batchMs - storage.checkpoints.tickMs);
+      const leadMs = Math.max(1, settings.checkpointIntervalMs - batchMs - 2 * storage.checkpoints.tickMs);
       this.#checkpointer = storage.checkpoints.open({
         spool: this.#spool,
         call: { schemaVersion: 1, identity, headers: frame.headers, key, uploadId: null },
