@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -8,6 +8,7 @@ import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/cli
 import type { SampleRate } from '../../common/audio-format.js';
 import { recordingKey } from '../../common/recording-keys.js';
 import { createS3Client } from '../../common/s3-client.js';
+import { imageEnv, imageNodeFlags } from '../../test-support/recorder-image.js';
 import { loopPcm, speechPcm } from '../../test-support/speech.js';
 import { type CallResult, expectedPcm } from './load-generator.js';
 import {
@@ -103,6 +104,8 @@ export async function startTarget(name: TargetName, options: TargetOptions = {})
         }
       : {}),
     env: {
+      // The image's environment first (MALLOC_MMAP_THRESHOLD_ among it); the run's own settings win.
+      ...(name === 'recorder' ? await imageEnv() : {}),
       HOST: '127.0.0.1',
       RECORDINGS_BUCKET: s3.bucket,
       CALL_TOKEN_SECRET: secret,
@@ -135,21 +138,6 @@ export async function startTarget(name: TargetName, options: TargetOptions = {})
       await rm(scratch, { recursive: true, force: true });
     },
   };
-}
-
-/**
- * The node flags the recorder's image starts it with (the `--` words of `fargate/Dockerfile`'s
- * exec-form CMD), so the benchmark runs the recorder as it is deployed.
- */
-export async function imageNodeFlags(): Promise<string[]> {
-  const dockerfile = await readFile(join(ROOT, 'fargate/Dockerfile'), 'utf8');
-  const cmd = dockerfile
-    .split('\n')
-    .filter((line) => line.startsWith('CMD '))
-    .at(-1);
-  if (!cmd) throw new Error('fargate/Dockerfile has no CMD');
-  const words = JSON.parse(cmd.slice(4)) as string[];
-  return words.filter((word) => word.startsWith('--'));
 }
 
 /** `A=1 B=2` → `{ A: '1', B: '2' }`. */

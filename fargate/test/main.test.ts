@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytesPerSecond, type SampleRate } from '../../common/audio-format.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
+import { imageEnv, imageNodeFlags } from '../../test-support/recorder-image.js';
 import { loopPcm, soxi, speechPcm } from '../../test-support/speech.js';
 import {
   callUrl,
@@ -297,11 +298,14 @@ describe('the recorder process', () => {
     expect(await second.exited).toBe(0);
   });
 
-  it('bundled as the Dockerfile bundles it, starts with node, answers /healthz and records a call', async () => {
+  it('bundled as the Dockerfile bundles it, started with its flags and environment, answers /healthz and records a call', async () => {
     const out = join(work, 'bundle', 'main.mjs');
     await run(process.execPath, ['fargate/bundle.mjs', out], { cwd: root });
     const scratchDir = await mkdtemp(join(work, 'scratch-'));
-    const recorder = await startProcess(['--enable-source-maps', out], scratchDir);
+    // The image's port and scratch folder are the container's; the rest (NODE_ENV, malloc) as deployed.
+    const { PORT: _port, SCRATCH_DIR: _scratch, ...imageSettings } = await imageEnv();
+    expect(Object.keys(imageSettings)).toContain('MALLOC_MMAP_THRESHOLD_');
+    const recorder = await startProcess([...(await imageNodeFlags()), out], scratchDir, imageSettings);
     const health = await fetch(`http://127.0.0.1:${recorder.port}/healthz`);
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ status: 'ok' });
