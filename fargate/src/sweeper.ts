@@ -157,7 +157,7 @@ async function getObject(s3: S3Client, bucket: string, key: string, retry?: Retr
 }
 
 /** Reads a batch's index line: the index, and where the audio starts in the object. */
-export async function readBatchIndex(
+async function readBatchIndex(
   s3: S3Client,
   bucket: string,
   key: string,
@@ -184,7 +184,7 @@ export async function readBatchIndex(
 }
 
 /** Every call of a task's batches: its latest identity, and where its audio is. */
-export async function readTaskCalls(
+async function readTaskCalls(
   s3: S3Client,
   bucket: string,
   batches: readonly ListedObject[],
@@ -226,7 +226,7 @@ export async function readTaskCalls(
  * land holds the same bytes again (the spool file only grows), so overlaps are fine; a gap ends
  * the audio.
  */
-export function planAudio(segments: readonly Segment[]): {
+function planAudio(segments: readonly Segment[]): {
   pieces: { key: string; start: number; length: number }[];
   audioBytes: number;
   gapAt: number | undefined;
