@@ -432,7 +432,7 @@ export class CallCheckpoint {
   #identityPending = true;
   #stopped = false;
   #unreadable = false;
-  readonly #waiters: (() => void)[] = [];
+  readonly #waiters: ((caughtUp: boolean) => void)[] = [];
   readonly #firstFraction: number;
   /** Set by the store: when this call's last audio checkpoint began. */
   lastStartedAt = performance.now();
@@ -506,13 +506,15 @@ export class CallCheckpoint {
   /** Its spool file cannot be read (closed after a failed recording, or a disk error): audio stops. */
   markUnreadable(): void {
     this.#unreadable = true;
+    // No more of its audio can go up: whoever waits for the tail stops waiting.
+    for (const wake of this.#waiters.splice(0)) wake(false);
   }
 
   /** A batch holding this call's audio up to `end` (and, if given, this identity) is stored. */
   confirm(end: number, callJson: string | undefined): void {
     this.#checkpointed = Math.max(this.#checkpointed, end);
     if (callJson !== undefined && callJson === this.#callJson) this.#identityPending = false;
-    if (this.#caughtUp()) for (const wake of this.#waiters.splice(0)) wake();
+    if (this.#caughtUp()) for (const wake of this.#waiters.splice(0)) wake(true);
   }
 
   #caughtUp(): boolean {
@@ -520,18 +522,18 @@ export class CallCheckpoint {
   }
 
   /**
-   * Resolves true once everything on disk (and the identity) is in S3, false after `timeoutMs`:
-   * a call whose recording could not be stored waits for this before closing its spool file, so
-   * its tail is protected too.
+   * Resolves true once everything on disk (and the identity) is in S3; false after `timeoutMs`, or
+   * once its audio cannot be read. A call whose recording could not be stored waits for this
+   * before closing its spool file, so its tail is protected too.
    */
   caughtUp(timeoutMs: number): Promise<boolean> {
     if (this.#caughtUp()) return Promise.resolve(true);
     if (this.#unreadable) return Promise.resolve(false);
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(false), timeoutMs);
-      this.#waiters.push(() => {
+      this.#waiters.push((caughtUp) => {
         clearTimeout(timer);
-        resolve(true);
+        resolve(caughtUp);
       });
     });
   }
