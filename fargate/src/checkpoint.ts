@@ -5,12 +5,11 @@ import {
   DeleteObjectsCommand,
   ListObjectsCommand,
   type ObjectIdentifier,
-  PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { checkpointBatchKey, inflightTaskPrefix, taskAliveKey } from '../../common/recording-keys.js';
 import type { CallIdentity } from '../../common/recording-metadata.js';
-import { type RetryPolicy, type TransferLimiter, withRetry } from './retry.js';
+import { putObjectWithRetry, type RetryPolicy, type TransferLimiter, withRetry } from './retry.js';
 import type { AudioSpool } from './spool.js';
 
 /** What a sweeper needs to store a call whose recorder vanished with its disk. */
@@ -307,19 +306,12 @@ export class CheckpointStore {
         // Not expected (the room is an upper bound); correct anyway, at the cost of a copy.
         body = Buffer.concat([line, buffer.subarray(room, room + at)]);
       }
-      await withRetry(
-        `PutObject ${key}`,
-        (abortSignal) =>
-          s3.send(
-            new PutObjectCommand({
-              Bucket: bucket,
-              Key: key,
-              Body: body,
-              ContentLength: body.length,
-              ContentType: 'application/octet-stream',
-            }),
-            { abortSignal },
-          ),
+      await putObjectWithRetry(
+        s3,
+        bucket,
+        key,
+        body,
+        'application/octet-stream',
         this.#policy(CHECKPOINT_DEADLINE_MS),
       );
       for (const entry of sent) entry.checkpoint.confirm(entry.offset + entry.length, entry.callJson);
@@ -344,18 +336,12 @@ export class CheckpointStore {
       calls: this.#calls.size,
       at: new Date().toISOString(),
     });
-    withRetry(
-      `PutObject ${taskAliveKey(this.taskId)}`,
-      (abortSignal) =>
-        s3.send(
-          new PutObjectCommand({
-            Bucket: bucket,
-            Key: taskAliveKey(this.taskId),
-            Body: body,
-            ContentType: 'application/json',
-          }),
-          { abortSignal },
-        ),
+    putObjectWithRetry(
+      s3,
+      bucket,
+      taskAliveKey(this.taskId),
+      body,
+      'application/json',
       this.#policy(this.options.intervalMs),
     )
       .catch((error: unknown) => this.options.logger.warn('writing the task heartbeat failed', { error }))

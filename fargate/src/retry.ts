@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
 /** How S3 calls are retried. The audio stays on the scratch disk meanwhile, so waiting costs nothing. */
 export interface RetryPolicy {
@@ -63,6 +64,28 @@ export async function withRetry<T>(
       await sleep(delayMs);
     }
   }
+}
+
+/**
+ * PutObject of a body held in memory, retried: every attempt sends the same bytes. (A stream body
+ * needs a fresh stream per attempt instead; see the WAV uploads.)
+ */
+export async function putObjectWithRetry(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  body: Uint8Array | string,
+  contentType: string,
+  policy?: RetryPolicy,
+): Promise<void> {
+  await withRetry(
+    `PutObject ${key}`,
+    (abortSignal) =>
+      s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }), {
+        abortSignal,
+      }),
+    policy,
+  );
 }
 
 /**

@@ -14,7 +14,7 @@ import {
 import { bytesPerSecond } from '../../common/audio-format.js';
 import { metadataKey } from '../../common/recording-keys.js';
 import type { CallIdentity, RecordingMetadata } from '../../common/recording-metadata.js';
-import { type RetryPolicy, type TransferLimiter, withRetry } from './retry.js';
+import { putObjectWithRetry, type RetryPolicy, type TransferLimiter, withRetry } from './retry.js';
 import { type AudioSpool, SpoolError } from './spool.js';
 import { WAV_HEADER_BYTES, type WavFormat, wavHeader } from './wav.js';
 
@@ -113,18 +113,12 @@ export async function putRecordingMetadata(
   retry?: RetryPolicy,
 ): Promise<void> {
   const key = metadataKey(metadata.uuid, new Date(metadata.startedAt));
-  await withRetry(
-    `PutObject ${key}`,
-    (abortSignal) =>
-      s3.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: key,
-          Body: `${JSON.stringify(metadata, null, 2)}\n`,
-          ContentType: 'application/json',
-        }),
-        { abortSignal },
-      ),
+  await putObjectWithRetry(
+    s3,
+    bucket,
+    key,
+    `${JSON.stringify(metadata, null, 2)}\n`,
+    'application/json',
     retry,
   );
 }
