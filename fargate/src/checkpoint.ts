@@ -123,6 +123,17 @@ interface Batch {
   inFlight: boolean;
 }
 
+/** A batch being gathered: its entries, the room kept for its index line, and its audio bytes. */
+interface PlannedBatch {
+  readonly entries: PlannedEntry[];
+  room: number;
+  audioBytes: number;
+}
+
+function newPlannedBatch(): PlannedBatch {
+  return { entries: [], room: INDEX_FRAME_BYTES, audioBytes: 0 };
+}
+
 interface PlannedEntry {
   readonly checkpoint: CallCheckpoint;
   readonly offset: number;
@@ -188,28 +199,28 @@ export class CheckpointStore {
   #tick(): void {
     if (this.#closed) return;
     const now = performance.now();
-    let batch: PlannedEntry[] = [];
-    let bytes = INDEX_FRAME_BYTES;
+    let batch = newPlannedBatch();
     for (const checkpoint of this.#calls) {
       const entry = checkpoint.plan(now);
       if (!entry) continue;
-      const cost = entry.length + ENTRY_INDEX_BYTES + Buffer.byteLength(entry.callJson ?? '');
-      if (batch.length > 0 && bytes + cost > MAX_BATCH_BYTES) {
+      const room = ENTRY_INDEX_BYTES + Buffer.byteLength(entry.callJson ?? '');
+      if (batch.entries.length > 0 && batch.room + batch.audioBytes + room + entry.length > MAX_BATCH_BYTES) {
         this.#send(batch);
-        batch = [];
-        bytes = INDEX_FRAME_BYTES;
+        batch = newPlannedBatch();
       }
       checkpoint.inFlight = true;
       if (entry.length > 0) checkpoint.lastStartedAt = now;
-      batch.push(entry);
-      bytes += cost;
+      batch.entries.push(entry);
+      batch.room += room;
+      batch.audioBytes += entry.length;
     }
-    if (batch.length > 0) this.#send(batch);
+    if (batch.entries.length > 0) this.#send(batch);
     else if (this.#calls.size > 0 && now - this.#lastWriteAt >= this.options.intervalMs) this.#beat(now);
     if (this.#pendingDeletes.length > 0 && !this.#deleting) this.#deletePending();
   }
 
-  #send(entries: PlannedEntry[]): void {
+  #send(planned: PlannedBatch): void {
+    const { entries } = planned;
     const seq = ++this.#seq;
     const batch: Batch = {
       key: checkpointBatchKey(this.taskId, seq),
@@ -221,7 +232,7 @@ export class CheckpointStore {
     // then it too must go once its calls are stored.
     for (const entry of entries) entry.checkpoint.batches.add(seq);
     this.#lastWriteAt = performance.now();
-    this.#put(seq, batch.key, entries)
+    this.#put(seq, batch.key, planned)
       .catch((error: unknown) => {
         const failure =
           error instanceof CheckpointError
@@ -241,21 +252,16 @@ export class CheckpointStore {
       });
   }
 
-  async #put(seq: number, key: string, planned: PlannedEntry[]): Promise<void> {
+  async #put(seq: number, key: string, planned: PlannedBatch): Promise<void> {
     const { s3, bucket, limiter } = this.options;
-    let room = INDEX_FRAME_BYTES;
-    let audioBytes = 0;
-    for (const entry of planned) {
-      room += ENTRY_INDEX_BYTES + Buffer.byteLength(entry.callJson ?? '');
-      audioBytes += entry.length;
-    }
+    const { room, audioBytes } = planned;
     // Filled inside the limiter slot, in one of its reused buffers: the audio goes after room
     // kept for the index, which is then written just before it, so the body is one buffer.
     await limiter.runWithBuffer(false, room + audioBytes, async (buffer) => {
       const entries: BatchEntry[] = [];
       const sent: PlannedEntry[] = [];
       let at = 0;
-      for (const entry of planned) {
+      for (const entry of planned.entries) {
         let length = entry.length;
         if (length > 0) {
           try {
