@@ -64,7 +64,10 @@ export interface SweepResult {
 
 interface TaskGroup {
   readonly taskId: string;
+  /** Every object of the task (deleted once all its calls are handled). */
   readonly objects: ListedObject[];
+  /** Its batches, in sequence order: the listing's key order (sequence numbers are zero-padded). */
+  readonly batches: ListedObject[];
   newest: number;
 }
 
@@ -134,9 +137,10 @@ export async function sweepInflight(options: SweepOptions): Promise<SweepResult>
     }
     if (group?.taskId !== parsed.taskId) {
       if (group) await handle(group);
-      group = { taskId: parsed.taskId, objects: [], newest: 0 };
+      group = { taskId: parsed.taskId, objects: [], batches: [], newest: 0 };
     }
     group.objects.push(object);
+    if (parsed.kind === 'batch') group.batches.push(object);
     group.newest = Math.max(group.newest, object.lastModified?.getTime() ?? now);
   }
   if (group) await handle(group);
@@ -183,7 +187,7 @@ async function readBatchIndex(
   }
 }
 
-/** Every call of a task's batches: its latest identity, and where its audio is. */
+/** Every call of a task's batches (in sequence order): its latest identity, and where its audio is. */
 async function readTaskCalls(
   s3: S3Client,
   bucket: string,
@@ -191,11 +195,7 @@ async function readTaskCalls(
   retry?: RetryPolicy,
 ): Promise<Map<string, SweptCall>> {
   const calls = new Map<string, SweptCall>();
-  const ordered = batches
-    .map((object) => ({ object, parsed: parseInflightKey(object.key) }))
-    .filter((item) => item.parsed?.kind === 'batch')
-    .sort((a, b) => (a.parsed as { seq: number }).seq - (b.parsed as { seq: number }).seq);
-  for (const { object } of ordered) {
+  for (const object of batches) {
     const { index, dataStart } = await readBatchIndex(s3, bucket, object.key, retry);
     for (const entry of index.entries) {
       if (dataStart + entry.at + entry.length > object.size) {
@@ -257,7 +257,7 @@ async function sweepTask(
 ): Promise<boolean> {
   const { s3, bucket, logger, retry } = options;
   const { taskId } = group;
-  const calls = await readTaskCalls(s3, bucket, group.objects, retry);
+  const calls = await readTaskCalls(s3, bucket, group.batches, retry);
   let complete = true;
   for (const [callUuid, swept] of calls) {
     if (options.skip?.(callUuid)) {
