@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import {
@@ -83,8 +82,8 @@ const INDEX_FRAME_BYTES = 512;
 export interface CheckpointStoreOptions {
   readonly s3: S3Client;
   readonly bucket: string;
-  /** Names this process's objects (`inflight/<taskId>/`). @default a random UUID */
-  readonly taskId?: string;
+  /** Names this process's objects (`inflight/<taskId>/`): the recorder's task id. */
+  readonly taskId: string;
   /**
    * The checkpoint interval: a call's audio goes to S3 about this often, and a task whose calls
    * are quiet still writes its heartbeat this often.
@@ -176,7 +175,7 @@ export class CheckpointStore {
 
   constructor(private readonly options: CheckpointStoreOptions) {
     if (!(options.intervalMs > 0)) throw new RangeError('checkpoint interval must be positive');
-    this.taskId = options.taskId ?? randomUUID();
+    this.taskId = options.taskId;
     // Validates the id now rather than at the first batch.
     inflightTaskPrefix(this.taskId);
     this.tickMs = options.tickMs ?? Math.min(1000, Math.max(100, options.intervalMs / 10));

@@ -1,14 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import {
-  GetObjectCommand,
-  ListObjectsCommand,
-  ListObjectsV2Command,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { WebSocket } from 'ws';
 import { contentTypeFor, frameBytes, type SampleRate } from '../../common/audio-format.js';
 import { signCallToken } from '../../common/call-token.js';
 import type { RecordingMetadata } from '../../common/recording-metadata.js';
+import { listObjects } from '../src/checkpoint.js';
 
 export const SECRET = 'test-secret-0123456789abcdefghijklmnopqrstuvwxyz';
 
@@ -132,15 +128,11 @@ export function streamRealTime(
 
 /** Every key under `inflight/`, in key order (optionally one task's: `inflight/<taskId>/`). */
 export async function inflightKeys(s3: S3Client, bucket: string, taskId?: string): Promise<string[]> {
-  const prefix = taskId ? `inflight/${taskId}/` : 'inflight/';
   const keys: string[] = [];
-  let marker: string | undefined;
-  for (;;) {
-    const page = await s3.send(new ListObjectsCommand({ Bucket: bucket, Prefix: prefix, Marker: marker }));
-    for (const item of page.Contents ?? []) keys.push(item.Key!);
-    if (!page.IsTruncated || !page.Contents?.length) return keys;
-    marker = page.Contents.at(-1)!.Key;
+  for await (const object of listObjects(s3, bucket, taskId ? `inflight/${taskId}/` : 'inflight/')) {
+    keys.push(object.key);
   }
+  return keys;
 }
 
 /** What the checkpoint batches under `inflight/` hold of one call, read as a sweeper would. */
