@@ -19,7 +19,7 @@ import { gzipSync } from 'node:zlib';
 import { verifySignature } from '@vonage/jwt';
 import { build, type Metafile } from 'esbuild';
 import jwt from 'jsonwebtoken';
-import { checkSignedWebhook, signatureKey } from '../../lambdas/webhooks/signature.js';
+import { checkSignedWebhook, signatureKey } from '../../common/vonage-signature.js';
 import { median, quantile, ratio } from '../lib/stats.js';
 
 const run = promisify(execFile);
@@ -212,7 +212,7 @@ function signatureChecks(batches = 30, perBatch = 300): { vonage: number; ours: 
     checkSignedWebhook({
       authorization: `Bearer ${token}`,
       rawBody: Buffer.alloc(0),
-      key,
+      keys: [key],
       maxAgeSeconds: 300,
       nowSeconds: now,
     });

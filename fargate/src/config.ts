@@ -7,7 +7,12 @@ export interface RecorderConfig {
   readonly port: number;
   readonly host: string;
   readonly bucket: string;
-  readonly callTokenSecret: string;
+  /** The per-call token key: by value (local runs) or by Secrets Manager ARN (AWS). */
+  readonly callTokenSecret: SecretReference;
+  /** Vonage's signature secret; when set, every handshake must carry Vonage's signed JWT. */
+  readonly vonageSignatureSecret: SecretReference | undefined;
+  /** Oldest handshake JWT accepted, in seconds. */
+  readonly signatureMaxAgeSeconds: number;
   /** Custom S3 endpoint (local S3 server); absent on AWS. */
   readonly s3Endpoint: string | undefined;
   readonly region: string | undefined;
@@ -23,6 +28,12 @@ export interface RecorderConfig {
   readonly inflightStaleSeconds: number;
   readonly logLevel: string;
 }
+
+/**
+ * A secret given by value (`NAME`) or, on AWS, by Secrets Manager ARN (`NAME_ARN`): then the
+ * recorder reads it itself, with its previous version, so a rotation needs no new deployment.
+ */
+export type SecretReference = { readonly value: string } | { readonly arn: string };
 
 /** A missing or malformed environment variable. */
 export class ConfigError extends Error {
@@ -43,6 +54,21 @@ function required(env: Env, name: string): string {
   return value;
 }
 
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:\S+$/;
+
+function secretReference(env: Env, name: string, minLength: number): SecretReference | undefined {
+  const value = env[name]?.trim();
+  const arn = env[`${name}_ARN`]?.trim();
+  if (value && arn) throw new ConfigError(name, `and ${name}_ARN are both set; set one`);
+  if (arn) {
+    if (!SECRET_ARN.test(arn)) throw new ConfigError(`${name}_ARN`, 'must be a secrets manager secret arn');
+    return { arn };
+  }
+  if (!value) return undefined;
+  if (value.length < minLength) throw new ConfigError(name, `must be at least ${minLength} characters`);
+  return { value };
+}
+
 function wholeNumber(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name]?.trim();
   if (raw === undefined || raw === '') return fallback;
@@ -57,9 +83,9 @@ const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILE
 
 /** Reads the recorder's settings from `env` (see fargate/README.md for the list). */
 export function loadConfig(env: Env = process.env): RecorderConfig {
-  const callTokenSecret = required(env, 'CALL_TOKEN_SECRET');
-  if (callTokenSecret.length < 32)
-    throw new ConfigError('CALL_TOKEN_SECRET', 'must be at least 32 characters');
+  const callTokenSecret = secretReference(env, 'CALL_TOKEN_SECRET', 32);
+  if (!callTokenSecret) throw new ConfigError('CALL_TOKEN_SECRET', 'or CALL_TOKEN_SECRET_ARN is required');
+  const vonageSignatureSecret = secretReference(env, 'VONAGE_SIGNATURE_SECRET', 1);
   const s3Endpoint = env.S3_ENDPOINT?.trim() || undefined;
   if (s3Endpoint !== undefined && !/^https?:\/\/[^/]+/.test(s3Endpoint)) {
     throw new ConfigError('S3_ENDPOINT', `must be an http(s) URL, got ${JSON.stringify(s3Endpoint)}`);
@@ -102,6 +128,8 @@ export function loadConfig(env: Env = process.env): RecorderConfig {
     host: env.HOST?.trim() || '0.0.0.0',
     bucket: required(env, 'RECORDINGS_BUCKET'),
     callTokenSecret,
+    vonageSignatureSecret,
+    signatureMaxAgeSeconds: wholeNumber(env, 'SIGNATURE_MAX_AGE_SECONDS', 300, 10, 3600),
     s3Endpoint,
     region: env.AWS_REGION?.trim() || undefined,
     scratchDir: env.SCRATCH_DIR?.trim() || '/scratch',

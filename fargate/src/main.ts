@@ -6,8 +6,10 @@ import { access, constants } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { LogLevel } from '@aws-lambda-powertools/logger/types';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createS3Client } from '../../common/s3-client.js';
-import { ConfigError, loadConfig } from './config.js';
+import { CachedSecret, fixedSecret, secretsManagerVersions } from '../../common/secret-versions.js';
+import { ConfigError, loadConfig, type SecretReference } from './config.js';
 import { EmfRecorderMetrics } from './metrics.js';
 import { findJournals, recoverSpools } from './recovery.js';
 import { TransferLimiter } from './retry.js';
@@ -20,6 +22,9 @@ import { MIN_PART_BYTES } from './upload.js';
 const SWEEP_INTERVAL_MS = 5 * 60_000;
 /** How long before the stop timeout's SIGKILL the process gives up on the recordings still uploading. */
 const STOP_MARGIN_MS = 3000;
+
+/** How long fetched secrets are trusted before being read again (a rotation is also noticed at once). */
+const SECRET_MAX_AGE_MS = 5 * 60_000;
 
 const bootLogger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'recorder' });
 
@@ -41,11 +46,25 @@ async function main(): Promise<void> {
       warn: (sdk) => logger.warn('S3 client', { sdk }),
     },
   });
+  const secretsManager = new SecretsManagerClient({ region: config.region });
+  const secret = (reference: SecretReference) =>
+    new CachedSecret(
+      'value' in reference
+        ? fixedSecret(reference.value)
+        : secretsManagerVersions(secretsManager, reference.arn),
+      { maxAgeMs: SECRET_MAX_AGE_MS },
+    );
+  const callTokenSecret = secret(config.callTokenSecret);
+  const vonageSignatureSecret = config.vonageSignatureSecret && secret(config.vonageSignatureSecret);
+  // Fetched before listening: a task that cannot read its secrets fails its start, not its calls.
+  await Promise.all([callTokenSecret.get(), vonageSignatureSecret?.get()]);
   const metrics = new EmfRecorderMetrics();
   const recorder = createRecorder({
     bucket: config.bucket,
     s3,
-    callTokenSecret: config.callTokenSecret,
+    callTokenSecret,
+    ...(vonageSignatureSecret ? { vonageSignatureSecret } : {}),
+    signatureMaxAgeSeconds: config.signatureMaxAgeSeconds,
     scratchDir: config.scratchDir,
     drainTimeoutMs: Math.max(1, config.drainTimeoutMs),
     idleTimeoutMs: config.idleTimeoutMs,
@@ -67,6 +86,7 @@ async function main(): Promise<void> {
     port: address.port,
     bucket: config.bucket,
     checkpointSeconds: config.checkpointSeconds,
+    vonageJwtRequired: vonageSignatureSecret !== undefined,
     taskId: recorder.taskId,
   });
   const recoveryLimiter = new TransferLimiter(2);

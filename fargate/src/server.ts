@@ -11,21 +11,33 @@ import type { Duplex } from 'node:stream';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { verifyCallToken } from '../../common/call-token.js';
 import { isValidCallUuid } from '../../common/recording-keys.js';
+import { CachedSecret, fixedSecret } from '../../common/secret-versions.js';
 import { CallSession, type SessionSettings } from './call-session.js';
 import { CheckpointStore, MAX_BATCH_BYTES } from './checkpoint.js';
 import { CloseCode } from './close-codes.js';
 import { noMetrics, type RecorderMetrics } from './metrics.js';
 import { type RetryPolicy, TransferLimiter } from './retry.js';
 import { EcsTaskProtection, type TaskProtection } from './task-protection.js';
+import { type HandshakeCredentials, verifyHandshake } from './upgrade-auth.js';
 import { MIN_PART_BYTES } from './upload.js';
 
 export interface RecorderOptions {
   readonly bucket: string;
   readonly s3: S3Client;
-  /** Verifies the per-call token in the websocket URI (the same secret the webhooks Lambda signs with). */
-  readonly callTokenSecret: string;
+  /**
+   * Verifies the per-call token in the websocket URI (the same secret the webhooks Lambda signs
+   * with): a value, or a secret whose previous version is accepted too while a rotation is under way.
+   */
+  readonly callTokenSecret: string | CachedSecret;
+  /**
+   * Vonage's signature secret. When set, every handshake must also carry Vonage's signed JWT
+   * (`Authorization: Bearer …`, asked for by the NCCO's `authorization: {"type": "vonage"}`).
+   * @default none: the per-call token alone admits a call
+   */
+  readonly vonageSignatureSecret?: string | CachedSecret;
+  /** Oldest handshake JWT accepted (its `iat` age). @default 300 */
+  readonly signatureMaxAgeSeconds?: number;
   /** A writable folder for each live call's audio (the task's scratch volume). */
   readonly scratchDir: string;
   /** How long `drain()` lets live calls run before closing them with 1001. @default 100000 */
@@ -107,6 +119,10 @@ export class HandshakeRefusedError extends Error {
 
 const CALL_PATH = /^\/calls\/([^/]+)$/;
 
+function cachedSecret(secret: string | CachedSecret): CachedSecret {
+  return typeof secret === 'string' ? new CachedSecret(fixedSecret(secret)) : secret;
+}
+
 function positive(name: string, value: number): number {
   if (!Number.isFinite(value) || value <= 0)
     throw new RangeError(`${name} must be a positive number, got ${value}`);
@@ -156,6 +172,10 @@ export function createRecorder(options: RecorderOptions): Recorder {
     );
   }
   const taskId = options.taskId ?? randomUUID();
+  const callTokenSecret = cachedSecret(options.callTokenSecret);
+  const vonageSignatureSecret =
+    options.vonageSignatureSecret === undefined ? undefined : cachedSecret(options.vonageSignatureSecret);
+  const signatureMaxAgeSeconds = positive('signatureMaxAgeSeconds', options.signatureMaxAgeSeconds ?? 300);
   const storage = {
     s3: options.s3,
     bucket: options.bucket,
@@ -212,7 +232,14 @@ export function createRecorder(options: RecorderOptions): Recorder {
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
 
-  function authorize(request: IncomingMessage): { uuid: string; token: string; expiresAt: number } {
+  async function credentials(): Promise<HandshakeCredentials> {
+    const [callToken, signature] = await Promise.all([callTokenSecret.get(), vonageSignatureSecret?.get()]);
+    return { callToken, signature, signatureMaxAgeSeconds };
+  }
+
+  async function authorize(
+    request: IncomingMessage,
+  ): Promise<{ uuid: string; token: string; expiresAt: number }> {
     let url: URL;
     try {
       url = new URL(request.url ?? '/', 'http://recorder');
@@ -223,42 +250,53 @@ export function createRecorder(options: RecorderOptions): Recorder {
     const uuid = match?.[1];
     if (!uuid || !isValidCallUuid(uuid)) throw new HandshakeRefusedError(404, 'not a call path');
     if (draining) throw new HandshakeRefusedError(503, 'recorder is draining');
-    const token = url.searchParams.get('token');
-    const nowSeconds = Math.floor(now().getTime() / 1000);
-    const verdict = verifyCallToken(options.callTokenSecret, uuid, token, nowSeconds);
-    if (!verdict.ok) throw new HandshakeRefusedError(401, `token ${verdict.reason}`);
+    const handshake = {
+      uuid,
+      token: url.searchParams.get('token'),
+      authorization: request.headers.authorization,
+    };
+    const nowSeconds = () => Math.floor(now().getTime() / 1000);
+    let verdict = verifyHandshake(handshake, await credentials(), nowSeconds());
+    // Made with a value newer than the one cached: the secret may just have been rotated.
+    if (!verdict.ok && verdict.unknownKey) {
+      const refreshed = await Promise.all([callTokenSecret.refresh(), vonageSignatureSecret?.refresh()]);
+      if (refreshed.some(Boolean)) verdict = verifyHandshake(handshake, await credentials(), nowSeconds());
+    }
+    if (!verdict.ok) throw new HandshakeRefusedError(401, verdict.reason);
+    if (draining) throw new HandshakeRefusedError(503, 'recorder is draining');
     if (live.has(uuid)) throw new HandshakeRefusedError(409, 'call already connected');
-    if (usedTokens.has(token!)) throw new HandshakeRefusedError(401, 'token already used');
-    return { uuid, token: token!, expiresAt: verdict.expiresAt };
+    if (usedTokens.has(verdict.token)) throw new HandshakeRefusedError(401, 'token already used');
+    // Marked here, in the same turn as the checks, so a concurrent replay cannot pass them too.
+    usedTokens.set(verdict.token, verdict.expiresAt);
+    return { uuid, token: verdict.token, expiresAt: verdict.expiresAt };
   }
 
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const onHandshakeError = (error: Error) =>
       logger.warn('socket error during handshake', { error: error.message });
     socket.on('error', onHandshakeError);
-    let call: { uuid: string; token: string; expiresAt: number };
-    try {
-      call = authorize(request);
-    } catch (error) {
-      // Whatever went wrong, this connection is refused and the process (every other call) goes on.
-      const refused =
-        error instanceof HandshakeRefusedError ? error : new HandshakeRefusedError(500, String(error));
-      logger.warn('websocket handshake refused', {
-        status: refused.status,
-        reason: refused.message,
-        path: (request.url ?? '').split('?')[0]?.slice(0, 200),
-        remoteAddress: request.socket.remoteAddress,
-        forwardedFor: request.headers['x-forwarded-for'],
-      });
-      refuseUpgrade(socket, refused.status, STATUS_CODES[refused.status] ?? 'refused');
-      return;
-    }
-    usedTokens.set(call.token, call.expiresAt);
-    wss.handleUpgrade(request, socket, head, (ws) => {
-      // From here ws handles socket errors and reports them on the WebSocket.
-      socket.off('error', onHandshakeError);
-      accept(ws, call.uuid);
-    });
+    authorize(request).then(
+      (call) => {
+        wss.handleUpgrade(request, socket, head, (ws) => {
+          // From here ws handles socket errors and reports them on the WebSocket.
+          socket.off('error', onHandshakeError);
+          accept(ws, call.uuid);
+        });
+      },
+      (error: unknown) => {
+        // Whatever went wrong, this connection is refused and the process (every other call) goes on.
+        const refused =
+          error instanceof HandshakeRefusedError ? error : new HandshakeRefusedError(500, String(error));
+        logger.warn('websocket handshake refused', {
+          status: refused.status,
+          reason: refused.message,
+          path: (request.url ?? '').split('?')[0]?.slice(0, 200),
+          remoteAddress: request.socket.remoteAddress,
+          forwardedFor: request.headers['x-forwarded-for'],
+        });
+        refuseUpgrade(socket, refused.status, STATUS_CODES[refused.status] ?? 'refused');
+      },
+    );
   });
 
   function accept(ws: WebSocket, uuid: string): void {

@@ -9,7 +9,9 @@ describe('loadConfig', () => {
       port: 8080,
       host: '0.0.0.0',
       bucket: 'recordings',
-      callTokenSecret: 'x'.repeat(64),
+      callTokenSecret: { value: 'x'.repeat(64) },
+      vonageSignatureSecret: undefined,
+      signatureMaxAgeSeconds: 300,
       s3Endpoint: undefined,
       region: undefined,
       scratchDir: '/scratch',
@@ -67,10 +69,31 @@ describe('loadConfig', () => {
     });
   });
 
+  it('takes the secrets by Secrets Manager ARN instead of by value (as the stack passes them)', () => {
+    const arn = (name: string) => `arn:aws:secretsmanager:eu-west-2:123456789012:secret:${name}-AbCdEf`;
+    expect(
+      loadConfig({
+        RECORDINGS_BUCKET: 'b',
+        CALL_TOKEN_SECRET_ARN: arn('token'),
+        VONAGE_SIGNATURE_SECRET_ARN: arn('vonage'),
+      }),
+    ).toMatchObject({
+      callTokenSecret: { arn: arn('token') },
+      vonageSignatureSecret: { arn: arn('vonage') },
+    });
+  });
+
   it.each([
     [{ CALL_TOKEN_SECRET: 'x'.repeat(64) }, 'RECORDINGS_BUCKET'],
     [{ RECORDINGS_BUCKET: 'b' }, 'CALL_TOKEN_SECRET'],
     [{ ...base, CALL_TOKEN_SECRET: 'short' }, 'CALL_TOKEN_SECRET'],
+    [
+      { ...base, CALL_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-2:123456789012:secret:t-AbCdEf' },
+      'CALL_TOKEN_SECRET',
+    ],
+    [{ RECORDINGS_BUCKET: 'b', CALL_TOKEN_SECRET_ARN: 'my-secret' }, 'CALL_TOKEN_SECRET_ARN'],
+    [{ ...base, VONAGE_SIGNATURE_SECRET_ARN: 'arn:aws:s3:::bucket' }, 'VONAGE_SIGNATURE_SECRET_ARN'],
+    [{ ...base, SIGNATURE_MAX_AGE_SECONDS: '5' }, 'SIGNATURE_MAX_AGE_SECONDS'],
     [{ ...base, PORT: 'eighty' }, 'PORT'],
     [{ ...base, DRAIN_TIMEOUT_SECONDS: '120' }, 'DRAIN_TIMEOUT_SECONDS'],
     [{ ...base, STOP_TIMEOUT_SECONDS: '1' }, 'STOP_TIMEOUT_SECONDS'],

@@ -92,13 +92,22 @@ function talk(greeting: Greeting, text: string): NccoAction {
 
 /**
  * The answer NCCO: speak the greeting, then connect the call to the recorder's websocket with a
- * per-call token valid for `tokenTtlSeconds` from `now`.
+ * per-call token valid for `tokenTtlSeconds` from `now`. With signed webhooks on, the endpoint
+ * also asks for Vonage's JWT on the handshake (`authorization: {"type": "vonage"}`: "the Voice API
+ * includes the same JWT used for signed webhooks in the Authorization header", @vonage/voice's
+ * `WebsocketAuthorization` type).
  */
 export function buildAnswerNcco(
   call: AnswerCall,
   config: Pick<
     WebhookConfig,
-    'recorderUrl' | 'callTokenSecret' | 'greeting' | 'sampleRate' | 'maxCallSeconds' | 'tokenTtlSeconds'
+    | 'recorderUrl'
+    | 'callTokenSecret'
+    | 'signatureSecret'
+    | 'greeting'
+    | 'sampleRate'
+    | 'maxCallSeconds'
+    | 'tokenTtlSeconds'
   > & { readonly eventUrl: string },
   now: Date,
 ): NccoAction[] {
@@ -117,6 +126,9 @@ export function buildAnswerNcco(
           uri,
           'content-type': contentTypeFor(config.sampleRate),
           headers: websocketHeaders(call),
+          // Vonage then sends its signed JWT as `Authorization: Bearer …` on the handshake, and
+          // the recorder checks it as well as the per-call token.
+          ...(config.signatureSecret ? { authorization: { type: 'vonage' } } : {}),
         },
       ],
     },

@@ -2,12 +2,12 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { checkSignedWebhook, signatureKey } from '../../common/vonage-signature.js';
 import { type AnswerCall, buildAnswerNcco, buildFallbackNcco, parseAnswerRequest } from './answer.js';
 import { validateWebhookConfig, type WebhookConfig } from './config.js';
-import { NotFoundError, UnauthorizedError, WebhookError } from './errors.js';
+import { MethodNotAllowedError, NotFoundError, UnauthorizedError, WebhookError } from './errors.js';
 import { parseCallEvent, storeCallEvent } from './event.js';
 import { readParams, readRequest, type WebhookRequest } from './request.js';
-import { checkSignedWebhook, signatureKey } from './signature.js';
 
 /** The logging the webhooks need; a Powertools `Logger` fits. */
 export type WebhookLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
@@ -74,14 +74,23 @@ export function createWebhookHandler(config: WebhookConfig, deps: WebhookDepende
     );
   }
 
-  const key = config.signatureSecret === undefined ? undefined : signatureKey(config.signatureSecret);
+  const keys = [config.signatureSecret, config.previousSignatureSecret]
+    .filter((secret): secret is string => secret !== undefined)
+    .map(signatureKey);
 
   function authorize(request: WebhookRequest): void {
-    if (key === undefined) return;
+    if (keys.length === 0) return;
+    // A GET answer's JWT binds no body, so one captured token could mint call tokens for any uuid
+    // while it is fresh; a POSTed answer's payload_hash covers the uuid.
+    if (request.path === '/answer' && request.method !== 'POST') {
+      throw new MethodNotAllowedError(
+        'signed webhooks are on: the answer webhook must use POST (configure-vonage sets it)',
+      );
+    }
     const result = checkSignedWebhook({
       authorization: request.headers.authorization,
       rawBody: request.rawBody,
-      key,
+      keys,
       maxAgeSeconds: config.signatureMaxAgeSeconds,
       nowSeconds: Math.floor(now().getTime() / 1000),
     });

@@ -22,8 +22,14 @@ export interface WebhookConfig {
   readonly eventUrl?: string;
   /** Signs the per-call websocket token (≥ 32 characters). */
   readonly callTokenSecret: string;
-  /** Vonage signature secret. Absent: signed-webhook verification is off (a warning is logged). */
+  /**
+   * Vonage signature secret. Absent: signed-webhook verification is off (a warning is logged).
+   * When set, answers must be POSTed (so `payload_hash` covers the call's uuid) and the NCCO asks
+   * Vonage to present the same signed JWT on the recorder's websocket handshake.
+   */
   readonly signatureSecret?: string;
+  /** The secret's previous value, accepted too while a rotation is under way. */
+  readonly previousSignatureSecret?: string;
   readonly greeting: Greeting;
   readonly sampleRate: SampleRate;
   /** The connect action's `limit`: the longest a call may last (Vonage allows up to 7200). */
@@ -61,6 +67,9 @@ export function validateWebhookConfig(config: WebhookConfig): WebhookConfig {
   }
   if (config.signatureSecret !== undefined && config.signatureSecret.length === 0) {
     throw new ConfigurationError('signatureSecret must not be empty when set');
+  }
+  if (config.previousSignatureSecret !== undefined && config.signatureSecret === undefined) {
+    throw new ConfigurationError('previousSignatureSecret needs signatureSecret');
   }
   if (!config.greeting.text.trim()) throw new ConfigurationError('greeting text must not be empty');
   if (!config.greeting.language) throw new ConfigurationError('greeting language must not be empty');

@@ -1,3 +1,7 @@
+import type { SignatureFailure } from '../../common/vonage-signature.js';
+
+export type { SignatureFailure };
+
 /**
  * Domain errors of the webhooks, each carrying the HTTP status it answers with. Anything thrown
  * that is not one of these is an internal failure.
@@ -24,17 +28,6 @@ export class UnsupportedMediaTypeError extends WebhookError {
   readonly code = 'unsupported-media-type';
 }
 
-/** Why a signed-webhook check failed. */
-export type SignatureFailure =
-  | 'missing-token'
-  | 'malformed-token'
-  | 'bad-signature'
-  | 'missing-iat'
-  | 'stale-iat'
-  | 'future-iat'
-  | 'missing-payload-hash'
-  | 'payload-hash-mismatch';
-
 /** The request is not signed by Vonage with the configured signature secret. */
 export class UnauthorizedError extends WebhookError {
   override readonly name = 'UnauthorizedError';
@@ -43,6 +36,13 @@ export class UnauthorizedError extends WebhookError {
   constructor(readonly reason: SignatureFailure) {
     super(`webhook signature check failed: ${reason}`);
   }
+}
+
+/** The route exists, but not for this method (e.g. a GET answer while signed webhooks are on). */
+export class MethodNotAllowedError extends WebhookError {
+  override readonly name = 'MethodNotAllowedError';
+  readonly statusCode = 405;
+  readonly code = 'method-not-allowed';
 }
 
 /** No route for this method and path. */

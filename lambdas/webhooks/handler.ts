@@ -1,17 +1,18 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { createS3Client } from '../../common/s3-client.js';
+import { CachedSecret, type SecretVersions, secretsManagerVersions } from '../../common/secret-versions.js';
 import { createWebhookHandler, unavailableResponse, type WebhookHandler } from './app.js';
 import { readWebhookEnvironment } from './environment.js';
-import { ConfigurationError } from './errors.js';
 
 /**
  * The AWS entry of the webhooks Lambda (HTTP API, payload format 2.0). Configuration is read once
- * per cold start; the secrets are fetched from Secrets Manager by ARN and cached, so a rotated
- * secret is picked up within `SECRET_CACHE_SECONDS` without a cold start. Secret values are never
- * logged.
+ * per cold start; the secrets are fetched from Secrets Manager by ARN and cached, so a new value is
+ * picked up within `SECRET_CACHE_SECONDS` without a cold start, or at once when a signed request
+ * fails to verify with what is cached. The signature secret's previous value is accepted too, so a
+ * rotation refuses no webhook. Secret values are never logged.
  */
 
 const SECRET_CACHE_SECONDS = 300;
@@ -20,31 +21,32 @@ const environment = readWebhookEnvironment(process.env);
 const logger = new Logger();
 const metrics = new Metrics();
 const s3 = createS3Client({ endpoint: environment.s3Endpoint });
+const secretsManager = new SecretsManagerClient({});
+const cached = (arn: string) =>
+  new CachedSecret(secretsManagerVersions(secretsManager, arn), { maxAgeMs: SECRET_CACHE_SECONDS * 1000 });
+const callTokenSecret = cached(environment.callTokenSecretArn);
+const signatureSecret = environment.signatureSecretArn ? cached(environment.signatureSecretArn) : undefined;
 
-let built:
-  | { callTokenSecret: string; signatureSecret: string | undefined; handle: WebhookHandler }
-  | undefined;
-
-async function secretValue(arn: string): Promise<string> {
-  const value = await getSecret(arn, { maxAge: SECRET_CACHE_SECONDS, throwOnMissing: true });
-  if (typeof value !== 'string' || value.length === 0) {
-    throw new ConfigurationError(`secret ${arn} has no SecretString`);
-  }
-  return value;
-}
+let built: { callToken: string; signature: SecretVersions | undefined; handle: WebhookHandler } | undefined;
 
 async function webhooks(): Promise<WebhookHandler> {
-  const [callTokenSecret, signatureSecret] = await Promise.all([
-    secretValue(environment.callTokenSecretArn),
-    environment.signatureSecretArn ? secretValue(environment.signatureSecretArn) : undefined,
+  const [callToken, signature] = await Promise.all([
+    callTokenSecret.get().then((versions) => versions.current),
+    signatureSecret?.get(),
   ]);
-  if (!built || built.callTokenSecret !== callTokenSecret || built.signatureSecret !== signatureSecret) {
+  if (
+    !built ||
+    built.callToken !== callToken ||
+    built.signature?.current !== signature?.current ||
+    built.signature?.previous !== signature?.previous
+  ) {
     const handle = createWebhookHandler(
       {
         bucket: environment.bucket,
         recorderUrl: environment.recorderUrl,
-        callTokenSecret,
-        ...(signatureSecret === undefined ? {} : { signatureSecret }),
+        callTokenSecret: callToken,
+        ...(signature === undefined ? {} : { signatureSecret: signature.current }),
+        ...(signature?.previous === undefined ? {} : { previousSignatureSecret: signature.previous }),
         greeting: environment.greeting,
         sampleRate: environment.sampleRate,
         maxCallSeconds: environment.maxCallSeconds,
@@ -53,9 +55,16 @@ async function webhooks(): Promise<WebhookHandler> {
       },
       { s3, logger, metrics },
     );
-    built = { callTokenSecret, signatureSecret, handle };
+    built = { callToken, signature, handle };
   }
   return built.handle;
+}
+
+/** A signature that no cached value checks may be the first one made with a just-rotated secret. */
+function badSignature(result: APIGatewayProxyStructuredResultV2): boolean {
+  return (
+    result.statusCode === 401 && typeof result.body === 'string' && result.body.includes('"bad-signature"')
+  );
 }
 
 export async function handler(
@@ -75,7 +84,9 @@ export async function handler(
       });
       return unavailableResponse(event, environment.greeting);
     }
-    return await handle(event);
+    const result = await handle(event);
+    if (badSignature(result) && (await signatureSecret?.refresh())) return await (await webhooks())(event);
+    return result;
   } finally {
     metrics.publishStoredMetrics();
   }

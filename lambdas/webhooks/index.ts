@@ -1,3 +1,4 @@
+export { checkSignedWebhook, signatureKey } from '../../common/vonage-signature.js';
 export type { AnswerCall, NccoAction } from './answer.js';
 export {
   buildAnswerNcco,
@@ -16,4 +17,3 @@ export { readWebhookEnvironment } from './environment.js';
 export * from './errors.js';
 export type { CallEvent, StoredEvent } from './event.js';
 export { parseCallEvent, storeCallEvent } from './event.js';
-export { checkSignedWebhook, signatureKey } from './signature.js';

@@ -1,5 +1,4 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -10,6 +9,10 @@ import {
   readWebhookEnvironment,
 } from '../../../lambdas/webhooks/index.js';
 import { type LocalS3, startLocalS3 } from '../../../test-support/local-s3.js';
+import {
+  type SecretsManagerDouble,
+  startSecretsManagerDouble,
+} from '../../../test-support/secrets-manager-double.js';
 import {
   CALL_TOKEN_SECRET,
   capturedLogger,
@@ -35,72 +38,26 @@ const context = {
   getRemainingTimeInMillis: () => 10_000,
 } as unknown as Context;
 
-/** Secrets Manager's GetSecretValue on the wire (JSON 1.1 protocol), from a map of ARN to value. */
-function startSecretsManager(
-  secrets: Map<string, string>,
-): Promise<{ server: Server; url: string; calls: string[] }> {
-  const calls: string[] = [];
-  const server = createServer((request, response) => {
-    let body = '';
-    request.on('data', (chunk) => {
-      body += chunk;
-    });
-    request.on('end', () => {
-      const target = request.headers['x-amz-target'];
-      const { SecretId } = JSON.parse(body) as { SecretId: string };
-      calls.push(SecretId);
-      const value = secrets.get(SecretId);
-      response.setHeader('content-type', 'application/x-amz-json-1.1');
-      if (target !== 'secretsmanager.GetSecretValue' || value === undefined) {
-        response.writeHead(400).end(
-          JSON.stringify({
-            __type: 'ResourceNotFoundException',
-            message: "Secrets Manager can't find the specified secret.",
-          }),
-        );
-        return;
-      }
-      response.writeHead(200).end(
-        JSON.stringify({
-          ARN: SecretId,
-          Name: SecretId.split(':').at(-1),
-          SecretString: value,
-          VersionId: 'v1',
-          VersionStages: ['AWSCURRENT'],
-          CreatedDate: 1_700_000_000,
-        }),
-      );
-    });
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, calls }),
-    ),
-  );
-}
-
 describe('AWS entry (handler.ts)', () => {
   let s3: LocalS3;
-  let secretsManager: Awaited<ReturnType<typeof startSecretsManager>>;
-  const secrets = new Map<string, string>();
+  let secretsManager: SecretsManagerDouble;
   let logs: ReturnType<typeof capturedLogger>;
 
   beforeAll(async () => {
     s3 = await startLocalS3();
-    secretsManager = await startSecretsManager(secrets);
+    secretsManager = await startSecretsManagerDouble();
     logs = capturedLogger();
   });
   afterAll(async () => {
     logs.restore();
     vi.unstubAllEnvs();
-    await new Promise((resolve) => secretsManager.server.close(resolve));
+    await secretsManager.close();
     await s3.close();
   });
 
   beforeEach(() => {
     vi.resetModules();
-    secrets.clear();
-    secretsManager.calls.length = 0;
+    secretsManager.reads.length = 0;
     const env: Record<string, string> = {
       AWS_REGION: 'eu-west-2',
       AWS_ACCESS_KEY_ID: 'test',
@@ -128,17 +85,20 @@ describe('AWS entry (handler.ts)', () => {
   const load = async () => (await import('../../../lambdas/webhooks/handler.js')).handler;
 
   it('reads its settings from env, its secrets by ARN, answers and stores signed webhooks', async () => {
-    secrets.set(TOKEN_ARN, CALL_TOKEN_SECRET);
-    secrets.set(SIGNATURE_ARN, SIGNATURE_SECRET);
+    secretsManager.put(TOKEN_ARN, CALL_TOKEN_SECRET);
+    secretsManager.put(SIGNATURE_ARN, SIGNATURE_SECRET);
     const handler = await load();
     const now = Math.floor(Date.now() / 1000);
     const query = fixture('answer-query');
 
+    const answerBody = JSON.stringify(query);
     const answer = await handler(
       httpEvent({
+        method: 'POST',
         path: '/answer',
-        query,
-        headers: { authorization: `Bearer ${vonageToken({ iat: now })}` },
+        body: answerBody,
+        contentType: 'application/json',
+        headers: { authorization: `Bearer ${vonageToken({ iat: now, body: answerBody })}` },
       }),
       context,
     );
@@ -173,8 +133,10 @@ describe('AWS entry (handler.ts)', () => {
 
     const unsigned = await handler(jsonPost('/event', fixture('event-started')), context);
     expect(unsigned.statusCode).toBe(401);
-    // Each secret fetched once: later requests use the cache.
-    expect(secretsManager.calls.sort()).toEqual([TOKEN_ARN, SIGNATURE_ARN].sort());
+    // Each secret's two stages fetched once: later requests use the cache.
+    expect(secretsManager.reads.sort()).toEqual(
+      [TOKEN_ARN, SIGNATURE_ARN].flatMap((arn) => [`${arn} AWSCURRENT`, `${arn} AWSPREVIOUS`]).sort(),
+    );
     const text = JSON.stringify(logs.lines());
     expect(text).not.toContain(CALL_TOKEN_SECRET);
     expect(text).not.toContain(SIGNATURE_SECRET);
@@ -189,8 +151,40 @@ describe('AWS entry (handler.ts)', () => {
     );
   });
 
+  it('accepts webhooks signed with the new or the previous signature secret across a rotation', async () => {
+    const NEW_SECRET = 'rotated-vonage-signature-secret-9876543210';
+    secretsManager.put(TOKEN_ARN, CALL_TOKEN_SECRET);
+    secretsManager.put(SIGNATURE_ARN, SIGNATURE_SECRET);
+    const handler = await load();
+    const post = (secret: string) => {
+      const body = JSON.stringify({ ...fixture('event-ringing'), uuid: randomUUID() });
+      const now = Math.floor(Date.now() / 1000);
+      return handler(
+        httpEvent({
+          path: '/event',
+          body,
+          contentType: 'application/json',
+          headers: { authorization: `Bearer ${vonageToken({ iat: now, body, secret })}` },
+        }),
+        context,
+      );
+    };
+    expect((await post(SIGNATURE_SECRET)).statusCode).toBe(200);
+    // The operator puts the new value; Vonage signs with it before the 5-minute cache expires. (A
+    // refresh on an unknown signature is allowed every 10 s: the clock moves past that.)
+    secretsManager.put(SIGNATURE_ARN, NEW_SECRET);
+    const start = performance.now();
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => start + 11_000);
+    expect((await post(NEW_SECRET)).statusCode).toBe(200);
+    // Deliveries signed just before the switch still verify, against AWSPREVIOUS.
+    expect((await post(SIGNATURE_SECRET)).statusCode).toBe(200);
+    // A value that was never the secret is still refused, after one refresh at most.
+    const forged = await post('never-the-signature-secret-0123456789');
+    expect(forged.statusCode).toBe(401);
+    clock.mockRestore();
+  });
+
   it('when a secret cannot be fetched, still answers a valid NCCO, and 503 for events', async () => {
-    // Powertools caches secrets per process: ARNs no earlier test fetched.
     vi.stubEnv('CALL_TOKEN_SECRET_ARN', `${TOKEN_ARN}-deleted`);
     vi.stubEnv('VONAGE_SIGNATURE_SECRET_ARN', `${SIGNATURE_ARN}-deleted`);
     const handler = await load();

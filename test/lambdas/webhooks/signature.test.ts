@@ -13,6 +13,7 @@ import {
   SIGNATURE_SECRET,
   vonageToken,
   webhookConfig,
+  websocketEndpointOf,
 } from './support.js';
 
 const NOW = new Date('2026-11-28T14:00:10.000Z');
@@ -44,16 +45,19 @@ describe('signed webhooks', () => {
   }
 
   const query = fixture('answer-query');
+  const answerBody = JSON.stringify(query);
   const eventBody = JSON.stringify(fixture('event-started'));
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+  const postAnswer = (headers: Record<string, string>, body = answerBody) =>
+    httpEvent({ method: 'POST', path: '/answer', body, contentType: 'application/json', headers });
 
   it('accepts an answer and an event signed with the secret, fresh, with the right payload hash', async () => {
     const handler = signed();
-    const answer = await handler(
-      httpEvent({ path: '/answer', query, headers: bearer(vonageToken({ iat: NOW_SECONDS - 2 })) }),
-    );
+    const answer = await handler(postAnswer(bearer(vonageToken({ iat: NOW_SECONDS - 2, body: answerBody }))));
     expect(answer.statusCode).toBe(200);
     expect(nccoOf(answer).map((action) => action.action)).toEqual(['talk', 'connect']);
+    // Vonage is asked to present the same signed JWT on the recorder's websocket handshake.
+    expect(websocketEndpointOf(answer).authorization).toEqual({ type: 'vonage' });
 
     const token = vonageToken({ iat: NOW_SECONDS - 2, body: eventBody });
     const event = await handler(
@@ -100,15 +104,43 @@ describe('signed webhooks', () => {
     expect(await storedKeys()).toEqual(before);
   });
 
-  it('refuses an answer signed with another secret, or too old: 401, no NCCO', async () => {
-    for (const token of [
-      vonageToken({ secret: 'y'.repeat(40), iat: NOW_SECONDS }),
-      vonageToken({ iat: late }),
-    ]) {
-      const result = await signed()(httpEvent({ path: '/answer', query, headers: bearer(token) }));
+  it('refuses an answer signed with another secret, too old, or for another call: 401, no NCCO', async () => {
+    const otherCall = JSON.stringify({ ...query, uuid: 'aaaaaaaa-0000-4000-8000-000000000000' });
+    const attempts: [string, string][] = [
+      [vonageToken({ secret: 'y'.repeat(40), iat: NOW_SECONDS, body: answerBody }), answerBody],
+      [vonageToken({ iat: late, body: answerBody }), answerBody],
+      // A captured token replayed for another uuid: its payload_hash no longer matches.
+      [vonageToken({ iat: NOW_SECONDS, body: answerBody }), otherCall],
+    ];
+    for (const [token, body] of attempts) {
+      const result = await signed()(postAnswer(bearer(token), body));
       expect(result.statusCode).toBe(401);
       expect(parseBody(result)).toMatchObject({ error: 'unauthorized' });
     }
+  });
+
+  it('refuses a GET answer while signing is on, saying the answer webhook must be POST', async () => {
+    const result = await signed()(
+      httpEvent({ path: '/answer', query, headers: bearer(vonageToken({ iat: NOW_SECONDS })) }),
+    );
+    expect(result.statusCode).toBe(405);
+    expect(parseBody(result)).toMatchObject({
+      error: 'method-not-allowed',
+      message: expect.stringMatching(/must use POST/),
+    });
+  });
+
+  it('accepts a webhook signed with the previous signature secret during a rotation', async () => {
+    const handler = createWebhookHandler(
+      webhookConfig({
+        bucket: s3.bucket,
+        signatureSecret: 'the-new-vonage-signature-secret-000000',
+        previousSignatureSecret: SIGNATURE_SECRET,
+      }),
+      { s3: s3.client, now: () => NOW, logger: logs.logger },
+    );
+    const result = await handler(postAnswer(bearer(vonageToken({ iat: NOW_SECONDS, body: answerBody }))));
+    expect(result.statusCode).toBe(200);
   });
 
   it('checks the hash against the raw bytes when API Gateway base64-encodes the body', async () => {
@@ -125,14 +157,16 @@ describe('signed webhooks', () => {
     expect(result.statusCode).toBe(200);
   });
 
-  it('without a signature secret, accepts unsigned requests and warns once when built', async () => {
+  it('without a signature secret, accepts unsigned requests (GET answers too), asks no handshake JWT, and warns once when built', async () => {
     const before = logs.lines().length;
     const handler = createWebhookHandler(webhookConfig({ bucket: s3.bucket }), {
       s3: s3.client,
       logger: logs.logger,
     });
     for (let i = 0; i < 2; i++) {
-      expect((await handler(httpEvent({ path: '/answer', query }))).statusCode).toBe(200);
+      const answer = await handler(httpEvent({ path: '/answer', query }));
+      expect(answer.statusCode).toBe(200);
+      expect(websocketEndpointOf(answer)).not.toHaveProperty('authorization');
     }
     const warnings = logs
       .lines()
@@ -158,7 +192,7 @@ describe('signed webhooks', () => {
       const ours = checkSignedWebhook({
         authorization: `Bearer ${token}`,
         rawBody: Buffer.alloc(0),
-        key,
+        keys: [key],
         maxAgeSeconds: 300,
         nowSeconds: NOW_SECONDS,
       });

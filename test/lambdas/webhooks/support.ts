@@ -157,6 +157,7 @@ export interface WebsocketEndpoint {
   readonly uri: string;
   readonly 'content-type': string;
   readonly headers: Record<string, string>;
+  readonly authorization?: { readonly type: string; readonly value?: string };
 }
 
 /** An NCCO action as the tests read it back from a response. */

@@ -1,6 +1,16 @@
 import { createHash, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import type { SignatureFailure } from './errors.js';
+
+/** Why a signed-webhook check failed. */
+export type SignatureFailure =
+  | 'missing-token'
+  | 'malformed-token'
+  | 'bad-signature'
+  | 'missing-iat'
+  | 'stale-iat'
+  | 'future-iat'
+  | 'missing-payload-hash'
+  | 'payload-hash-mismatch';
 
 /** How far in the future an `iat` may lie before it is refused (clock skew between Vonage and AWS). */
 export const MAX_CLOCK_SKEW_SECONDS = 60;
@@ -10,8 +20,11 @@ export interface SignedWebhookCheck {
   readonly authorization: string | undefined;
   /** The request body exactly as received. */
   readonly rawBody: Buffer;
-  /** The Vonage account's signature secret, as made by `signatureKey`. */
-  readonly key: KeyObject;
+  /**
+   * The Vonage account's signature secret, as made by `signatureKey`: the current value first, then
+   * the previous one while a rotation is under way (a token signed with either is accepted).
+   */
+  readonly keys: readonly KeyObject[];
   /** Oldest accepted `iat`, as an age in seconds. */
   readonly maxAgeSeconds: number;
   readonly nowSeconds: number;
@@ -61,6 +74,10 @@ function sameHex(given: string, expected: string): boolean {
 }
 
 /**
+ * Vonage's signed JWT, checked where it arrives: the webhooks (`Authorization` of each answer and
+ * event request) and the recorder (the websocket handshake, when the NCCO's connect endpoint asks
+ * for `authorization: {"type": "vonage"}`, Vonage sends the same JWT it signs webhooks with).
+ *
  * Checks a Vonage signed webhook: an HS256 JWT in `Authorization: Bearer`, signed with the
  * account's signature secret. A signature check alone does not bind the token to this request,
  * so the freshness of `iat` and, for a request with a body, `payload_hash` (SHA-256 hex of the
@@ -76,7 +93,7 @@ export function checkSignedWebhook(check: SignedWebhookCheck): SignedWebhookResu
   const claims = decodeSegment(payloadSegment);
   if (!header || !claims) return { ok: false, reason: 'malformed-token' };
   // Vonage signs with HS256 only; refusing other algorithms up front closes algorithm-confusion tricks.
-  if (header.alg !== 'HS256' || !signatureValid(token, check.key)) {
+  if (header.alg !== 'HS256' || !check.keys.some((key) => signatureValid(token, key))) {
     return { ok: false, reason: 'bad-signature' };
   }
   const iat = claims.iat;
