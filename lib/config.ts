@@ -44,8 +44,16 @@ export interface RecorderConfig {
   readonly maxCallSeconds: number;
   /** How long a per-call websocket token stays valid after the answer webhook signs it. */
   readonly callTokenTtlSeconds: number;
-  /** Complete ARN of a Secrets Manager secret holding the Vonage signature secret, if any. */
+  /**
+   * Complete ARN of a Secrets Manager secret holding the Vonage signature secret. Required unless
+   * `allowUnsignedWebhooks` is set: without it anyone who finds the answer URL can mint call
+   * tokens and stream audio into the bucket.
+   */
   readonly signatureSecretArn?: string;
+  /** Trial opt-in: no signature secret, so webhooks and websockets are not checked against Vonage. */
+  readonly allowUnsignedWebhooks: boolean;
+  /** Opt-in: serve the recorder on plain `ws://` at the load balancer (call audio unencrypted). */
+  readonly allowPlaintextAudio: boolean;
   /** Oldest signed webhook accepted, in seconds (the JWT `iat` age). */
   readonly signatureMaxAgeSeconds: number;
   /** Days to keep recordings and events; 0 keeps them forever. */
@@ -127,6 +135,8 @@ export const CONFIG_KEYS = [
   'maxCallSeconds',
   'callTokenTtlSeconds',
   'signatureSecretArn',
+  'allowUnsignedWebhooks',
+  'allowPlaintextAudio',
   'signatureMaxAgeSeconds',
   'retentionDays',
   'infrequentAccessAfterDays',
@@ -234,6 +244,15 @@ class Reader {
     return candidate as T;
   }
 
+  boolean(key: ConfigKey): boolean {
+    const value = this.raw[key];
+    if (value === undefined || value === null || value === '' || value === false || value === 'false')
+      return false;
+    if (value === true || value === 'true') return true;
+    this.problems.push(`${key} must be true or false, got ${show(value)}`);
+    return false;
+  }
+
   matching(key: ConfigKey, pattern: RegExp, what: string): string | undefined {
     const value = this.string(key);
     if (value !== undefined && !pattern.test(value)) {
@@ -271,6 +290,20 @@ export function parseConfig(raw: RawConfig): RecorderConfig {
     SECRET_ARN,
     'a complete secrets manager secret arn (with its 6-character suffix)',
   );
+  const allowUnsignedWebhooks = r.boolean('allowUnsignedWebhooks');
+  const allowPlaintextAudio = r.boolean('allowPlaintextAudio');
+  if (!signatureSecretArn && !allowUnsignedWebhooks && !r.has('signatureSecretArn')) {
+    r.problem(
+      'signatureSecretArn is required: it lets the stack check that webhooks and websocket handshakes come from Vonage. ' +
+        'Store your Vonage signature secret (Dashboard → API settings) in Secrets Manager, reading it from a file rather than the command line: ' +
+        '`aws secretsmanager create-secret --name vonage-signature-secret --secret-string file://signature-secret.txt`, ' +
+        'then pass the ARN it prints: `-c signatureSecretArn=arn:aws:secretsmanager:…`. ' +
+        'For a trial without it, set allowUnsignedWebhooks=true (anyone who finds the answer URL can then stream audio into the bucket)',
+    );
+  }
+  if (signatureSecretArn && allowUnsignedWebhooks) {
+    r.problem('allowUnsignedWebhooks=true and signatureSecretArn are both set: drop one');
+  }
   const signatureMaxAgeSeconds = r.integer(
     'signatureMaxAgeSeconds',
     DEFAULTS.signatureMaxAgeSeconds,
@@ -428,6 +461,8 @@ export function parseConfig(raw: RawConfig): RecorderConfig {
     maxCallSeconds,
     callTokenTtlSeconds,
     ...(signatureSecretArn ? { signatureSecretArn } : {}),
+    allowUnsignedWebhooks,
+    allowPlaintextAudio,
     signatureMaxAgeSeconds,
     retentionDays,
     infrequentAccessAfterDays,

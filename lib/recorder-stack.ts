@@ -1,4 +1,4 @@
-import { CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
@@ -47,13 +47,25 @@ export class RecorderStack extends Stack {
     Validations.of(callTokenSecret).acknowledge({
       id: 'AwsSolutions-SMG4',
       reason:
-        'Scheduled rotation would need a rotation Lambda and two-key overlap in both runtimes for a key that never leaves Secrets Manager, ECS and Lambda and signs tokens that live minutes; it is rotated on demand instead (put a new value, force a new ECS deployment; see docs/configuration.md).',
+        'Both runtimes accept the current and the previous version, so rotating refuses no call, but a scheduled rotation would need a rotation Lambda for a key that never leaves Secrets Manager, the Lambda and the recorder and signs tokens that live minutes; it is rotated on demand instead (put a new value: docs/configuration.md).',
     });
+
+    const signatureSecret = config.signatureSecretArn
+      ? Secret.fromSecretCompleteArn(this, 'VonageSignatureSecret', config.signatureSecretArn)
+      : undefined;
+    if (!signatureSecret) {
+      Annotations.of(this).addWarningV2(
+        'call-recorder:unsigned-webhooks',
+        'allowUnsignedWebhooks=true: webhooks and websocket handshakes are not checked against Vonage, so anyone who finds the answer URL can stream audio into the bucket. Set signatureSecretArn for real calls.',
+      );
+    }
 
     this.recorder = new RecorderService(this, 'Recorder', {
       bucket: this.recordings.bucket,
       logBucket: this.recordings.logBucket,
       callTokenSecret,
+      ...(signatureSecret ? { signatureSecret } : {}),
+      signatureMaxAgeSeconds: config.signatureMaxAgeSeconds,
       minTasks: config.minTasks,
       maxTasks: config.maxTasks,
       callsPerTask: config.callsPerTask,
@@ -65,10 +77,6 @@ export class RecorderStack extends Stack {
       logLevel: config.logLevel,
       ...(config.tls ? { tls: config.tls } : {}),
     });
-
-    const signatureSecret = config.signatureSecretArn
-      ? Secret.fromSecretCompleteArn(this, 'VonageSignatureSecret', config.signatureSecretArn)
-      : undefined;
 
     this.webhooks = new WebhookApi(this, 'Webhooks', {
       bucket: this.recordings.bucket,
@@ -88,7 +96,12 @@ export class RecorderStack extends Stack {
 
     new CfnOutput(this, 'AnswerUrl', {
       value: this.webhooks.answerUrl,
-      description: 'Vonage application answer URL (GET)',
+      description: 'Vonage application answer URL (method: AnswerMethod)',
+    });
+    // Signed answers must be POSTed, so that the JWT's payload_hash covers the call's uuid.
+    new CfnOutput(this, 'AnswerMethod', {
+      value: signatureSecret ? 'POST' : 'GET',
+      description: 'HTTP method the Vonage application must use for the answer URL',
     });
     new CfnOutput(this, 'EventUrl', {
       value: this.webhooks.eventUrl,

@@ -19,7 +19,6 @@ import {
   ContainerImage,
   ContainerInsights,
   CpuArchitecture,
-  Secret as EcsSecret,
   FargateService,
   FargateTaskDefinition,
   LinuxParameters,
@@ -81,8 +80,21 @@ export interface RecorderServiceProps {
   readonly bucket: IBucket;
   /** Bucket for ALB access logs (must use S3-managed keys). */
   readonly logBucket: IBucket;
-  /** Secret that verifies per-call websocket tokens; ECS injects it as CALL_TOKEN_SECRET. */
+  /**
+   * Secret that verifies per-call websocket tokens. The recorder reads it (with its previous
+   * version, so a rotation refuses no call) by ARN, `CALL_TOKEN_SECRET_ARN`.
+   */
   readonly callTokenSecret: ISecret;
+  /**
+   * Vonage's signature secret: the recorder then also asks each handshake for Vonage's signed JWT.
+   * @default - the per-call token alone admits a call
+   */
+  readonly signatureSecret?: ISecret;
+  /**
+   * Oldest handshake JWT accepted (its `iat` age), in seconds.
+   * @default 300
+   */
+  readonly signatureMaxAgeSeconds?: number;
   /**
    * Fewest tasks kept running.
    * @default 1
@@ -228,8 +240,16 @@ export class RecorderService extends Construct {
         LOG_LEVEL: props.logLevel ?? 'INFO',
         POWERTOOLS_SERVICE_NAME: ACTIVE_CALLS_METRIC.service,
         POWERTOOLS_METRICS_NAMESPACE: ACTIVE_CALLS_METRIC.namespace,
+        // By ARN, not injected by ECS: an injected value is fixed for the task's life, so a
+        // rotated secret would refuse calls until every task was replaced.
+        CALL_TOKEN_SECRET_ARN: props.callTokenSecret.secretArn,
+        ...(props.signatureSecret
+          ? {
+              VONAGE_SIGNATURE_SECRET_ARN: props.signatureSecret.secretArn,
+              SIGNATURE_MAX_AGE_SECONDS: String(props.signatureMaxAgeSeconds ?? 300),
+            }
+          : {}),
       },
-      secrets: { CALL_TOKEN_SECRET: EcsSecret.fromSecretsManager(props.callTokenSecret) },
       // The image has no curl; Node 24's fetch does the probe. 503 while draining marks it unhealthy.
       healthCheck: {
         command: [
@@ -245,6 +265,8 @@ export class RecorderService extends Construct {
       },
       stopTimeout: STOP_TIMEOUT,
     });
+    props.callTokenSecret.grantRead(taskDefinition.taskRole);
+    props.signatureSecret?.grantRead(taskDefinition.taskRole);
     container.addMountPoints({ sourceVolume: 'scratch', containerPath: SCRATCH_DIR, readOnly: false });
 
     // Least privilege: create/continue/finish/abort uploads under recordings/ and nothing else.
@@ -450,7 +472,7 @@ export class RecorderService extends Construct {
     Validations.of(taskDefinition).acknowledge({
       id: 'AwsSolutions-ECS2',
       reason:
-        'The environment holds only non-secret settings (port, bucket name, timeouts, checkpoint interval, log level); the token secret is injected through ECS secrets from Secrets Manager.',
+        'The environment holds only non-secret settings (port, bucket name, timeouts, checkpoint interval, log level) and the ARNs of the secrets, which the recorder reads from Secrets Manager itself (current and previous versions, for rotation).',
     });
   }
 }

@@ -26,14 +26,18 @@ Credentials come from the environment only (never from flags, which end up in sh
   VONAGE_APPLICATION_ID               the Voice application to point at the stack
   VONAGE_API_HOST, VONAGE_REST_HOST   optional, e.g. https://api-eu.vonage.com
 
-The stack's AnswerUrl and EventUrl outputs come from ${DEFAULT_OUTPUTS_FILE} (written by
+The stack's AnswerUrl, EventUrl and AnswerMethod outputs come from ${DEFAULT_OUTPUTS_FILE} (written by
 \`cdk deploy --outputs-file ${DEFAULT_OUTPUTS_FILE}\`), another file with --outputs, or from
 CloudFormation with --stack NAME (default AWS credential chain).
+
+When the stack verifies Vonage's signed webhooks (AnswerMethod POST), the answer webhook is set to
+POST, so the signature's payload_hash covers the call's uuid, and the application's signed voice
+webhooks are turned on.
 
 Examples:
   configure-vonage --dry-run
   configure-vonage --outputs cdk-outputs.json --number 447700900000
-  configure-vonage --stack CallRecorder --answer-method POST`;
+  configure-vonage --stack CallRecorder`;
 
 /** Vonage calls webhooks from the internet: a loopback address cannot be reached. */
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
@@ -66,6 +70,12 @@ export function formatConfigureResult(result: ConfigureResult, dryRun: boolean):
   };
   line('answer_url:', result.answerUrl);
   line('event_url: ', result.eventUrl);
+  if (result.signedCallbacks) {
+    const { before, after } = result.signedCallbacks;
+    lines.push(
+      `  signed webhooks: ${before === after ? `${after ? 'on' : 'off'} (unchanged)` : `${before ? 'on' : 'off'} → ${after ? 'on' : 'off'}`}`,
+    );
+  }
   if (!result.changed) lines.push('Webhooks already point at the stack: nothing sent.');
   else if (dryRun) lines.push('Dry run: no change sent.');
   else lines.push('Updated the application.');
@@ -95,9 +105,10 @@ export function buildConfigureVonageProgram(io: CliIo, env: NodeJS.ProcessEnv = 
       `stack name (default ${DEFAULT_STACK_NAME}); without --outputs, read from CloudFormation`,
     )
     .addOption(
-      new Option('--answer-method <method>', 'HTTP method Vonage uses for the answer webhook')
-        .choices(['GET', 'POST'])
-        .default('GET'),
+      new Option(
+        '--answer-method <method>',
+        "HTTP method Vonage uses for the answer webhook (default: the stack's AnswerMethod output, else GET)",
+      ).choices(['GET', 'POST']),
     )
     .option('--number <msisdn>', 'also link this number (E.164, e.g. 447700900000) to the application')
     .option('--dry-run', 'show the change without sending it')
@@ -107,7 +118,7 @@ export function buildConfigureVonageProgram(io: CliIo, env: NodeJS.ProcessEnv = 
       async (flags: {
         outputs?: string;
         stack?: string;
-        answerMethod: HttpMethod;
+        answerMethod?: HttpMethod;
         number?: string;
         dryRun?: boolean;
         json?: boolean;
@@ -126,6 +137,13 @@ export function buildConfigureVonageProgram(io: CliIo, env: NodeJS.ProcessEnv = 
         }
         const answerUrl = checkUrl(requireOutput(outputs, 'AnswerUrl', source), 'AnswerUrl', io);
         const eventUrl = checkUrl(requireOutput(outputs, 'EventUrl', source), 'EventUrl', io);
+        const signed = outputs.AnswerMethod === 'POST';
+        if (signed && flags.answerMethod === 'GET') {
+          throw new CliError(
+            `${source} verifies signed webhooks, which needs the answer webhook on POST (its payload_hash then covers the call's uuid); drop --answer-method GET`,
+          );
+        }
+        const answerMethod: HttpMethod = flags.answerMethod ?? (signed ? 'POST' : 'GET');
         const vonage = createVonageClient(credentials, {
           apiHost: env.VONAGE_API_HOST,
           restHost: env.VONAGE_REST_HOST,
@@ -135,9 +153,10 @@ export function buildConfigureVonageProgram(io: CliIo, env: NodeJS.ProcessEnv = 
           applicationId: credentials.applicationId,
           // The stack serves the event webhook on POST only.
           webhooks: {
-            answerUrl: { address: answerUrl, httpMethod: flags.answerMethod },
+            answerUrl: { address: answerUrl, httpMethod: answerMethod },
             eventUrl: { address: eventUrl, httpMethod: 'POST' },
           },
+          ...(signed ? { signedCallbacks: true } : {}),
           ...(flags.number ? { number: flags.number } : {}),
           ...(flags.dryRun ? { dryRun: true } : {}),
         });

@@ -6,7 +6,12 @@ import { StackOutputsError } from './errors.js';
 export const DEFAULT_STACK_NAME = 'CallRecorder';
 
 /** The outputs the stack declares; tools read the ones they need. */
-export type StackOutputKey = 'AnswerUrl' | 'EventUrl' | 'RecorderUrl' | 'RecordingsBucketName';
+export type StackOutputKey =
+  | 'AnswerUrl'
+  | 'AnswerMethod'
+  | 'EventUrl'
+  | 'RecorderUrl'
+  | 'RecordingsBucketName';
 
 /** One stack's outputs, by output key. */
 export type StackOutputs = Readonly<Record<string, string>>;

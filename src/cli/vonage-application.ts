@@ -126,6 +126,8 @@ export interface ConfigureResult {
   readonly applicationName: string;
   readonly answerUrl: WebhookChange;
   readonly eventUrl: WebhookChange;
+  /** Whether Vonage signs the application's voice webhooks, before and after (when asked to set it). */
+  readonly signedCallbacks?: { readonly before: boolean; readonly after: boolean };
   /** Whether the webhooks differ from what the application had. */
   readonly changed: boolean;
   /** Whether an update was sent (false on a dry run or when nothing changed). */
@@ -137,6 +139,11 @@ export interface ConfigureOptions {
   readonly vonage: Vonage;
   readonly applicationId: string;
   readonly webhooks: VoiceWebhooks;
+  /**
+   * Turn Vonage's signed voice webhooks on (`capabilities.voice.signed_callbacks`): the stack
+   * verifies them, and without them every answer would be refused.
+   */
+  readonly signedCallbacks?: boolean;
   /** A number (E.164 digits) to link to the application. */
   readonly number?: string;
   /** Read and compare only; send no update. */
@@ -193,18 +200,27 @@ export async function configureVonageApplication(options: ConfigureOptions): Pro
   const current = isObject(voice.webhooks) ? voice.webhooks : {};
   const answerBefore = readWebhook(current, 'answerUrl', 'answer_url');
   const eventBefore = readWebhook(current, 'eventUrl', 'event_url');
+  const signedBefore = (voice.signedCallbacks ?? voice.signed_callbacks) === true;
+  const signedAfter = options.signedCallbacks ? true : signedBefore;
   const changed =
-    !sameWebhook(answerBefore, webhooks.answerUrl) || !sameWebhook(eventBefore, webhooks.eventUrl);
+    !sameWebhook(answerBefore, webhooks.answerUrl) ||
+    !sameWebhook(eventBefore, webhooks.eventUrl) ||
+    signedAfter !== signedBefore;
 
   let applied = false;
   if (changed && !options.dryRun) {
     const nextWebhooks: Json = { ...current };
     writeWebhook(nextWebhooks, 'answerUrl', 'answer_url', webhooks.answerUrl);
     writeWebhook(nextWebhooks, 'eventUrl', 'event_url', webhooks.eventUrl);
+    const nextVoice: Json = { ...voice, webhooks: nextWebhooks };
+    if (options.signedCallbacks) {
+      nextVoice.signedCallbacks = true;
+      delete nextVoice.signed_callbacks;
+    }
     const update = {
       ...application,
       id: applicationId,
-      capabilities: { ...capabilities, voice: { ...voice, webhooks: nextWebhooks } },
+      capabilities: { ...capabilities, voice: nextVoice },
     };
     try {
       await vonage.applications.updateApplication(
@@ -221,6 +237,7 @@ export async function configureVonageApplication(options: ConfigureOptions): Pro
     applicationName: typeof application.name === 'string' ? application.name : '',
     answerUrl: { before: answerBefore, after: webhooks.answerUrl },
     eventUrl: { before: eventBefore, after: webhooks.eventUrl },
+    ...(options.signedCallbacks ? { signedCallbacks: { before: signedBefore, after: signedAfter } } : {}),
     changed,
     applied,
   };

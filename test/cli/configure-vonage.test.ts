@@ -299,6 +299,37 @@ describe('configure-vonage (the bin)', () => {
     expect(double.numbers.get('447700900000')?.app_id).toBe(APP_ID);
   });
 
+  it('for a stack that verifies signed webhooks, sets the answer webhook to POST and turns signed webhooks on', async () => {
+    const app = double.applications.get(APP_ID) as { capabilities: { voice: Record<string, unknown> } };
+    app.capabilities.voice.signed_callbacks = false;
+    await writeFile(
+      join(dir, 'signed-outputs.json'),
+      JSON.stringify({
+        CallRecorder: {
+          AnswerUrl: NEW_HOOKS.answerUrl.address,
+          AnswerMethod: 'POST',
+          EventUrl: NEW_HOOKS.eventUrl.address,
+        },
+      }),
+    );
+    const refused = await cli(['--outputs', 'signed-outputs.json', '--answer-method', 'GET'], vonageEnv());
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/verifies signed webhooks, which needs the answer webhook on POST/);
+    expect(double.requests.some((r) => r.method === 'PUT')).toBe(false);
+
+    const applied = await cli(['--outputs', 'signed-outputs.json'], vonageEnv());
+    expect(applied.code).toBe(0);
+    expect(applied.stdout).toContain(`→ POST ${NEW_HOOKS.answerUrl.address}`);
+    expect(applied.stdout).toContain('signed webhooks: off → on');
+    const stored = double.applications.get(APP_ID) as {
+      capabilities: {
+        voice: { signed_callbacks: unknown; webhooks: { answer_url: { http_method: string } } };
+      };
+    };
+    expect(stored.capabilities.voice.signed_callbacks).toBe(true);
+    expect(stored.capabilities.voice.webhooks.answer_url.http_method).toBe('POST');
+  });
+
   it('fails with one line and exit 1 for wrong credentials', async () => {
     const denied = await cli([], { ...vonageEnv(), VONAGE_API_SECRET: 'not-the-secret' });
     expect(denied.code).toBe(1);

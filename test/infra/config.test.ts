@@ -12,9 +12,32 @@ function problemsOf(raw: RawConfig): readonly string[] {
   throw new Error(`expected ${JSON.stringify(raw)} to be rejected`);
 }
 
+/** The least a deployment needs: the Vonage signature secret. */
+const signed = { signatureSecretArn: SIGNATURE_SECRET_ARN };
+
 describe('parseConfig', () => {
-  it('fills every default when context is empty', () => {
-    const config = parseConfig({});
+  it('stops without a signature secret, naming the key, how to create it, and the trial opt-in', () => {
+    const problems = problemsOf({});
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^signatureSecretArn is required/);
+    expect(problems[0]).toContain('aws secretsmanager create-secret');
+    expect(problems[0]).toContain('file://');
+    expect(problems[0]).toContain('allowUnsignedWebhooks=true');
+  });
+
+  it('runs unsigned only when asked to, and not both ways at once', () => {
+    expect(parseConfig({ allowUnsignedWebhooks: 'true' })).toMatchObject({ allowUnsignedWebhooks: true });
+    expect(parseConfig({ allowUnsignedWebhooks: 'true' }).signatureSecretArn).toBeUndefined();
+    expect(problemsOf({ ...signed, allowUnsignedWebhooks: true })).toEqual([
+      'allowUnsignedWebhooks=true and signatureSecretArn are both set: drop one',
+    ]);
+    expect(problemsOf({ allowUnsignedWebhooks: 'yes' })).toContain(
+      'allowUnsignedWebhooks must be true or false, got "yes"',
+    );
+  });
+
+  it('fills every default when context holds only the signature secret', () => {
+    const config = parseConfig(signed);
     expect(config).toMatchObject({
       greetingText: DEFAULTS.greetingText,
       greetingLanguage: 'en-US',
@@ -32,11 +55,14 @@ describe('parseConfig', () => {
     });
     expect(config.tls).toBeUndefined();
     expect(config.objectLock).toBeUndefined();
-    expect(config.signatureSecretArn).toBeUndefined();
+    expect(config.allowUnsignedWebhooks).toBe(false);
+    expect(config.allowPlaintextAudio).toBe(false);
   });
 
   it('accepts the string spellings that `-c key=value` produces', () => {
     const config = parseConfig({
+      ...signed,
+      allowPlaintextAudio: 'false',
       sampleRate: '8000',
       retentionDays: '0',
       minTasks: '2',
@@ -153,16 +179,22 @@ describe('parseConfig', () => {
   });
 
   it('reports every bad key at once, in one error', () => {
-    expect(() => parseConfig({ sampleRate: 1, minTasks: 0, logLevel: 'loud' })).toThrow(
+    expect(() => parseConfig({ ...signed, sampleRate: 1, minTasks: 0, logLevel: 'loud' })).toThrow(
       /invalid configuration:\n {2}- sampleRate must be .*got 1\n {2}- minTasks must be .*got 0\n {2}- logLevel must be .*got "loud"/,
     );
   });
 
   it('allows keeping recordings forever and skipping transitions', () => {
-    const config = parseConfig({ retentionDays: 0, infrequentAccessAfterDays: 0, glacierAfterDays: 0 });
+    const config = parseConfig({
+      ...signed,
+      retentionDays: 0,
+      infrequentAccessAfterDays: 0,
+      glacierAfterDays: 0,
+    });
     expect(config).toMatchObject({ retentionDays: 0, infrequentAccessAfterDays: 0, glacierAfterDays: 0 });
     expect(
-      parseConfig({ infrequentAccessAfterDays: 0, glacierAfterDays: 1, retentionDays: 2 }).glacierAfterDays,
+      parseConfig({ ...signed, infrequentAccessAfterDays: 0, glacierAfterDays: 1, retentionDays: 2 })
+        .glacierAfterDays,
     ).toBe(1);
   });
 });

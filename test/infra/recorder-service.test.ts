@@ -5,7 +5,14 @@ import { FileSystem, IgnoreMode } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RECORDER_IMAGE_EXCLUDES } from '../../lib/constructs/recorder-service.js';
-import { asArray, CERTIFICATE_ARN, policyStatements, resourcesOf, synthRecorderStack } from './support.js';
+import {
+  asArray,
+  CERTIFICATE_ARN,
+  policyStatements,
+  resourcesOf,
+  SIGNATURE_SECRET_ARN,
+  synthRecorderStack,
+} from './support.js';
 
 function only(template: Template, type: string): [string, Record<string, unknown>] {
   const found = resourcesOf(template, type);
@@ -143,10 +150,10 @@ describe('RecorderService in the default stack', () => {
       expect(check.Retries).toBeGreaterThan(0);
     });
 
-    it('injects the token secret from Secrets Manager and puts only non-secret settings in the environment', () => {
+    it('names its secrets by ARN (read at run time, for rotation) and puts only non-secret settings in the environment', () => {
       const secretId = Object.keys(template.findResources('AWS::SecretsManager::Secret'))[0]!;
       const c = container(template);
-      expect(c.Secrets).toEqual([{ Name: 'CALL_TOKEN_SECRET', ValueFrom: { Ref: secretId } }]);
+      expect(c.Secrets).toBeUndefined();
       const environment = Object.fromEntries(
         (c.Environment as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]),
       );
@@ -164,8 +171,11 @@ describe('RecorderService in the default stack', () => {
         LOG_LEVEL: 'INFO',
         POWERTOOLS_SERVICE_NAME: 'recorder',
         POWERTOOLS_METRICS_NAMESPACE: 'CallRecorder',
+        CALL_TOKEN_SECRET_ARN: { Ref: secretId },
+        VONAGE_SIGNATURE_SECRET_ARN: SIGNATURE_SECRET_ARN,
+        SIGNATURE_MAX_AGE_SECONDS: '300',
       });
-      // The execution role (used by ECS to fetch the secret) can read exactly that secret.
+      // The execution role pulls the image and writes logs: it reads no secret.
       const [, taskDef] = only(template, 'AWS::ECS::TaskDefinition');
       const execRole = logicalIdOf(taskDef.ExecutionRoleArn);
       const execPolicies = resourcesOf(template, 'AWS::IAM::Policy')
@@ -174,12 +184,17 @@ describe('RecorderService in the default stack', () => {
       expect(
         policyStatements(template)
           .filter((s) => execPolicies.includes(s.policy))
-          .map((s) => s.statement),
-      ).toContainEqual({
-        Effect: 'Allow',
-        Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
-        Resource: { Ref: secretId },
-      });
+          .flatMap((s) => asArray(s.statement.Action as string | string[])),
+      ).not.toContain('secretsmanager:GetSecretValue');
+    });
+
+    it('without a signature secret (allowUnsignedWebhooks), asks handshakes for the call token only', () => {
+      const unsigned = synthRecorderStack({
+        context: { signatureSecretArn: undefined, allowUnsignedWebhooks: true },
+      }).template;
+      const environment = (container(unsigned).Environment as { Name: string }[]).map((e) => e.Name);
+      expect(environment).toContain('CALL_TOKEN_SECRET_ARN');
+      expect(environment).not.toContain('VONAGE_SIGNATURE_SECRET_ARN');
     });
 
     it('runs on Fargate in public subnets with public IPs, rolling back failed deployments', () => {
@@ -300,7 +315,14 @@ describe('RecorderService in the default stack', () => {
         template.findResources('AWS::S3::Bucket', { Properties: { VersioningConfiguration: {} } }),
       )[0]!;
       const [clusterId] = only(template, 'AWS::ECS::Cluster');
+      const secretId = Object.keys(template.findResources('AWS::SecretsManager::Secret'))[0]!;
       expect(statements).toEqual([
+        {
+          // Both secrets, read with their previous versions so a rotation refuses no call.
+          Effect: 'Allow',
+          Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
+          Resource: [SIGNATURE_SECRET_ARN, { Ref: secretId }],
+        },
         {
           Effect: 'Allow',
           Action: ['s3:AbortMultipartUpload', 's3:PutObject'],
@@ -367,7 +389,7 @@ describe('RecorderService in the default stack', () => {
     });
   });
 
-  it('outputs a ws:// recorder URL at the load balancer and the bucket name', () => {
+  it('outputs a ws:// recorder URL at the load balancer, the bucket name and the answer method', () => {
     const [albId] = only(template, 'AWS::ElasticLoadBalancingV2::LoadBalancer');
     template.hasOutput('RecorderUrl', {
       Value: { 'Fn::Join': ['', ['ws://', { 'Fn::GetAtt': [albId, 'DNSName'] }]] },
@@ -376,8 +398,10 @@ describe('RecorderService in the default stack', () => {
       template.findResources('AWS::S3::Bucket', { Properties: { VersioningConfiguration: {} } }),
     )[0]!;
     template.hasOutput('RecordingsBucketName', { Value: { Ref: bucketId } });
+    // Signed answers are POSTed (configure-vonage reads this), so payload_hash covers the uuid.
+    template.hasOutput('AnswerMethod', { Value: 'POST' });
     expect(Object.keys(template.toJSON().Outputs).sort()).toEqual(
-      ['AnswerUrl', 'EventUrl', 'RecorderUrl', 'RecordingsBucketName'].sort(),
+      ['AnswerMethod', 'AnswerUrl', 'EventUrl', 'RecorderUrl', 'RecordingsBucketName'].sort(),
     );
   });
 

@@ -19,8 +19,14 @@ export const CERTIFICATE_ARN =
 export const SIGNATURE_SECRET_ARN =
   'arn:aws:secretsmanager:eu-west-1:123456789012:secret:vonage/signature-AbC123';
 
+const signedContext = { ...cdkJsonContext, signatureSecretArn: SIGNATURE_SECRET_ARN };
+
 export interface SynthOptions {
-  /** Context as a user would put it in cdk.json or pass with -c (strings are fine). */
+  /**
+   * Context as a user would put it in cdk.json or pass with -c (strings are fine), on top of
+   * cdk.json and the signature secret every deployment needs (pass `signatureSecretArn: undefined`
+   * with `allowUnsignedWebhooks: true` for an unsigned one).
+   */
   readonly context?: RawConfig;
   /** Where the cloud assembly goes (to inspect staged assets). @default a temp dir */
   readonly outdir?: string;
@@ -36,12 +42,12 @@ export function synthRecorderStack(options: SynthOptions = {}): {
   template: Template;
 } {
   const app = new App({
-    context: { ...cdkJsonContext, ...options.context, 'aws:cdk:bundling-stacks': [] },
+    context: { ...signedContext, ...options.context, 'aws:cdk:bundling-stacks': [] },
     builtinCloudFormationValidation: false,
     ...(options.outdir ? { outdir: options.outdir } : {}),
   });
   const stack = new RecorderStack(app, 'CallRecorder', {
-    config: parseConfig({ ...cdkJsonContext, ...options.context } as RawConfig),
+    config: parseConfig({ ...signedContext, ...options.context } as RawConfig),
     env: TEST_ENV,
   });
   return { app, stack, template: Template.fromStack(stack) };

@@ -77,6 +77,7 @@ describe('WebhookApi in the default stack', () => {
         'RECORDINGS_BUCKET',
         'SAMPLE_RATE',
         'SIGNATURE_MAX_AGE_SECONDS',
+        'VONAGE_SIGNATURE_SECRET_ARN',
       ].sort(),
     );
     const secretId = Object.keys(template.findResources('AWS::SecretsManager::Secret'))[0]!;
@@ -143,7 +144,7 @@ describe('WebhookApi in the default stack', () => {
     expect(logGroup).toMatchObject({ Type: 'AWS::Logs::LogGroup', Properties: { RetentionInDays: 30 } });
   });
 
-  it('may only read and put objects under events/, read the token secret and write its own logs', () => {
+  it('may only read and put objects under events/, read the two secrets and write its own logs', () => {
     const statements = roleStatements(template);
     const secretId = Object.keys(template.findResources('AWS::SecretsManager::Secret'))[0]!;
     const [, fn] = webhookFunction(template);
@@ -161,7 +162,7 @@ describe('WebhookApi in the default stack', () => {
         {
           Effect: 'Allow',
           Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
-          Resource: { Ref: secretId },
+          Resource: [SIGNATURE_SECRET_ARN, { Ref: secretId }],
         },
         {
           Effect: 'Allow',
