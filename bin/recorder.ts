@@ -7,7 +7,8 @@ const app = new App();
 
 // The one place context is read; parseConfig validates it all at once.
 const raw: RawConfig = Object.fromEntries(CONFIG_KEYS.map((key) => [key, app.node.tryGetContext(key)]));
-const config = parseConfig(raw);
+const region = process.env.CDK_DEFAULT_REGION ?? process.env.AWS_REGION;
+const config = parseConfig(raw, { region });
 
 new RecorderStack(app, 'CallRecorder', {
   config,
@@ -17,7 +18,7 @@ new RecorderStack(app, 'CallRecorder', {
   // must be concrete: ALB access-log delivery is authorized per region.
   env: {
     account: process.env.CDK_DEFAULT_ACCOUNT,
-    region: process.env.CDK_DEFAULT_REGION ?? process.env.AWS_REGION,
+    region,
   },
 });
 

@@ -6,6 +6,8 @@
  * accepted either as JSON values or as their string spelling.
  */
 
+import { Token } from 'aws-cdk-lib';
+
 /** Vonage streams linear PCM at these rates only. */
 export const SAMPLE_RATES = [8000, 16000, 24000] as const;
 export type SampleRate = (typeof SAMPLE_RATES)[number];
@@ -21,14 +23,28 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export type BucketEncryptionChoice = 's3' | 'kms';
 export type ObjectLockMode = 'governance' | 'compliance';
 
-/** Fargate task sizes: vCPU units and the memory (MiB) each allows. */
-const FARGATE_MEMORY: Record<number, { min: number; max: number; step: number }> = {
-  256: { min: 512, max: 2048, step: 512 },
+type FargateMemory =
+  | { readonly only: readonly number[] }
+  | { readonly min: number; readonly max: number; readonly step: number };
+
+/**
+ * Fargate task sizes: vCPU units and the memory (MiB) each allows; any other pair fails at deploy.
+ * 8192 and 16384 need Linux platform 1.4.0, which the recorder's ARM64 tasks need anyway (its
+ * service runs on LATEST, i.e. 1.4.0). Sources:
+ * https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-cpu-memory-error.html and
+ * https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-arm64.html
+ */
+const FARGATE_MEMORY: Record<number, FargateMemory> = {
+  256: { only: [512, 1024, 2048] },
   512: { min: 1024, max: 4096, step: 1024 },
   1024: { min: 2048, max: 8192, step: 1024 },
   2048: { min: 4096, max: 16384, step: 1024 },
   4096: { min: 8192, max: 30720, step: 1024 },
+  8192: { min: 16384, max: 61440, step: 4096 },
+  16384: { min: 32768, max: 122880, step: 8192 },
 };
+/** Fargate task vCPU units, smallest first. */
+const FARGATE_CPUS = [256, 512, 1024, 2048, 4096, 8192, 16384] as const;
 
 /** Validated configuration for {@link RecorderStack}. */
 export interface RecorderConfig {
@@ -76,7 +92,7 @@ export interface RecorderConfig {
   readonly maxTasks: number;
   /** Target concurrent calls per recorder task; auto scaling tracks the average against it. */
   readonly callsPerTask: number;
-  /** Recorder task vCPU units (256, 512, 1024, 2048, 4096). */
+  /** Recorder task vCPU units (256, 512, 1024, 2048, 4096, 8192, 16384). */
   readonly taskCpu: number;
   /** Recorder task memory in MiB; must suit `taskCpu`. */
   readonly taskMemoryMiB: number;
@@ -267,12 +283,18 @@ class Reader {
   }
 }
 
+/** Where the stack deploys, as far as synth knows it. */
+export interface DeployTarget {
+  /** The stack's region; undefined or an unresolved token (an environment-agnostic synth) skips the region checks. */
+  readonly region?: string;
+}
+
 /**
  * Validates raw context and fills in defaults.
  *
  * @throws {ConfigError} naming each bad key and the value it was given.
  */
-export function parseConfig(raw: RawConfig): RecorderConfig {
+export function parseConfig(raw: RawConfig, target: DeployTarget = {}): RecorderConfig {
   const r = new Reader(raw);
 
   const greetingText = r.string('greetingText', DEFAULTS.greetingText).trim();
@@ -388,11 +410,14 @@ export function parseConfig(raw: RawConfig): RecorderConfig {
   const maxTasks = r.integer('maxTasks', DEFAULTS.maxTasks, 1, 100);
   if (maxTasks < minTasks) r.problem(`maxTasks (${maxTasks}) must be at least minTasks (${minTasks})`);
   const callsPerTask = r.integer('callsPerTask', DEFAULTS.callsPerTask, 1, 1000);
-  const taskCpu = r.oneOf('taskCpu', [256, 512, 1024, 2048, 4096], DEFAULTS.taskCpu);
-  const taskMemoryMiB = r.integer('taskMemoryMiB', DEFAULTS.taskMemoryMiB, 512, 30720);
+  const taskCpu = r.oneOf<number>('taskCpu', FARGATE_CPUS, DEFAULTS.taskCpu);
+  const taskMemoryMiB = r.integer('taskMemoryMiB', DEFAULTS.taskMemoryMiB, 512, 122880);
   const memory = FARGATE_MEMORY[taskCpu];
-  if (
+  if (memory && 'only' in memory && !memory.only.includes(taskMemoryMiB)) {
+    r.problem(`taskMemoryMiB must be ${memory.only.join(', ')} for taskCpu ${taskCpu}, got ${taskMemoryMiB}`);
+  } else if (
     memory &&
+    'step' in memory &&
     (taskMemoryMiB < memory.min ||
       taskMemoryMiB > memory.max ||
       (taskMemoryMiB - memory.min) % memory.step !== 0)
@@ -450,6 +475,24 @@ export function parseConfig(raw: RawConfig): RecorderConfig {
   const apiBurstLimit = r.integer('apiBurstLimit', DEFAULTS.apiBurstLimit, 1, 5000);
   const logRetentionDays = r.oneOf('logRetentionDays', LOG_RETENTION_DAYS, DEFAULTS.logRetentionDays);
   const logLevel = r.oneOf<LogLevel>('logLevel', LOG_LEVELS, DEFAULTS.logLevel, (v) => v.toUpperCase());
+
+  // A load balancer takes ACM certificates from its own region only
+  // (https://docs.aws.amazon.com/acm/latest/userguide/acm-regions.html), and the webhooks Lambda's
+  // SDK sends GetSecretValue to its own region whatever region the ARN names
+  // (https://github.com/aws/aws-sdk-js-v3/issues/7278): either would fail only after deploy.
+  const region = target.region;
+  if (region !== undefined && !Token.isUnresolved(region)) {
+    const regional = [
+      ['certificateArn', certificateArn, `request or import the certificate in ${region}`],
+      ['signatureSecretArn', signatureSecretArn, `create the secret in ${region} (or a replica there)`],
+    ] as const;
+    for (const [key, arn, remedy] of regional) {
+      const arnRegion = arn?.split(':')[3];
+      if (arnRegion !== undefined && arnRegion !== region) {
+        r.problem(`${key} is in region ${arnRegion} but the stack deploys to ${region}; ${remedy}`);
+      }
+    }
+  }
 
   if (r.problems.length > 0) throw new ConfigError(r.problems);
 

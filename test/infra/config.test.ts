@@ -1,3 +1,4 @@
+import { Aws } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULTS, parseConfig, type RawConfig } from '../../lib/config.js';
 import { CERTIFICATE_ARN, SIGNATURE_SECRET_ARN } from './support.js';
@@ -122,10 +123,18 @@ describe('parseConfig', () => {
     [{ greetingLanguage: 'english' }, 'greetingLanguage must be a language tag such as en-US, got "english"'],
     [{ minTasks: 0 }, 'minTasks must be a whole number from 1 to 100, got 0'],
     [{ minTasks: 3, maxTasks: 2 }, 'maxTasks (2) must be at least minTasks (3)'],
-    [{ taskCpu: 300 }, 'taskCpu must be one of 256, 512, 1024, 2048, 4096, got 300'],
+    [{ taskCpu: 300 }, 'taskCpu must be one of 256, 512, 1024, 2048, 4096, 8192, 16384, got 300'],
     [
       { taskCpu: 256, taskMemoryMiB: 4096 },
-      'taskMemoryMiB must be 512 to 2048 in steps of 512 for taskCpu 256, got 4096',
+      'taskMemoryMiB must be 512, 1024, 2048 for taskCpu 256, got 4096',
+    ],
+    [
+      { taskCpu: 256, taskMemoryMiB: 1536 },
+      'taskMemoryMiB must be 512, 1024, 2048 for taskCpu 256, got 1536',
+    ],
+    [
+      { taskCpu: 8192, taskMemoryMiB: 18432 },
+      'taskMemoryMiB must be 16384 to 61440 in steps of 4096 for taskCpu 8192, got 18432',
     ],
     [{ drainSeconds: 200 }, 'drainSeconds must be a whole number from 5 to 110, got 200'],
     [{ bucketEncryption: 'aes' }, 'bucketEncryption must be one of s3, kms, got "aes"'],
@@ -176,6 +185,91 @@ describe('parseConfig', () => {
     if (expected) expect(problems).toContain(expected);
     // Every message names a key it concerns; messages are lowercase at the start like other CDK errors.
     expect(problems.some((p) => p.includes(key) || Object.keys(raw).some((k) => p.includes(k)))).toBe(true);
+  });
+
+  it('accepts exactly the Fargate cpu/memory pairs AWS lists, and no other', () => {
+    // AWS's table (MiB), transcribed from
+    // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-cpu-memory-error.html
+    const gib = (from: number, to: number, step: number) =>
+      Array.from({ length: (to - from) / step + 1 }, (_, i) => (from + i * step) * 1024);
+    const allowed: Record<number, number[]> = {
+      256: [512, 1024, 2048],
+      512: gib(1, 4, 1),
+      1024: gib(2, 8, 1),
+      2048: gib(4, 16, 1),
+      4096: gib(8, 30, 1),
+      8192: gib(16, 60, 4),
+      16384: gib(32, 120, 8),
+    };
+    for (const [cpu, memories] of Object.entries(allowed)) {
+      for (let memory = 512; memory <= 122880; memory += 512) {
+        const accepted = (() => {
+          try {
+            parseConfig({ ...signed, taskCpu: cpu, taskMemoryMiB: memory });
+            return true;
+          } catch {
+            return false;
+          }
+        })();
+        expect(accepted, `taskCpu ${cpu} with taskMemoryMiB ${memory}`).toBe(memories.includes(memory));
+      }
+    }
+  });
+
+  describe('ARNs outside the stack region', () => {
+    const usEast1Certificate = CERTIFICATE_ARN.replace(':eu-west-1:', ':us-east-1:');
+    const usEast1Secret = SIGNATURE_SECRET_ARN.replace(':eu-west-1:', ':us-east-1:');
+
+    it('rejects a certificate or secret from another region, naming the key and both regions', () => {
+      const problems = (() => {
+        try {
+          parseConfig(
+            {
+              certificateArn: usEast1Certificate,
+              domainName: 'rec.example.com',
+              signatureSecretArn: usEast1Secret,
+            },
+            { region: 'eu-west-1' },
+          );
+        } catch (error) {
+          return (error as ConfigError).problems;
+        }
+        throw new Error('expected ARNs from us-east-1 to be rejected for a stack in eu-west-1');
+      })();
+      expect(problems).toEqual([
+        'certificateArn is in region us-east-1 but the stack deploys to eu-west-1; request or import the certificate in eu-west-1',
+        'signatureSecretArn is in region us-east-1 but the stack deploys to eu-west-1; create the secret in eu-west-1 (or a replica there)',
+      ]);
+    });
+
+    it('accepts them in the stack region', () => {
+      const config = parseConfig(
+        {
+          certificateArn: CERTIFICATE_ARN,
+          domainName: 'rec.example.com',
+          signatureSecretArn: SIGNATURE_SECRET_ARN,
+        },
+        { region: 'eu-west-1' },
+      );
+      expect(config.tls?.certificateArn).toBe(CERTIFICATE_ARN);
+      expect(config.signatureSecretArn).toBe(SIGNATURE_SECRET_ARN);
+    });
+
+    it.each([
+      ['no region', undefined],
+      ['an unresolved region token', Aws.REGION],
+    ])('skips the check when synth knows %s', (_, region) => {
+      const config = parseConfig(
+        {
+          certificateArn: usEast1Certificate,
+          domainName: 'rec.example.com',
+          signatureSecretArn: usEast1Secret,
+        },
+        { region },
+      );
+      expect(config.tls?.certificateArn).toBe(usEast1Certificate);
+      expect(config.signatureSecretArn).toBe(usEast1Secret);
+    });
   });
 
   it('reports every bad key at once, in one error', () => {

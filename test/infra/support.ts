@@ -47,7 +47,7 @@ export function synthRecorderStack(options: SynthOptions = {}): {
     ...(options.outdir ? { outdir: options.outdir } : {}),
   });
   const stack = new RecorderStack(app, 'CallRecorder', {
-    config: parseConfig({ ...signedContext, ...options.context } as RawConfig),
+    config: parseConfig({ ...signedContext, ...options.context } as RawConfig, { region: TEST_ENV.region }),
     env: TEST_ENV,
   });
   return { app, stack, template: Template.fromStack(stack) };
