@@ -7,6 +7,7 @@ import { basename } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { LogLevel } from '@aws-lambda-powertools/logger/types';
 import { createS3Client } from '../../common/s3-client.js';
+import { statfsFreeSpace } from './admission.js';
 import { ConfigError, loadConfig } from './config.js';
 import { EmfRecorderMetrics } from './metrics.js';
 import { findJournals, recoverSpools } from './recovery.js';
@@ -50,6 +51,12 @@ async function main(): Promise<void> {
     drainTimeoutMs: Math.max(1, config.drainTimeoutMs),
     idleTimeoutMs: config.idleTimeoutMs,
     maxCallSeconds: config.maxCallSeconds,
+    maxCalls: config.maxCalls,
+    scratchFreeSpace: statfsFreeSpace(config.scratchDir),
+    audioRate:
+      config.maxAudioSpeed === 0
+        ? false
+        : { maxSpeed: config.maxAudioSpeed, burstSeconds: config.audioBurstSeconds },
     logger,
     metrics,
     checkpointIntervalMs: config.checkpointSeconds * 1000,

@@ -13,6 +13,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { verifyCallToken } from '../../common/call-token.js';
 import { isValidCallUuid } from '../../common/recording-keys.js';
+import { AdmissionControl, type AudioRateOptions, type FreeSpaceSource } from './admission.js';
 import { CallSession, type SessionSettings } from './call-session.js';
 import { CheckpointStore, MAX_BATCH_BYTES } from './checkpoint.js';
 import { CloseCode } from './close-codes.js';
@@ -40,6 +41,18 @@ export interface RecorderOptions {
   readonly partSizeBytes?: number;
   /** Longest call, in audio or wall time; then closed with 4413. @default 7200 */
   readonly maxCallSeconds?: number;
+  /** Most calls not yet stored at once; the upgrade over it gets 503. @default no cap (main.ts sets MAX_CALLS) */
+  readonly maxCalls?: number;
+  /**
+   * Free bytes of the scratch volume (`statfsFreeSpace(scratchDir)` in main.ts): a call that might
+   * not fit gets 503. @default no disk check
+   */
+  readonly scratchFreeSpace?: FreeSpaceSource;
+  /**
+   * How far ahead of real time a call may send audio before it is closed with 4429; false turns the
+   * limit off. @default 120 s of burst at 1.25× real time
+   */
+  readonly audioRate?: AudioRateOptions | false;
   /** Write a call's queued audio to its spool file once this much is queued... @default 32768 */
   readonly spoolFlushBytes?: number;
   /** ...or once it is this old. @default 1000 */
@@ -107,6 +120,8 @@ export class HandshakeRefusedError extends Error {
 
 const CALL_PATH = /^\/calls\/([^/]+)$/;
 
+const unlimitedSpace: FreeSpaceSource = async () => Number.POSITIVE_INFINITY;
+
 function positive(name: string, value: number): number {
   if (!Number.isFinite(value) || value <= 0)
     throw new RangeError(`${name} must be a positive number, got ${value}`);
@@ -149,7 +164,17 @@ export function createRecorder(options: RecorderOptions): Recorder {
     maxTextEventBytes: options.maxTextEventBytes ?? 128 * 1024,
     closeGraceMs: 2000,
     checkpointIntervalMs: options.checkpointIntervalMs ?? 10_000,
+    ...(options.audioRate !== undefined ? { audioRate: options.audioRate } : {}),
   };
+  const admission = new AdmissionControl({
+    maxCalls: options.maxCalls ?? Number.POSITIVE_INFINITY,
+    maxCallSeconds: settings.maxCallMs / 1000,
+    freeSpace: options.scratchFreeSpace ?? unlimitedSpace,
+  });
+  const sampleFreeSpace = () =>
+    admission
+      .refresh()
+      .catch((error: unknown) => logger.error('reading scratch free space failed', { error }));
   if (!Number.isFinite(settings.checkpointIntervalMs) || settings.checkpointIntervalMs < 0) {
     throw new RangeError(
       `checkpointIntervalMs must be 0 (off) or positive, got ${settings.checkpointIntervalMs}`,
@@ -229,6 +254,8 @@ export function createRecorder(options: RecorderOptions): Recorder {
     if (!verdict.ok) throw new HandshakeRefusedError(401, `token ${verdict.reason}`);
     if (live.has(uuid)) throw new HandshakeRefusedError(409, 'call already connected');
     if (usedTokens.has(token!)) throw new HandshakeRefusedError(401, 'token already used');
+    const admitted = admission.admit(live.values());
+    if (!admitted.ok) throw new HandshakeRefusedError(503, admitted.reason);
     return { uuid, token: token!, expiresAt: verdict.expiresAt };
   }
 
@@ -318,6 +345,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
       const nowSeconds = Math.floor(now().getTime() / 1000);
       for (const [token, expiresAt] of usedTokens) if (expiresAt < nowSeconds) usedTokens.delete(token);
       taskProtection.setActive(live.size > 0);
+      void sampleFreeSpace();
     },
     Math.min(1000, Math.max(20, settings.idleTimeoutMs / 4)),
   );
@@ -364,7 +392,9 @@ export function createRecorder(options: RecorderOptions): Recorder {
 
   return {
     server,
-    listen(port, host = '0.0.0.0') {
+    async listen(port, host = '0.0.0.0') {
+      // Admission refuses every call until it knows the scratch disk's free space.
+      await sampleFreeSpace();
       return new Promise((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => {
