@@ -68,6 +68,8 @@ export interface RecorderConfig {
   readonly maxTasks: number;
   /** Target concurrent calls per recorder task; auto scaling tracks the average against it. */
   readonly callsPerTask: number;
+  /** Most calls one task takes (its `MAX_CALLS`); absent = derived from the task size (lib/capacity.ts). */
+  readonly maxCallsPerTask?: number;
   /** Recorder task vCPU units (256, 512, 1024, 2048, 4096). */
   readonly taskCpu: number;
   /** Recorder task memory in MiB; must suit `taskCpu`. */
@@ -139,6 +141,7 @@ export const CONFIG_KEYS = [
   'minTasks',
   'maxTasks',
   'callsPerTask',
+  'maxCallsPerTask',
   'taskCpu',
   'taskMemoryMiB',
   'drainSeconds',
@@ -355,6 +358,12 @@ export function parseConfig(raw: RawConfig): RecorderConfig {
   const maxTasks = r.integer('maxTasks', DEFAULTS.maxTasks, 1, 100);
   if (maxTasks < minTasks) r.problem(`maxTasks (${maxTasks}) must be at least minTasks (${minTasks})`);
   const callsPerTask = r.integer('callsPerTask', DEFAULTS.callsPerTask, 1, 1000);
+  const maxCallsPerTask = r.has('maxCallsPerTask')
+    ? r.integer('maxCallsPerTask', DEFAULTS.callsPerTask, 1, 10_000)
+    : undefined;
+  if (maxCallsPerTask !== undefined && callsPerTask > maxCallsPerTask) {
+    r.problem(`callsPerTask (${callsPerTask}) must be at most maxCallsPerTask (${maxCallsPerTask})`);
+  }
   const taskCpu = r.oneOf('taskCpu', [256, 512, 1024, 2048, 4096], DEFAULTS.taskCpu);
   const taskMemoryMiB = r.integer('taskMemoryMiB', DEFAULTS.taskMemoryMiB, 512, 30720);
   const memory = FARGATE_MEMORY[taskCpu];
@@ -439,6 +448,7 @@ export function parseConfig(raw: RawConfig): RecorderConfig {
     minTasks,
     maxTasks,
     callsPerTask,
+    ...(maxCallsPerTask !== undefined ? { maxCallsPerTask } : {}),
     taskCpu,
     taskMemoryMiB,
     drainSeconds,

@@ -43,6 +43,7 @@ import { LoadBalancerTarget } from 'aws-cdk-lib/aws-route53-targets';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { taskCapacity } from '../capacity.js';
 import { nagRef } from '../nag.js';
 import { INFLIGHT_PREFIX, RECORDINGS_PREFIX } from './recordings-bucket.js';
 
@@ -98,6 +99,16 @@ export interface RecorderServiceProps {
    * @default 20
    */
   readonly callsPerTask?: number;
+  /**
+   * Most calls one task takes (the recorder's MAX_CALLS; more get 503).
+   * @default - derived from cpu, memory, maxCallSeconds and sampleRate (lib/capacity.ts)
+   */
+  readonly maxCallsPerTask?: number;
+  /**
+   * The audio rate asked of Vonage, in Hz: sizes the scratch disk.
+   * @default 16000
+   */
+  readonly sampleRate?: number;
   /**
    * Task vCPU units.
    * @default 512
@@ -163,6 +174,8 @@ export class RecorderService extends Construct {
   readonly loadBalancer: ApplicationLoadBalancer;
   /** `ws://<alb dns>` or `wss://<domain>`, no trailing slash. */
   readonly recorderUrl: string;
+  /** Calls one task takes at once (its MAX_CALLS). */
+  readonly maxCallsPerTask: number;
 
   constructor(scope: Construct, id: string, props: RecorderServiceProps) {
     super(scope, id);
@@ -186,9 +199,26 @@ export class RecorderService extends Construct {
 
     this.cluster = new Cluster(this, 'Cluster', { vpc, containerInsightsV2: ContainerInsights.ENABLED });
 
+    const maxCallSeconds = props.maxCallSeconds ?? 7200;
+    // The per-task call cap and the scratch disk it needs (the arithmetic is in lib/capacity.ts).
+    const capacity = taskCapacity({
+      cpu: props.cpu ?? 512,
+      memoryMiB: props.memoryMiB ?? 1024,
+      maxCallSeconds,
+      sampleRate: props.sampleRate ?? 16000,
+      ...(props.maxCallsPerTask !== undefined ? { maxCallsPerTask: props.maxCallsPerTask } : {}),
+    });
+    if ((props.callsPerTask ?? 20) > capacity.maxCalls) {
+      throw new Error(
+        `callsPerTask (${props.callsPerTask ?? 20}) must be at most the per-task call cap (${capacity.maxCalls}, limited by ${capacity.limitedBy})`,
+      );
+    }
+    this.maxCallsPerTask = capacity.maxCalls;
+
     const taskDefinition = new FargateTaskDefinition(this, 'TaskDefinition', {
       cpu: props.cpu ?? 512,
       memoryLimitMiB: props.memoryMiB ?? 1024,
+      ephemeralStorageGiB: capacity.ephemeralStorageGiB,
       runtimePlatform: {
         cpuArchitecture: CpuArchitecture.ARM64,
         operatingSystemFamily: OperatingSystemFamily.LINUX,
@@ -223,7 +253,8 @@ export class RecorderService extends Construct {
         DRAIN_TIMEOUT_SECONDS: String(drainSeconds),
         // The recorder exits just before SIGKILL, naming any recordings S3 has not taken yet.
         STOP_TIMEOUT_SECONDS: String(STOP_TIMEOUT.toSeconds()),
-        MAX_CALL_SECONDS: String(props.maxCallSeconds ?? 7200),
+        MAX_CALL_SECONDS: String(maxCallSeconds),
+        MAX_CALLS: String(capacity.maxCalls),
         CHECKPOINT_SECONDS: String(props.checkpointSeconds ?? 10),
         LOG_LEVEL: props.logLevel ?? 'INFO',
         POWERTOOLS_SERVICE_NAME: ACTIVE_CALLS_METRIC.service,

@@ -102,6 +102,8 @@ describe('parseConfig', () => {
       'taskMemoryMiB must be 512 to 2048 in steps of 512 for taskCpu 256, got 4096',
     ],
     [{ drainSeconds: 200 }, 'drainSeconds must be a whole number from 5 to 110, got 200'],
+    [{ maxCallsPerTask: 0 }, 'maxCallsPerTask must be a whole number from 1 to 10000, got 0'],
+    [{ maxCallsPerTask: 10, callsPerTask: 20 }, 'callsPerTask (20) must be at most maxCallsPerTask (10)'],
     [{ bucketEncryption: 'aes' }, 'bucketEncryption must be one of s3, kms, got "aes"'],
     [
       { objectLockMode: 'forever', objectLockRetentionDays: 30 },

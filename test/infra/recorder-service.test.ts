@@ -160,6 +160,8 @@ describe('RecorderService in the default stack', () => {
         DRAIN_TIMEOUT_SECONDS: '100',
         STOP_TIMEOUT_SECONDS: '120',
         MAX_CALL_SECONDS: '7200',
+        // 0.5 vCPU × 250 calls per vCPU (lib/capacity.ts).
+        MAX_CALLS: '125',
         CHECKPOINT_SECONDS: '10',
         LOG_LEVEL: 'INFO',
         POWERTOOLS_SERVICE_NAME: 'recorder',
@@ -507,7 +509,17 @@ describe('RecorderService with TLS, DNS and custom capacity', () => {
     template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
       TargetTrackingScalingPolicyConfiguration: Match.objectLike({ TargetValue: 50 }),
     });
-    template.hasResourceProperties('AWS::ECS::TaskDefinition', { Cpu: '1024', Memory: '2048' });
+    // 1 vCPU takes 250 calls; 250 two-hour 16 kHz calls need 59 GiB of audio (+10%, +2 GiB).
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      Cpu: '1024',
+      Memory: '2048',
+      EphemeralStorage: { SizeInGiB: 62 },
+    });
+    expect(
+      (container(template).Environment as { Name: string; Value: unknown }[]).find(
+        (e) => e.Name === 'MAX_CALLS',
+      )?.Value,
+    ).toBe('250');
     template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
       TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: '60' }]),
     });
