@@ -60,10 +60,7 @@ async function main(): Promise<void> {
     logger,
     metrics,
     checkpointIntervalMs: config.checkpointSeconds * 1000,
-    taskProtection: new EcsTaskProtection({
-      logger,
-      expiresInMinutes: Math.ceil(config.maxCallSeconds / 60) + 30,
-    }),
+    taskProtection: new EcsTaskProtection({ logger, maxCallSeconds: config.maxCallSeconds }),
   });
   const leftovers = await findJournals(config.scratchDir);
   // Calls on this disk are this task's to recover: the sweeper leaves their checkpoints alone.

@@ -149,7 +149,9 @@ export function createRecorder(options: RecorderOptions): Recorder {
   const now = options.now ?? (() => new Date());
   const logger = options.logger ?? new Logger({ serviceName: 'recorder' });
   const metrics = options.metrics ?? noMetrics;
-  const taskProtection = options.taskProtection ?? new EcsTaskProtection({ logger });
+  const taskProtection =
+    options.taskProtection ??
+    new EcsTaskProtection({ logger, maxCallSeconds: options.maxCallSeconds ?? 7200 });
   const drainTimeoutMs = positive('drainTimeoutMs', options.drainTimeoutMs ?? 100_000);
   const heartbeatIntervalMs = positive('heartbeatIntervalMs', options.heartbeatIntervalMs ?? 15_000);
   const partSizeBytes = positive('partSizeBytes', options.partSizeBytes ?? MIN_PART_BYTES);
@@ -301,7 +303,8 @@ export function createRecorder(options: RecorderOptions): Recorder {
     });
     sessions.set(ws, session);
     live.set(uuid, session);
-    taskProtection.setActive(true);
+    if (taskProtection.callAccepted) taskProtection.callAccepted(now().getTime());
+    else taskProtection.setActive(true);
     ws.on('message', (data, isBinary) => {
       try {
         session.onMessage(Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]), isBinary);
