@@ -23,7 +23,15 @@ export interface RecordingEnd {
    * recorder draining on shutdown, a dead peer found by the heartbeat, a protocol error, or a
    * crash recovered after the fact.
    */
-  readonly by: 'peer' | 'idle-timeout' | 'max-duration' | 'drain' | 'heartbeat' | 'error' | 'recovered';
+  readonly by:
+    | 'peer'
+    | 'idle-timeout'
+    | 'max-duration'
+    | 'too-fast'
+    | 'drain'
+    | 'heartbeat'
+    | 'error'
+    | 'recovered';
 }
 
 export interface RecordingMetadata {

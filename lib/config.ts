@@ -92,6 +92,8 @@ export interface RecorderConfig {
   readonly maxTasks: number;
   /** Target concurrent calls per recorder task; auto scaling tracks the average against it. */
   readonly callsPerTask: number;
+  /** Most calls one task takes (its `MAX_CALLS`); absent = derived from the task size (lib/capacity.ts). */
+  readonly maxCallsPerTask?: number;
   /** Recorder task vCPU units (256, 512, 1024, 2048, 4096, 8192, 16384). */
   readonly taskCpu: number;
   /** Recorder task memory in MiB; must suit `taskCpu`. */
@@ -165,6 +167,7 @@ export const CONFIG_KEYS = [
   'minTasks',
   'maxTasks',
   'callsPerTask',
+  'maxCallsPerTask',
   'taskCpu',
   'taskMemoryMiB',
   'drainSeconds',
@@ -410,6 +413,12 @@ export function parseConfig(raw: RawConfig, target: DeployTarget = {}): Recorder
   const maxTasks = r.integer('maxTasks', DEFAULTS.maxTasks, 1, 100);
   if (maxTasks < minTasks) r.problem(`maxTasks (${maxTasks}) must be at least minTasks (${minTasks})`);
   const callsPerTask = r.integer('callsPerTask', DEFAULTS.callsPerTask, 1, 1000);
+  const maxCallsPerTask = r.has('maxCallsPerTask')
+    ? r.integer('maxCallsPerTask', DEFAULTS.callsPerTask, 1, 10_000)
+    : undefined;
+  if (maxCallsPerTask !== undefined && callsPerTask > maxCallsPerTask) {
+    r.problem(`callsPerTask (${callsPerTask}) must be at most maxCallsPerTask (${maxCallsPerTask})`);
+  }
   const taskCpu = r.oneOf<number>('taskCpu', FARGATE_CPUS, DEFAULTS.taskCpu);
   const taskMemoryMiB = r.integer('taskMemoryMiB', DEFAULTS.taskMemoryMiB, 512, 122880);
   const memory = FARGATE_MEMORY[taskCpu];
@@ -517,6 +526,7 @@ export function parseConfig(raw: RawConfig, target: DeployTarget = {}): Recorder
     minTasks,
     maxTasks,
     callsPerTask,
+    ...(maxCallsPerTask !== undefined ? { maxCallsPerTask } : {}),
     taskCpu,
     taskMemoryMiB,
     drainSeconds,

@@ -69,6 +69,8 @@ export class RecorderStack extends Stack {
       minTasks: config.minTasks,
       maxTasks: config.maxTasks,
       callsPerTask: config.callsPerTask,
+      ...(config.maxCallsPerTask !== undefined ? { maxCallsPerTask: config.maxCallsPerTask } : {}),
+      sampleRate: config.sampleRate,
       cpu: config.taskCpu,
       memoryMiB: config.taskMemoryMiB,
       drainSeconds: config.drainSeconds,

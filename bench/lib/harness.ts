@@ -114,6 +114,10 @@ export async function startTarget(name: TargetName, options: TargetOptions = {})
       SCRATCH_DIR: scratch,
       LOG_LEVEL: 'WARN',
       POWERTOOLS_LOG_LEVEL: 'WARN',
+      // One process is driven past a task's call cap and faster than real time (--speed); the
+      // scratch-disk check reserves MAX_CALL_SECONDS at 24 kHz per call (33.6 MB at 700 s, the
+      // longest bench call being 600 s), so 1000 calls need about 34 GB free.
+      ...(name === 'recorder' ? { MAX_CALLS: '100000', MAX_AUDIO_SPEED: '0', MAX_CALL_SECONDS: '700' } : {}),
       // e.g. BENCH_RECORDER_ENV='CHECKPOINT_SECONDS=0' to measure the recorder with a setting changed.
       ...(name === 'recorder' ? parseEnvList(process.env.BENCH_RECORDER_ENV) : {}),
       ...options.env,

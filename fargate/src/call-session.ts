@@ -12,6 +12,7 @@ import {
   type RecordingMetadata,
   recordingObjectMetadata,
 } from '../../common/recording-metadata.js';
+import { AudioRateLimit, type AudioRateOptions, MAX_BYTES_PER_SECOND } from './admission.js';
 import type { CallCheckpoint, CheckpointStore } from './checkpoint.js';
 import { CloseCode } from './close-codes.js';
 import type { RecorderMetrics } from './metrics.js';
@@ -39,6 +40,8 @@ export interface SessionSettings {
   readonly closeGraceMs: number;
   /** Most audio a crash may lose: checkpoint the call's audio to S3 (`inflight/`) this often; 0 = off. */
   readonly checkpointIntervalMs: number;
+  /** How far ahead of real time a sender may run before it is closed with 4429 (false: no limit). */
+  readonly audioRate?: AudioRateOptions | false;
 }
 
 /** How long a call whose recording failed waits for its tail to be checkpointed. */
@@ -145,6 +148,7 @@ export class CallSession {
   #oddSizeFrames = 0;
   #expectedFrameBytes = 0;
   #maxAudioBytes = 0;
+  #audioRate: AudioRateLimit | undefined;
   readonly #textEvents: RecordedTextEvent[] = [];
   #droppedTextEvents = 0;
   #textEventBytes = 0;
@@ -172,6 +176,14 @@ export class CallSession {
   /** Resolves when the call is over and its recording stored (or given up on). Never rejects. */
   get done(): Promise<void> {
     return this.#done;
+  }
+
+  /** Bytes this call may still write to the scratch disk (admission control's reservation). */
+  remainingScratchBytes(): number {
+    if (this.#state === 'awaiting-connected')
+      return Math.floor(this.options.settings.maxCallMs / 1000) * MAX_BYTES_PER_SECOND;
+    if (this.#state !== 'recording') return 0;
+    return Math.max(0, this.#maxAudioBytes - this.#spool!.receivedBytes);
   }
 
   #log(): { callUuid: string } {
@@ -231,6 +243,8 @@ export class CallSession {
     this.#connected = frame;
     this.#expectedFrameBytes = frameBytes(sampleRate);
     this.#maxAudioBytes = Math.floor(settings.maxCallMs / 1000) * bytesPerSecond(sampleRate);
+    if (settings.audioRate !== false)
+      this.#audioRate = new AudioRateLimit(performance.now(), settings.audioRate);
     this.#spool = new AudioSpool(
       spoolPath,
       (stored) => this.#upload?.progress(stored),
@@ -309,6 +323,8 @@ export class CallSession {
   }
 
   #onAudio(data: Buffer): void {
+    // Closed for sending too fast: what it sends while the close handshake runs is not kept.
+    if (this.#closing?.code === CloseCode.TooFast) return;
     const spool = this.#spool!;
     this.#frameCount++;
     if (data.length !== this.#expectedFrameBytes) this.#oddSizeFrames++;
@@ -325,6 +341,15 @@ export class CallSession {
     }
     if (spool.receivedBytes >= this.#maxAudioBytes) {
       this.close('max-duration', CloseCode.MaxDuration, 'call reached its maximum duration');
+    } else if (
+      this.#audioRate &&
+      !this.#audioRate.take(data.length / bytesPerSecond(this.#identity!.sampleRate), performance.now())
+    ) {
+      this.options.logger.warn('audio arriving much faster than real time; ending the call', {
+        ...this.#log(),
+        receivedSeconds: spool.receivedBytes / bytesPerSecond(this.#identity!.sampleRate),
+      });
+      this.close('too-fast', CloseCode.TooFast, 'audio sent faster than real time');
     }
   }
 

@@ -19,6 +19,11 @@ export const CloseCode = {
   IdleTimeout: 4408,
   /** The call reached `MAX_CALL_SECONDS` of audio or wall time. Audio kept. */
   MaxDuration: 4413,
+  /**
+   * Audio arrived much faster than real time, sustained (a token bucket of audio seconds against
+   * wall seconds ran dry). Audio received until then kept; later frames dropped.
+   */
+  TooFast: 4429,
   /** `websocket:connected` named a content-type other than audio/l16 at 8000, 16000 or 24000 Hz. Nothing stored. */
   UnsupportedContentType: 4415,
 } as const;

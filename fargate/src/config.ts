@@ -22,6 +22,12 @@ export interface RecorderConfig {
   readonly stopTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly maxCallSeconds: number;
+  /** Most calls at once (open or finalizing); the upgrade over it gets 503. */
+  readonly maxCalls: number;
+  /** Sustained audio speed allowed (audio seconds per wall second); 0 turns the limit off. */
+  readonly maxAudioSpeed: number;
+  /** Audio seconds a sender may run ahead of real time before the speed limit applies. */
+  readonly audioBurstSeconds: number;
   /** Most audio (seconds) a crash may lose: a live call's S3 checkpoint interval; 0 turns them off. */
   readonly checkpointSeconds: number;
   /** A task whose `inflight/` objects are all this old is taken as stopped by the sweeper. */
@@ -76,6 +82,21 @@ function wholeNumber(env: Env, name: string, fallback: number, min: number, max:
   const value = Number(raw);
   if (value < min || value > max)
     throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function decimal(
+  env: Env,
+  name: string,
+  fallback: number,
+  check: (value: number) => boolean,
+  what: string,
+): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw) || !check(value))
+    throw new ConfigError(name, `must be ${what}, got ${JSON.stringify(raw)}`);
   return value;
 }
 
@@ -138,6 +159,16 @@ export function loadConfig(env: Env = process.env): RecorderConfig {
     stopTimeoutMs: stopTimeoutSeconds * 1000,
     idleTimeoutMs: idleTimeoutSeconds * 1000,
     maxCallSeconds: wholeNumber(env, 'MAX_CALL_SECONDS', 7200, 1, 7200),
+    // The stack sets it from the task size (lib/capacity.ts); 500 is what one core was measured to carry.
+    maxCalls: wholeNumber(env, 'MAX_CALLS', 500, 1, 100_000),
+    maxAudioSpeed: decimal(
+      env,
+      'MAX_AUDIO_SPEED',
+      1.25,
+      (v) => v === 0 || v >= 1,
+      '0 (off) or a number of at least 1',
+    ),
+    audioBurstSeconds: wholeNumber(env, 'AUDIO_BURST_SECONDS', 120, 1, 7200),
     checkpointSeconds,
     inflightStaleSeconds,
     logLevel,

@@ -9,6 +9,7 @@ import type { LogLevel } from '@aws-lambda-powertools/logger/types';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createS3Client } from '../../common/s3-client.js';
 import { CachedSecret, fixedSecret, secretsManagerVersions } from '../../common/secret-versions.js';
+import { statfsFreeSpace } from './admission.js';
 import { ConfigError, loadConfig, type SecretReference } from './config.js';
 import { EmfRecorderMetrics } from './metrics.js';
 import { findJournals, recoverSpools } from './recovery.js';
@@ -69,13 +70,16 @@ async function main(): Promise<void> {
     drainTimeoutMs: Math.max(1, config.drainTimeoutMs),
     idleTimeoutMs: config.idleTimeoutMs,
     maxCallSeconds: config.maxCallSeconds,
+    maxCalls: config.maxCalls,
+    scratchFreeSpace: statfsFreeSpace(config.scratchDir),
+    audioRate:
+      config.maxAudioSpeed === 0
+        ? false
+        : { maxSpeed: config.maxAudioSpeed, burstSeconds: config.audioBurstSeconds },
     logger,
     metrics,
     checkpointIntervalMs: config.checkpointSeconds * 1000,
-    taskProtection: new EcsTaskProtection({
-      logger,
-      expiresInMinutes: Math.ceil(config.maxCallSeconds / 60) + 30,
-    }),
+    taskProtection: new EcsTaskProtection({ logger, maxCallSeconds: config.maxCallSeconds }),
   });
   const leftovers = await findJournals(config.scratchDir);
   // Calls on this disk are this task's to recover: the sweeper leaves their checkpoints alone.

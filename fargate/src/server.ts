@@ -13,6 +13,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { isValidCallUuid } from '../../common/recording-keys.js';
 import { CachedSecret, fixedSecret } from '../../common/secret-versions.js';
+import { AdmissionControl, type AudioRateOptions, type FreeSpaceSource } from './admission.js';
 import { CallSession, type SessionSettings } from './call-session.js';
 import { CheckpointStore, MAX_BATCH_BYTES } from './checkpoint.js';
 import { CloseCode } from './close-codes.js';
@@ -52,6 +53,18 @@ export interface RecorderOptions {
   readonly partSizeBytes?: number;
   /** Longest call, in audio or wall time; then closed with 4413. @default 7200 */
   readonly maxCallSeconds?: number;
+  /** Most calls not yet stored at once; the upgrade over it gets 503. @default no cap (main.ts sets MAX_CALLS) */
+  readonly maxCalls?: number;
+  /**
+   * Free bytes of the scratch volume (`statfsFreeSpace(scratchDir)` in main.ts): a call that might
+   * not fit gets 503. @default no disk check
+   */
+  readonly scratchFreeSpace?: FreeSpaceSource;
+  /**
+   * How far ahead of real time a call may send audio before it is closed with 4429; false turns the
+   * limit off. @default 120 s of burst at 1.25× real time
+   */
+  readonly audioRate?: AudioRateOptions | false;
   /** Write a call's queued audio to its spool file once this much is queued... @default 32768 */
   readonly spoolFlushBytes?: number;
   /** ...or once it is this old. @default 1000 */
@@ -123,6 +136,8 @@ function cachedSecret(secret: string | CachedSecret): CachedSecret {
   return typeof secret === 'string' ? new CachedSecret(fixedSecret(secret)) : secret;
 }
 
+const unlimitedSpace: FreeSpaceSource = async () => Number.POSITIVE_INFINITY;
+
 function positive(name: string, value: number): number {
   if (!Number.isFinite(value) || value <= 0)
     throw new RangeError(`${name} must be a positive number, got ${value}`);
@@ -150,7 +165,9 @@ export function createRecorder(options: RecorderOptions): Recorder {
   const now = options.now ?? (() => new Date());
   const logger = options.logger ?? new Logger({ serviceName: 'recorder' });
   const metrics = options.metrics ?? noMetrics;
-  const taskProtection = options.taskProtection ?? new EcsTaskProtection({ logger });
+  const taskProtection =
+    options.taskProtection ??
+    new EcsTaskProtection({ logger, maxCallSeconds: options.maxCallSeconds ?? 7200 });
   const drainTimeoutMs = positive('drainTimeoutMs', options.drainTimeoutMs ?? 100_000);
   const heartbeatIntervalMs = positive('heartbeatIntervalMs', options.heartbeatIntervalMs ?? 15_000);
   const partSizeBytes = positive('partSizeBytes', options.partSizeBytes ?? MIN_PART_BYTES);
@@ -165,7 +182,17 @@ export function createRecorder(options: RecorderOptions): Recorder {
     maxTextEventBytes: options.maxTextEventBytes ?? 128 * 1024,
     closeGraceMs: 2000,
     checkpointIntervalMs: options.checkpointIntervalMs ?? 10_000,
+    ...(options.audioRate !== undefined ? { audioRate: options.audioRate } : {}),
   };
+  const admission = new AdmissionControl({
+    maxCalls: options.maxCalls ?? Number.POSITIVE_INFINITY,
+    maxCallSeconds: settings.maxCallMs / 1000,
+    freeSpace: options.scratchFreeSpace ?? unlimitedSpace,
+  });
+  const sampleFreeSpace = () =>
+    admission
+      .refresh()
+      .catch((error: unknown) => logger.error('reading scratch free space failed', { error }));
   if (!Number.isFinite(settings.checkpointIntervalMs) || settings.checkpointIntervalMs < 0) {
     throw new RangeError(
       `checkpointIntervalMs must be 0 (off) or positive, got ${settings.checkpointIntervalMs}`,
@@ -266,6 +293,8 @@ export function createRecorder(options: RecorderOptions): Recorder {
     if (draining) throw new HandshakeRefusedError(503, 'recorder is draining');
     if (live.has(uuid)) throw new HandshakeRefusedError(409, 'call already connected');
     if (usedTokens.has(verdict.token)) throw new HandshakeRefusedError(401, 'token already used');
+    const admitted = admission.admit(live.values());
+    if (!admitted.ok) throw new HandshakeRefusedError(503, admitted.reason);
     // Marked here, in the same turn as the checks, so a concurrent replay cannot pass them too.
     usedTokens.set(verdict.token, verdict.expiresAt);
     return { uuid, token: verdict.token, expiresAt: verdict.expiresAt };
@@ -312,7 +341,8 @@ export function createRecorder(options: RecorderOptions): Recorder {
     });
     sessions.set(ws, session);
     live.set(uuid, session);
-    taskProtection.setActive(true);
+    if (taskProtection.callAccepted) taskProtection.callAccepted(now().getTime());
+    else taskProtection.setActive(true);
     ws.on('message', (data, isBinary) => {
       try {
         session.onMessage(Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]), isBinary);
@@ -356,6 +386,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
       const nowSeconds = Math.floor(now().getTime() / 1000);
       for (const [token, expiresAt] of usedTokens) if (expiresAt < nowSeconds) usedTokens.delete(token);
       taskProtection.setActive(live.size > 0);
+      void sampleFreeSpace();
     },
     Math.min(1000, Math.max(20, settings.idleTimeoutMs / 4)),
   );
@@ -402,7 +433,9 @@ export function createRecorder(options: RecorderOptions): Recorder {
 
   return {
     server,
-    listen(port, host = '0.0.0.0') {
+    async listen(port, host = '0.0.0.0') {
+      // Admission refuses every call until it knows the scratch disk's free space.
+      await sampleFreeSpace();
       return new Promise((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => {

@@ -22,6 +22,9 @@ describe('loadConfig', () => {
       checkpointSeconds: 10,
       // 3 checkpoint intervals + the idle timeout.
       inflightStaleSeconds: 60,
+      maxCalls: 500,
+      maxAudioSpeed: 1.25,
+      audioBurstSeconds: 120,
       logLevel: 'INFO',
     });
   });
@@ -35,6 +38,10 @@ describe('loadConfig', () => {
       checkpointSeconds: 5,
       inflightStaleSeconds: 25,
     });
+  });
+
+  it('turns the audio speed limit off with MAX_AUDIO_SPEED=0', () => {
+    expect(loadConfig({ ...base, MAX_AUDIO_SPEED: '0' })).toMatchObject({ maxAudioSpeed: 0 });
   });
 
   it('reads every variable', () => {
@@ -51,6 +58,9 @@ describe('loadConfig', () => {
       MAX_CALL_SECONDS: '600',
       CHECKPOINT_SECONDS: '2',
       INFLIGHT_STALE_SECONDS: '120',
+      MAX_CALLS: '40',
+      MAX_AUDIO_SPEED: '1.5',
+      AUDIO_BURST_SECONDS: '30',
       LOG_LEVEL: 'debug',
     });
     expect(config).toMatchObject({
@@ -65,6 +75,9 @@ describe('loadConfig', () => {
       maxCallSeconds: 600,
       checkpointSeconds: 2,
       inflightStaleSeconds: 120,
+      maxCalls: 40,
+      maxAudioSpeed: 1.5,
+      audioBurstSeconds: 30,
       logLevel: 'DEBUG',
     });
   });
@@ -108,6 +121,9 @@ describe('loadConfig', () => {
     [{ ...base, CHECKPOINT_SECONDS: '301' }, 'CHECKPOINT_SECONDS'],
     [{ ...base, INFLIGHT_STALE_SECONDS: '0' }, 'INFLIGHT_STALE_SECONDS'],
     [{ ...base, CHECKPOINT_SECONDS: '10', INFLIGHT_STALE_SECONDS: '15' }, 'INFLIGHT_STALE_SECONDS'],
+    [{ ...base, MAX_CALLS: '0' }, 'MAX_CALLS'],
+    [{ ...base, MAX_AUDIO_SPEED: '0.5' }, 'MAX_AUDIO_SPEED'],
+    [{ ...base, MAX_AUDIO_SPEED: 'fast' }, 'MAX_AUDIO_SPEED'],
   ])('names the bad variable (%j → %s)', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`^${variable} `));

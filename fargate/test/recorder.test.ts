@@ -26,6 +26,7 @@ import {
   openSocket,
   SECRET,
   sendAll,
+  streamRealTime,
   waitForRecording,
   waitUntil,
 } from './support.js';
@@ -85,6 +86,11 @@ function handshakeStatus(url: string): Promise<number> {
     });
     ws.on('error', () => {});
   });
+}
+
+/** 101 if the handshake is accepted (the socket is then closed), else the refusal's status. */
+function handshakeStatusOrOpen(url: string): Promise<number> {
+  return handshakeStatus(url).catch(() => 101);
 }
 
 /** Sends a websocket upgrade with a raw request target (one `ws` would refuse to send). */
@@ -203,8 +209,9 @@ describe('a call streamed to the recorder', () => {
       },
       { step: 'initialize' },
     );
-    // Checkpoints off: this counts the recording's own S3 requests.
-    const { base } = await startRecorder({ s3: client, checkpointIntervalMs: 0 });
+    // Checkpoints off: this counts the recording's own S3 requests. The audio goes in at socket
+    // speed (250 s of it), so the real-time limit is off here; it has its own tests.
+    const { base } = await startRecorder({ s3: client, checkpointIntervalMs: 0, audioRate: false });
     const rate = 24000;
     const uuid = newCallUuid();
     // 11.5 MiB of audio: parts 2 and 3 are full, part 1 and the short last part go up at hangup.
@@ -565,5 +572,106 @@ describe('ending calls from the recorder side', () => {
     const { metadata, wav } = await waitForRecording(s3.client, s3.bucket, uuid);
     expect(wav.subarray(44).equals(Buffer.concat(audio))).toBe(true);
     expect(metadata).toMatchObject({ end: { by: 'error', code: 1009 }, interrupted: true });
+  });
+});
+
+describe('admission control', () => {
+  it('refuses the upgrade over MAX_CALLS with 503, and takes calls again once one is stored', async () => {
+    const { base } = await startRecorder({ maxCalls: 2 });
+    const rate = 8000;
+    const audio = frames(await speechAt(rate), rate).slice(0, 10);
+    const open = await Promise.all(
+      [newCallUuid(), newCallUuid()].map(async (uuid) => {
+        const ws = await openSocket(callUrl(base, uuid));
+        await sendAll(ws, [connectedFrame(rate, uuid), ...audio]);
+        return { uuid, ws, end: closed(ws) };
+      }),
+    );
+    const refused = newCallUuid();
+    expect(await handshakeStatus(callUrl(base, refused))).toBe(503);
+    open[0]!.ws.close(1000);
+    await open[0]!.end;
+    await waitForRecording(s3.client, s3.bucket, open[0]!.uuid);
+    // The refused call's token was never used: Vonage's retry (or the caller's redial) gets through.
+    const retried = await openSocket(callUrl(base, refused));
+    const retriedEnd = closed(retried);
+    await sendAll(retried, [connectedFrame(rate, refused), ...audio]);
+    retried.close(1000);
+    open[1]!.ws.close(1000);
+    await Promise.all([retriedEnd, open[1]!.end]);
+    const { wav } = await waitForRecording(s3.client, s3.bucket, refused);
+    expect(wav.subarray(44).equals(Buffer.concat(audio))).toBe(true);
+  });
+
+  it('refuses a new call with 503 when the scratch disk cannot hold one more, and logs why', async () => {
+    let free = 10 * 1024 ** 3;
+    const lines: string[] = [];
+    const logger = new Logger({ serviceName: 'recorder', logLevel: 'WARN' });
+    logger.warn = ((message: string, extra?: Record<string, unknown>) => {
+      lines.push(`${message} ${JSON.stringify(extra)}`);
+    }) as typeof logger.warn;
+    // 600 s calls need 28.8 MB each at 24 kHz, the highest rate a call may pick.
+    const { base, http } = await startRecorder({
+      maxCallSeconds: 600,
+      scratchFreeSpace: async () => free,
+      logger,
+    });
+    const uuid = newCallUuid();
+    const ws = await openSocket(callUrl(base, uuid));
+    ws.close(1000);
+    await closed(ws);
+    free = 50 * 1024 * 1024; // less than one call plus the reserve
+    // The free space is sampled once a tick; until then the earlier sample stands.
+    await waitUntil(async () => (await handshakeStatusOrOpen(callUrl(base, newCallUuid()))) === 503);
+    expect(lines.some((line) => line.includes('scratch disk too full'))).toBe(true);
+    expect((await fetch(`${http}/healthz`)).status).toBe(200);
+    free = 10 * 1024 ** 3;
+    await waitUntil(async () => (await handshakeStatusOrOpen(callUrl(base, newCallUuid()))) === 101);
+  });
+
+  it('closes a sender much faster than real time with 4429 and keeps what it sent before as a valid WAV', async () => {
+    const { base } = await startRecorder({ audioRate: { burstSeconds: 2, maxSpeed: 1.25 } });
+    const rate = 16000;
+    const uuid = newCallUuid();
+    // 12 s of audio at socket speed: the bucket holds 2 s and refills at 1.25 s a second.
+    const audio = frames(loopPcm(await speechAt(rate), rate, 12), rate);
+    const ws = await openSocket(callUrl(base, uuid));
+    const end = closed(ws);
+    ws.send(connectedFrame(rate, uuid));
+    for (const frame of audio) {
+      if (ws.readyState !== WebSocket.OPEN) break;
+      ws.send(frame);
+    }
+    expect(await end).toEqual({ code: 4429, reason: 'audio sent faster than real time' });
+    const { metadata, wav } = await waitForRecording(s3.client, s3.bucket, uuid);
+    expect(metadata).toMatchObject({ end: { by: 'too-fast', code: 4429 }, interrupted: true });
+    // What was kept is a prefix of what was sent: about the burst, not the whole dump.
+    const kept = wav.subarray(44);
+    expect(kept.equals(Buffer.concat(audio).subarray(0, kept.length))).toBe(true);
+    expect(metadata.durationSeconds).toBeGreaterThanOrEqual(2);
+    expect(metadata.durationSeconds).toBeLessThan(4);
+    const file = join(work, `${uuid}.wav`);
+    await writeFile(file, wav);
+    const info = await soxi(file);
+    expect(info).toMatchObject({ sampleRate: rate, channels: 1, bits: 16, samples: kept.length / 2 });
+  });
+
+  it('does not close a real-time sender with a catch-up burst', async () => {
+    const { base } = await startRecorder({ audioRate: { burstSeconds: 2, maxSpeed: 1.25 } });
+    const rate = 8000;
+    const uuid = newCallUuid();
+    const audio = frames(await speechAt(rate), rate);
+    const ws = await openSocket(callUrl(base, uuid));
+    const end = closed(ws);
+    // 1.5 s of backlog at once (within the 2 s burst), then real time.
+    const backlog = Math.round(1.5 / 0.02);
+    await sendAll(ws, [connectedFrame(rate, uuid), ...audio.slice(0, backlog)]);
+    const rest = audio.slice(backlog, backlog + 100);
+    const stream = streamRealTime(ws, rest);
+    await stream.done;
+    ws.close(1000);
+    expect(await end).toMatchObject({ code: 1000 });
+    const { metadata } = await waitForRecording(s3.client, s3.bucket, uuid);
+    expect(metadata).toMatchObject({ end: { by: 'peer', code: 1000 }, interrupted: false });
   });
 });

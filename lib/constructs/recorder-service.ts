@@ -15,18 +15,22 @@ import {
 } from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import {
+  AlternateTarget,
   Cluster,
   ContainerImage,
   ContainerInsights,
   CpuArchitecture,
+  DeploymentStrategy,
   FargateService,
   FargateTaskDefinition,
   LinuxParameters,
+  ListenerRuleConfiguration,
   LogDrivers,
   OperatingSystemFamily,
   Protocol,
 } from 'aws-cdk-lib/aws-ecs';
 import {
+  ApplicationListenerRule,
   ApplicationLoadBalancer,
   ApplicationProtocol,
   ApplicationTargetGroup,
@@ -42,6 +46,7 @@ import { LoadBalancerTarget } from 'aws-cdk-lib/aws-route53-targets';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { taskCapacity } from '../capacity.js';
 import { nagRef } from '../nag.js';
 import { INFLIGHT_PREFIX, RECORDINGS_PREFIX } from './recordings-bucket.js';
 
@@ -71,6 +76,9 @@ export const RECORDER_IMAGE_EXCLUDES = [
   'fargate/dist',
   '**/.DS_Store',
 ];
+
+/** Minutes blue and green run side by side after the traffic shift, before ECS removes blue. */
+export const BAKE_MINUTES = 5;
 
 /** Fargate's ceiling for the time between SIGTERM and SIGKILL. */
 const STOP_TIMEOUT = Duration.seconds(120);
@@ -110,6 +118,16 @@ export interface RecorderServiceProps {
    * @default 20
    */
   readonly callsPerTask?: number;
+  /**
+   * Most calls one task takes (the recorder's MAX_CALLS; more get 503).
+   * @default - derived from cpu, memory, maxCallSeconds and sampleRate (lib/capacity.ts)
+   */
+  readonly maxCallsPerTask?: number;
+  /**
+   * The audio rate asked of Vonage, in Hz: sizes the scratch disk.
+   * @default 16000
+   */
+  readonly sampleRate?: number;
   /**
    * Task vCPU units.
    * @default 512
@@ -175,6 +193,8 @@ export class RecorderService extends Construct {
   readonly loadBalancer: ApplicationLoadBalancer;
   /** `ws://<alb dns>` or `wss://<domain>`, no trailing slash. */
   readonly recorderUrl: string;
+  /** Calls one task takes at once (its MAX_CALLS). */
+  readonly maxCallsPerTask: number;
 
   constructor(scope: Construct, id: string, props: RecorderServiceProps) {
     super(scope, id);
@@ -198,9 +218,26 @@ export class RecorderService extends Construct {
 
     this.cluster = new Cluster(this, 'Cluster', { vpc, containerInsightsV2: ContainerInsights.ENABLED });
 
+    const maxCallSeconds = props.maxCallSeconds ?? 7200;
+    // The per-task call cap and the scratch disk it needs (the arithmetic is in lib/capacity.ts).
+    const capacity = taskCapacity({
+      cpu: props.cpu ?? 512,
+      memoryMiB: props.memoryMiB ?? 1024,
+      maxCallSeconds,
+      sampleRate: props.sampleRate ?? 16000,
+      ...(props.maxCallsPerTask !== undefined ? { maxCallsPerTask: props.maxCallsPerTask } : {}),
+    });
+    if ((props.callsPerTask ?? 20) > capacity.maxCalls) {
+      throw new Error(
+        `callsPerTask (${props.callsPerTask ?? 20}) must be at most the per-task call cap (${capacity.maxCalls}, limited by ${capacity.limitedBy})`,
+      );
+    }
+    this.maxCallsPerTask = capacity.maxCalls;
+
     const taskDefinition = new FargateTaskDefinition(this, 'TaskDefinition', {
       cpu: props.cpu ?? 512,
       memoryLimitMiB: props.memoryMiB ?? 1024,
+      ephemeralStorageGiB: capacity.ephemeralStorageGiB,
       runtimePlatform: {
         cpuArchitecture: CpuArchitecture.ARM64,
         operatingSystemFamily: OperatingSystemFamily.LINUX,
@@ -235,7 +272,8 @@ export class RecorderService extends Construct {
         DRAIN_TIMEOUT_SECONDS: String(drainSeconds),
         // The recorder exits just before SIGKILL, naming any recordings S3 has not taken yet.
         STOP_TIMEOUT_SECONDS: String(STOP_TIMEOUT.toSeconds()),
-        MAX_CALL_SECONDS: String(props.maxCallSeconds ?? 7200),
+        MAX_CALL_SECONDS: String(maxCallSeconds),
+        MAX_CALLS: String(capacity.maxCalls),
         CHECKPOINT_SECONDS: String(props.checkpointSeconds ?? 10),
         LOG_LEVEL: props.logLevel ?? 'INFO',
         POWERTOOLS_SERVICE_NAME: ACTIVE_CALLS_METRIC.service,
@@ -340,7 +378,7 @@ export class RecorderService extends Construct {
     });
     this.loadBalancer.logAccessLogs(props.logBucket, 'alb');
 
-    const targetGroup = new ApplicationTargetGroup(this, 'TargetGroup', {
+    const targetGroupProps = {
       vpc,
       port: RECORDER_PORT,
       protocol: ApplicationProtocol.HTTP,
@@ -359,11 +397,16 @@ export class RecorderService extends Construct {
       // refused, calls still open get up to DRAIN_TIMEOUT_SECONDS, then a 1001 close, and every
       // recording is finalized in S3; (4) SIGKILL at the 120 s stop timeout. The delay equals the
       // drain time so a call gets the same grace in step 1 as in step 3, and the drain time stays
-      // under the stop timeout so the last multipart upload completes before SIGKILL. Tasks that
-      // hold calls are protected from scale-in altogether (task protection), so this path is for
-      // deployments and failures, not routine scale-in.
+      // under the stop timeout so the last multipart upload completes before SIGKILL. Task
+      // protection keeps ECS from choosing a task with calls, for scale-in and for deployments
+      // alike, so this path is for failures and for tasks whose calls are over; see the service
+      // below for how deployments finish.
       deregistrationDelay: Duration.seconds(drainSeconds),
-    });
+    };
+    // Blue/green: ECS registers a deployment's new tasks in the target group the calls rule does
+    // not currently send to, then moves the rule over (see the service below).
+    const targetGroup = new ApplicationTargetGroup(this, 'TargetGroup', targetGroupProps);
+    const greenTargetGroup = new ApplicationTargetGroup(this, 'GreenTargetGroup', targetGroupProps);
 
     // Only the websocket path reaches the tasks; scanners probing anything else get a 404 from the
     // ALB. (Target health checks go straight to the tasks, not through the listener.)
@@ -386,10 +429,17 @@ export class RecorderService extends Construct {
           open: true,
           defaultAction: notFound,
         });
-    listener.addAction('Calls', {
+    // The same construct path `listener.addAction('Calls')` gave it, so the rule is not replaced.
+    // Both target groups sit in its forward action (the idle one at weight 0), so both are
+    // attached to the load balancer; ECS moves the weights during a deployment.
+    const callsRule = new ApplicationListenerRule(listener, 'CallsRule', {
+      listener,
       priority: 10,
       conditions: [ListenerCondition.pathPatterns(['/calls/*'])],
-      action: ListenerAction.forward([targetGroup]),
+      action: ListenerAction.weightedForward([
+        { targetGroup, weight: 1 },
+        { targetGroup: greenTargetGroup, weight: 0 },
+      ]),
     });
 
     this.service = new FargateService(this, 'Service', {
@@ -399,12 +449,37 @@ export class RecorderService extends Construct {
       assignPublicIp: true,
       vpcSubnets: { subnetType: SubnetType.PUBLIC },
       securityGroups: [taskSecurityGroup],
+      // Rollouts that finish without cutting calls (docs/configuration.md, "Deployments and live
+      // calls"). ECS-native blue/green starts the new tasks (green) beside the old (blue), then
+      // points the calls rule at green: every new call goes to a new task while the old tasks keep
+      // their open websockets. After the bake time ECS removes blue, but a task with calls holds
+      // task protection, which deployments honour, and clears it once its last call is stored;
+      // protection never outlasts a call's start + maxCallSeconds + 20 min (fargate/src/
+      // task-protection.ts), so the update ends within CloudFormation's 3 hours. A rolling update
+      // instead keeps old tasks registered beside the new ones, so old tasks take new calls and
+      // stay protected for as long as calls keep coming.
+      // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-type-blue-green.html
+      // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-scale-in-protection.html
+      deploymentStrategy: DeploymentStrategy.BLUE_GREEN,
+      bakeTime: Duration.minutes(BAKE_MINUTES),
+      // Green starts at full size beside blue: blue's calls keep their capacity.
       minHealthyPercent: 100,
       maxHealthyPercent: 200,
+      // Failure detection and rollback work for blue/green as for rolling updates:
+      // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-failure-detection.html
       circuitBreaker: { enable: true, rollback: true },
       healthCheckGracePeriod: Duration.seconds(60),
     });
-    this.service.attachToApplicationTargetGroup(targetGroup);
+    this.service
+      .loadBalancerTarget({
+        containerName: container.containerName,
+        containerPort: RECORDER_PORT,
+        alternateTarget: new AlternateTarget('GreenTarget', {
+          alternateTargetGroup: greenTargetGroup,
+          productionListener: ListenerRuleConfiguration.applicationListenerRule(callsRule),
+        }),
+      })
+      .attachToApplicationTargetGroup(targetGroup);
 
     // Why ActiveCalls and not CPU: a call is a small steady stream (32 kB/s at 16 kHz) with
     // bursts only at upload time, so CPU stays low while a task fills up with sockets, file
@@ -464,6 +539,11 @@ export class RecorderService extends Construct {
           'A task protects itself from scale-in while it holds calls; task ids exist only at run time, so the grant covers tasks of this cluster only.',
       },
     );
+    Validations.of(this.service.node.findChild('GreenTargetRole')).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers]',
+      reason:
+        'The role ECS assumes to move the calls rule between the blue and green target groups during a deployment; AWS maintains this managed policy for exactly that (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/AmazonECSInfrastructureRolePolicyForLoadBalancers.html).',
+    });
     Validations.of(taskDefinition.obtainExecutionRole()).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:

@@ -137,6 +137,8 @@ describe('parseConfig', () => {
       'taskMemoryMiB must be 16384 to 61440 in steps of 4096 for taskCpu 8192, got 18432',
     ],
     [{ drainSeconds: 200 }, 'drainSeconds must be a whole number from 5 to 110, got 200'],
+    [{ maxCallsPerTask: 0 }, 'maxCallsPerTask must be a whole number from 1 to 10000, got 0'],
+    [{ maxCallsPerTask: 10, callsPerTask: 20 }, 'callsPerTask (20) must be at most maxCallsPerTask (10)'],
     [{ bucketEncryption: 'aes' }, 'bucketEncryption must be one of s3, kms, got "aes"'],
     [
       { objectLockMode: 'forever', objectLockRetentionDays: 30 },

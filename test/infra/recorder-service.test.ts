@@ -167,6 +167,8 @@ describe('RecorderService in the default stack', () => {
         DRAIN_TIMEOUT_SECONDS: '100',
         STOP_TIMEOUT_SECONDS: '120',
         MAX_CALL_SECONDS: '7200',
+        // 0.5 vCPU × 250 calls per vCPU (lib/capacity.ts).
+        MAX_CALLS: '125',
         CHECKPOINT_SECONDS: '10',
         LOG_LEVEL: 'INFO',
         POWERTOOLS_SERVICE_NAME: 'recorder',
@@ -212,6 +214,33 @@ describe('RecorderService in the default stack', () => {
       // Auto scaling owns the task count; a fixed DesiredCount would reset it on every deploy.
       expect(service.DesiredCount).toBeUndefined();
     });
+
+    it('deploys blue/green: new tasks in the idle target group, then the calls rule moved to it by ECS', () => {
+      const [, service] = only(template, 'AWS::ECS::Service');
+      const [ruleId] = only(template, 'AWS::ElasticLoadBalancingV2::ListenerRule');
+      const [blueId, greenId] = resourcesOf(template, 'AWS::ElasticLoadBalancingV2::TargetGroup').map(
+        ([id]) => id,
+      );
+      // ECS's own controller (the default when absent), not CodeDeploy.
+      expect([undefined, { Type: 'ECS' }]).toContainEqual(service.DeploymentController);
+      expect(service.DeploymentConfiguration).toMatchObject({ Strategy: 'BLUE_GREEN', BakeTimeInMinutes: 5 });
+      const [lb] = service.LoadBalancers as Record<string, unknown>[];
+      expect(lb).toMatchObject({
+        TargetGroupArn: { Ref: blueId },
+        AdvancedConfiguration: {
+          AlternateTargetGroupArn: { Ref: greenId },
+          ProductionListenerRule: { Ref: ruleId },
+        },
+      });
+      // ECS moves the rule with a role that carries AWS's managed policy for exactly that.
+      const roleId = logicalIdOf((lb!.AdvancedConfiguration as { RoleArn: unknown }).RoleArn);
+      const role = template.toJSON().Resources[roleId].Properties;
+      expect(JSON.stringify(role.AssumeRolePolicyDocument)).toContain('ecs.amazonaws.com');
+      expect(JSON.stringify(role.ManagedPolicyArns)).toContain(
+        'AmazonECSInfrastructureRolePolicyForLoadBalancers',
+      );
+      expect(service.DesiredCount).toBeUndefined();
+    });
   });
 
   describe('load balancer', () => {
@@ -233,7 +262,9 @@ describe('RecorderService in the default stack', () => {
 
     it('listens for plain HTTP (ws://) on port 80 only and forwards only /calls/* to the recorder', () => {
       const [listenerId, listener] = only(template, 'AWS::ElasticLoadBalancingV2::Listener');
-      const [tgId] = only(template, 'AWS::ElasticLoadBalancingV2::TargetGroup');
+      const [blueId, greenId] = resourcesOf(template, 'AWS::ElasticLoadBalancingV2::TargetGroup').map(
+        ([id]) => id,
+      );
       expect(listener).toMatchObject({
         Port: 80,
         Protocol: 'HTTP',
@@ -245,7 +276,18 @@ describe('RecorderService in the default stack', () => {
         ListenerArn: { Ref: listenerId },
         Priority: 10,
         Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/calls/*'] } }],
-        Actions: [{ Type: 'forward', TargetGroupArn: { Ref: tgId } }],
+        // Both target groups, the idle one at weight 0: ECS moves the weights during a deployment.
+        Actions: [
+          {
+            Type: 'forward',
+            ForwardConfig: {
+              TargetGroups: [
+                { TargetGroupArn: { Ref: blueId }, Weight: 1 },
+                { TargetGroupArn: { Ref: greenId }, Weight: 0 },
+              ],
+            },
+          },
+        ],
       });
       // The service is created only once the target group is attached (else ECS rejects it).
       const [serviceId] = only(template, 'AWS::ECS::Service');
@@ -253,8 +295,11 @@ describe('RecorderService in the default stack', () => {
       expect(template.toJSON().Resources[serviceId].DependsOn).toContain(ruleId);
     });
 
-    it('health-checks /healthz and drains targets for as long as the recorder drains', () => {
-      const [, tg] = only(template, 'AWS::ElasticLoadBalancingV2::TargetGroup');
+    it('health-checks /healthz and drains targets for as long as the recorder drains, in both target groups', () => {
+      const groups = resourcesOf(template, 'AWS::ElasticLoadBalancingV2::TargetGroup');
+      expect(groups).toHaveLength(2);
+      expect(groups[0]![1]).toEqual(groups[1]![1]);
+      const [, tg] = groups[0]!;
       expect(tg).toMatchObject({
         Port: 8080,
         Protocol: 'HTTP',
@@ -531,7 +576,17 @@ describe('RecorderService with TLS, DNS and custom capacity', () => {
     template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
       TargetTrackingScalingPolicyConfiguration: Match.objectLike({ TargetValue: 50 }),
     });
-    template.hasResourceProperties('AWS::ECS::TaskDefinition', { Cpu: '1024', Memory: '2048' });
+    // 1 vCPU takes 250 calls; 250 two-hour 16 kHz calls need 59 GiB of audio (+10%, +2 GiB).
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      Cpu: '1024',
+      Memory: '2048',
+      EphemeralStorage: { SizeInGiB: 62 },
+    });
+    expect(
+      (container(template).Environment as { Name: string; Value: unknown }[]).find(
+        (e) => e.Name === 'MAX_CALLS',
+      )?.Value,
+    ).toBe('250');
     template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
       TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: '60' }]),
     });
