@@ -13,7 +13,7 @@ import { asciiMetadata } from './call-session.js';
 import { deleteInflightTask } from './checkpoint.js';
 import { type RetryPolicy, type TransferLimiter, withRetry } from './retry.js';
 import { type AudioSpool, type CallJournal, reopenSpool } from './spool.js';
-import { putRecordingMetadata, RecordingUpload, recordingMetadata } from './upload.js';
+import { putRecordingMetadata, RecordingExistsError, RecordingUpload, recordingMetadata } from './upload.js';
 
 /** The journals on the scratch disk now. Take this before accepting calls: later ones are live. */
 export async function findJournals(scratchDir: string): Promise<string[]> {
@@ -81,7 +81,20 @@ export async function recoverSpools(options: RecoveryOptions): Promise<number> {
         limiter: options.limiter,
         partSizeBytes: options.partSizeBytes,
         retry: options.retry,
+      }).catch(async (error: unknown) => {
+        if (!(error instanceof RecordingExistsError)) throw error;
+        // Another recording of the call (a sweeper's, a second connection's) was stored first and wins.
+        logger.warn(
+          'a recording of this call is already stored; kept, the copy on the scratch disk dropped',
+          {
+            callUuid,
+            key: journal.key,
+          },
+        );
+        await spool.remove();
+        return undefined;
       });
+      if (!metadata) continue;
       await spool.remove();
       recovered++;
       logger.warn('recovered a recording left by an earlier run', {
@@ -122,7 +135,9 @@ export interface InterruptedRecording {
 
 /**
  * Stores the audio of a call whose recorder stopped before the call ended as a WAV, then its
- * metadata marked `interrupted`, `end.by: 'recovered'`. Returns the metadata.
+ * metadata marked `interrupted`, `end.by: 'recovered'`. Returns the metadata. Both writes are
+ * conditional: a `RecordingExistsError` when the key already holds another recording (kept), and
+ * metadata already there is kept too.
  */
 export async function storeInterrupted(recording: InterruptedRecording): Promise<RecordingMetadata> {
   const { s3, bucket, key, identity, retry } = recording;

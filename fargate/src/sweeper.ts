@@ -20,6 +20,7 @@ import {
 import { abortEarlierUpload, storeInterrupted } from './recovery.js';
 import { type RetryPolicy, type TransferLimiter, withRetry } from './retry.js';
 import { reopenSpool } from './spool.js';
+import { RecordingExistsError } from './upload.js';
 import { WAV_HEADER_BYTES } from './wav.js';
 
 /** Recovering a call from its checkpoints failed; they stay for the next sweep. */
@@ -359,8 +360,21 @@ async function sweepCall(
       limiter: options.limiter,
       partSizeBytes: options.partSizeBytes,
       retry,
-    });
-    await spool.close();
+    })
+      .catch((error: unknown) => {
+        if (error instanceof RecordingExistsError) return undefined;
+        throw error;
+      })
+      .finally(() => spool.close());
+    if (!metadata) {
+      // Stored since the listing above (its recorder, a disk recovery, another sweeper): it wins.
+      logger.info('a recording of this call was stored meanwhile; kept, the checkpoints dropped', {
+        taskId,
+        callUuid,
+        key: call.key,
+      });
+      return 'removed';
+    }
     logger.warn('recovered a recording from its checkpoints', {
       taskId,
       callUuid,
