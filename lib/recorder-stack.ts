@@ -52,6 +52,7 @@ export class RecorderStack extends Stack {
 
     this.recorder = new RecorderService(this, 'Recorder', {
       bucket: this.recordings.bucket,
+      checkpointBucket: this.recordings.checkpointBucket,
       logBucket: this.recordings.logBucket,
       callTokenSecret,
       minTasks: config.minTasks,

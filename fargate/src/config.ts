@@ -7,6 +7,8 @@ export interface RecorderConfig {
   readonly port: number;
   readonly host: string;
   readonly bucket: string;
+  /** Where live calls' checkpoints go (`inflight/`); the recordings bucket unless set. */
+  readonly checkpointBucket: string;
   readonly callTokenSecret: string;
   /** Custom S3 endpoint (local S3 server); absent on AWS. */
   readonly s3Endpoint: string | undefined;
@@ -96,11 +98,13 @@ export function loadConfig(env: Env = process.env): RecorderConfig {
       `must be less than STOP_TIMEOUT_SECONDS (${stopTimeoutSeconds}), got ${drainTimeoutSeconds}`,
     );
   }
+  const bucket = required(env, 'RECORDINGS_BUCKET');
   return {
     // 0 picks a free port (tests).
     port: wholeNumber(env, 'PORT', 8080, 0, 65535),
     host: env.HOST?.trim() || '0.0.0.0',
-    bucket: required(env, 'RECORDINGS_BUCKET'),
+    bucket,
+    checkpointBucket: env.CHECKPOINT_BUCKET?.trim() || bucket,
     callTokenSecret,
     s3Endpoint,
     region: env.AWS_REGION?.trim() || undefined,

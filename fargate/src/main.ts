@@ -44,6 +44,7 @@ async function main(): Promise<void> {
   const metrics = new EmfRecorderMetrics();
   const recorder = createRecorder({
     bucket: config.bucket,
+    checkpointBucket: config.checkpointBucket,
     s3,
     callTokenSecret: config.callTokenSecret,
     scratchDir: config.scratchDir,
@@ -66,6 +67,7 @@ async function main(): Promise<void> {
     host: address.address,
     port: address.port,
     bucket: config.bucket,
+    checkpointBucket: config.checkpointBucket,
     checkpointSeconds: config.checkpointSeconds,
     taskId: recorder.taskId,
   });
@@ -77,6 +79,7 @@ async function main(): Promise<void> {
   recoverSpools({
     journals: leftovers,
     s3,
+    checkpointBucket: config.checkpointBucket,
     limiter: recoveryLimiter,
     partSizeBytes: MIN_PART_BYTES,
     logger,
@@ -91,6 +94,7 @@ async function main(): Promise<void> {
       sweeper = startInflightSweeper({
         s3,
         bucket: config.bucket,
+        checkpointBucket: config.checkpointBucket,
         scratchDir: config.scratchDir,
         staleMs,
         // Every few minutes: each sweep lists inflight/ (one LIST per 1000 batches) from every task.

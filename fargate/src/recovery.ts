@@ -26,6 +26,8 @@ export interface RecoveryOptions {
   /** Journal files to recover, from `findJournals` (taken before the recorder accepted calls). */
   readonly journals: readonly string[];
   readonly s3: S3Client;
+  /** Where the earlier run's checkpoints are (`inflight/<task id>/`). @default each journal's bucket */
+  readonly checkpointBucket?: string;
   readonly limiter: TransferLimiter;
   readonly partSizeBytes: number;
   readonly retry?: RetryPolicy;
@@ -60,7 +62,8 @@ export async function recoverSpools(options: RecoveryOptions): Promise<number> {
     }
     const callUuid = journal.identity.uuid;
     const taskId = journal.checkpointTaskId;
-    if (taskId && !tasks.has(taskId)) tasks.set(taskId, { bucket: journal.bucket, allStored: true });
+    const checkpointBucket = options.checkpointBucket ?? journal.bucket;
+    if (taskId && !tasks.has(taskId)) tasks.set(taskId, { bucket: checkpointBucket, allStored: true });
     try {
       const spool = await reopenSpool(journal.spoolPath).catch(() => undefined);
       if (!spool) {
@@ -104,7 +107,7 @@ export async function recoverSpools(options: RecoveryOptions): Promise<number> {
       });
     } catch (error) {
       logger.error('recovering a recording failed; its audio stays on the scratch disk', { callUuid, error });
-      if (taskId) tasks.set(taskId, { bucket: journal.bucket, allStored: false });
+      if (taskId) tasks.set(taskId, { bucket: checkpointBucket, allStored: false });
     }
   }
   for (const [taskId, { bucket, allStored }] of tasks) {

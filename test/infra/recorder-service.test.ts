@@ -5,7 +5,14 @@ import { FileSystem, IgnoreMode } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RECORDER_IMAGE_EXCLUDES } from '../../lib/constructs/recorder-service.js';
-import { asArray, CERTIFICATE_ARN, policyStatements, resourcesOf, synthRecorderStack } from './support.js';
+import {
+  asArray,
+  CERTIFICATE_ARN,
+  checkpointBucketId,
+  policyStatements,
+  resourcesOf,
+  synthRecorderStack,
+} from './support.js';
 
 function only(template: Template, type: string): [string, Record<string, unknown>] {
   const found = resourcesOf(template, type);
@@ -156,6 +163,7 @@ describe('RecorderService in the default stack', () => {
       expect(environment).toEqual({
         PORT: '8080',
         RECORDINGS_BUCKET: { Ref: bucketId },
+        CHECKPOINT_BUCKET: { Ref: checkpointBucketId(template) },
         SCRATCH_DIR: '/scratch',
         DRAIN_TIMEOUT_SECONDS: '100',
         STOP_TIMEOUT_SECONDS: '120',
@@ -299,6 +307,7 @@ describe('RecorderService in the default stack', () => {
       const bucketId = Object.keys(
         template.findResources('AWS::S3::Bucket', { Properties: { VersioningConfiguration: {} } }),
       )[0]!;
+      const checkpointsId = checkpointBucketId(template);
       const [clusterId] = only(template, 'AWS::ECS::Cluster');
       expect(statements).toEqual([
         {
@@ -307,16 +316,23 @@ describe('RecorderService in the default stack', () => {
           Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/recordings/*']] },
         },
         {
+          // Checkpoints live in their own bucket, never in the recordings bucket.
           Effect: 'Allow',
           Action: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'],
-          Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/inflight/*']] },
+          Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [checkpointsId, 'Arn'] }, '/inflight/*']] },
         },
         {
-          // Key names only, and only under the two prefixes the sweeper looks at.
+          // Key names only, and only under the prefix the sweeper looks at in each bucket.
           Effect: 'Allow',
           Action: 's3:ListBucket',
           Resource: { 'Fn::GetAtt': [bucketId, 'Arn'] },
-          Condition: { StringLike: { 's3:prefix': ['inflight/*', 'recordings/*'] } },
+          Condition: { StringLike: { 's3:prefix': ['recordings/*'] } },
+        },
+        {
+          Effect: 'Allow',
+          Action: 's3:ListBucket',
+          Resource: { 'Fn::GetAtt': [checkpointsId, 'Arn'] },
+          Condition: { StringLike: { 's3:prefix': ['inflight/*'] } },
         },
         {
           Effect: 'Allow',
