@@ -62,6 +62,7 @@ export class RecorderStack extends Stack {
 
     this.recorder = new RecorderService(this, 'Recorder', {
       bucket: this.recordings.bucket,
+      checkpointBucket: this.recordings.checkpointBucket,
       logBucket: this.recordings.logBucket,
       callTokenSecret,
       ...(signatureSecret ? { signatureSecret } : {}),

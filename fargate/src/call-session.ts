@@ -24,7 +24,13 @@ import {
 } from './protocol.js';
 import type { RetryPolicy, TransferLimiter } from './retry.js';
 import { AudioSpool, type CallJournal, writeJournal } from './spool.js';
-import { putRecordingMetadata, RecordingUpload, recordingMetadata, type StoredRecording } from './upload.js';
+import {
+  putRecordingMetadata,
+  RecordingExistsError,
+  RecordingUpload,
+  recordingMetadata,
+  type StoredRecording,
+} from './upload.js';
 
 /** Per-call limits and timings (resolved defaults, from the recorder's options). */
 export interface SessionSettings {
@@ -74,6 +80,8 @@ export interface CallSessionOptions {
  * - `recording`: audio going to the spool file and, part by part, to S3
  * - `finalizing`: socket closed, the last parts and the metadata going up
  * - `stored` / `failed`: done, with or without the recording in S3
+ * - `duplicate`: done; the key already held a recording (a replayed token, a second connection for
+ *   the call), which was kept: this one's audio was not stored
  * - `refused`: closed before a valid first frame; nothing was stored
  */
 export type CallSessionState =
@@ -82,6 +90,7 @@ export type CallSessionState =
   | 'finalizing'
   | 'stored'
   | 'failed'
+  | 'duplicate'
   | 'refused';
 
 type EndedBy = RecordingEnd['by'];
@@ -405,7 +414,13 @@ export class CallSession {
    * answers is still kept; a peer that does not answer within the grace period is cut off.
    */
   close(by: EndedBy, code: number, reason: string): void {
-    if (this.#closing || this.#state === 'finalizing' || this.#state === 'stored' || this.#state === 'failed')
+    if (
+      this.#closing ||
+      this.#state === 'finalizing' ||
+      this.#state === 'stored' ||
+      this.#state === 'failed' ||
+      this.#state === 'duplicate'
+    )
       return;
     this.#closing = { by, code, reason };
     this.options.socket.close(code, closeReason(reason));
@@ -469,7 +484,12 @@ export class CallSession {
       const stored = await upload.finish();
       const storedMono = performance.now();
       const metadata = this.#metadata(identity, endedAt, end, stored);
-      await putRecordingMetadata(storage.s3, storage.bucket, metadata, storage.retry);
+      if (!(await putRecordingMetadata(storage.s3, storage.bucket, metadata, storage.retry))) {
+        logger.warn('metadata already stored beside the recording; kept, not written over', {
+          ...this.#log(),
+          key: metadata.recordingKey,
+        });
+      }
       const metadataMono = performance.now();
       await spool.remove();
       // Only now: until the recording is stored, the checkpoints may be all that survives a crash.
@@ -492,6 +512,22 @@ export class CallSession {
         },
       });
     } catch (error) {
+      if (error instanceof RecordingExistsError) {
+        // The first recording of a call wins: whatever this connection sent is dropped, with its
+        // checkpoints, so nothing retries it.
+        this.#state = 'duplicate';
+        await spool.remove().catch(() => {});
+        this.#checkpointer?.finish();
+        metrics.callFailed();
+        logger.warn(
+          "a recording of this call is already stored; it was kept and this connection's audio dropped",
+          {
+            ...this.#log(),
+            key: error.key,
+          },
+        );
+        return;
+      }
       this.#state = 'failed';
       // Its checkpoints stay (no finish): with the disk gone they are what a sweeper can recover.
       // The tail after the last checkpoint goes up first (a tick or two, if S3 takes PUTs at all).

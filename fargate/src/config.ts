@@ -7,6 +7,8 @@ export interface RecorderConfig {
   readonly port: number;
   readonly host: string;
   readonly bucket: string;
+  /** Where live calls' checkpoints go (`inflight/`); the recordings bucket unless set. */
+  readonly checkpointBucket: string;
   /** The per-call token key: by value (local runs) or by Secrets Manager ARN (AWS). */
   readonly callTokenSecret: SecretReference;
   /** Vonage's signature secret; when set, every handshake must carry Vonage's signed JWT. */
@@ -143,11 +145,13 @@ export function loadConfig(env: Env = process.env): RecorderConfig {
       `must be less than STOP_TIMEOUT_SECONDS (${stopTimeoutSeconds}), got ${drainTimeoutSeconds}`,
     );
   }
+  const bucket = required(env, 'RECORDINGS_BUCKET');
   return {
     // 0 picks a free port (tests).
     port: wholeNumber(env, 'PORT', 8080, 0, 65535),
     host: env.HOST?.trim() || '0.0.0.0',
-    bucket: required(env, 'RECORDINGS_BUCKET'),
+    bucket,
+    checkpointBucket: env.CHECKPOINT_BUCKET?.trim() || bucket,
     callTokenSecret,
     vonageSignatureSecret,
     signatureMaxAgeSeconds: wholeNumber(env, 'SIGNATURE_MAX_AGE_SECONDS', 300, 10, 3600),

@@ -62,6 +62,7 @@ async function main(): Promise<void> {
   const metrics = new EmfRecorderMetrics();
   const recorder = createRecorder({
     bucket: config.bucket,
+    checkpointBucket: config.checkpointBucket,
     s3,
     callTokenSecret,
     ...(vonageSignatureSecret ? { vonageSignatureSecret } : {}),
@@ -89,6 +90,7 @@ async function main(): Promise<void> {
     host: address.address,
     port: address.port,
     bucket: config.bucket,
+    checkpointBucket: config.checkpointBucket,
     checkpointSeconds: config.checkpointSeconds,
     vonageJwtRequired: vonageSignatureSecret !== undefined,
     taskId: recorder.taskId,
@@ -101,6 +103,7 @@ async function main(): Promise<void> {
   recoverSpools({
     journals: leftovers,
     s3,
+    checkpointBucket: config.checkpointBucket,
     limiter: recoveryLimiter,
     partSizeBytes: MIN_PART_BYTES,
     logger,
@@ -115,6 +118,7 @@ async function main(): Promise<void> {
       sweeper = startInflightSweeper({
         s3,
         bucket: config.bucket,
+        checkpointBucket: config.checkpointBucket,
         scratchDir: config.scratchDir,
         staleMs,
         // Every few minutes: each sweep lists inflight/ (one LIST per 1000 batches) from every task.

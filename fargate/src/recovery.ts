@@ -13,7 +13,7 @@ import { asciiMetadata } from './call-session.js';
 import { deleteInflightTask } from './checkpoint.js';
 import { type RetryPolicy, type TransferLimiter, withRetry } from './retry.js';
 import { type AudioSpool, type CallJournal, reopenSpool } from './spool.js';
-import { putRecordingMetadata, RecordingUpload, recordingMetadata } from './upload.js';
+import { putRecordingMetadata, RecordingExistsError, RecordingUpload, recordingMetadata } from './upload.js';
 
 /** The journals on the scratch disk now. Take this before accepting calls: later ones are live. */
 export async function findJournals(scratchDir: string): Promise<string[]> {
@@ -26,6 +26,8 @@ export interface RecoveryOptions {
   /** Journal files to recover, from `findJournals` (taken before the recorder accepted calls). */
   readonly journals: readonly string[];
   readonly s3: S3Client;
+  /** Where the earlier run's checkpoints are (`inflight/<task id>/`). @default each journal's bucket */
+  readonly checkpointBucket?: string;
   readonly limiter: TransferLimiter;
   readonly partSizeBytes: number;
   readonly retry?: RetryPolicy;
@@ -60,7 +62,8 @@ export async function recoverSpools(options: RecoveryOptions): Promise<number> {
     }
     const callUuid = journal.identity.uuid;
     const taskId = journal.checkpointTaskId;
-    if (taskId && !tasks.has(taskId)) tasks.set(taskId, { bucket: journal.bucket, allStored: true });
+    const checkpointBucket = options.checkpointBucket ?? journal.bucket;
+    if (taskId && !tasks.has(taskId)) tasks.set(taskId, { bucket: checkpointBucket, allStored: true });
     try {
       const spool = await reopenSpool(journal.spoolPath).catch(() => undefined);
       if (!spool) {
@@ -81,7 +84,20 @@ export async function recoverSpools(options: RecoveryOptions): Promise<number> {
         limiter: options.limiter,
         partSizeBytes: options.partSizeBytes,
         retry: options.retry,
+      }).catch(async (error: unknown) => {
+        if (!(error instanceof RecordingExistsError)) throw error;
+        // Another recording of the call (a sweeper's, a second connection's) was stored first and wins.
+        logger.warn(
+          'a recording of this call is already stored; kept, the copy on the scratch disk dropped',
+          {
+            callUuid,
+            key: journal.key,
+          },
+        );
+        await spool.remove();
+        return undefined;
       });
+      if (!metadata) continue;
       await spool.remove();
       recovered++;
       logger.warn('recovered a recording left by an earlier run', {
@@ -91,7 +107,7 @@ export async function recoverSpools(options: RecoveryOptions): Promise<number> {
       });
     } catch (error) {
       logger.error('recovering a recording failed; its audio stays on the scratch disk', { callUuid, error });
-      if (taskId) tasks.set(taskId, { bucket: journal.bucket, allStored: false });
+      if (taskId) tasks.set(taskId, { bucket: checkpointBucket, allStored: false });
     }
   }
   for (const [taskId, { bucket, allStored }] of tasks) {
@@ -122,7 +138,9 @@ export interface InterruptedRecording {
 
 /**
  * Stores the audio of a call whose recorder stopped before the call ended as a WAV, then its
- * metadata marked `interrupted`, `end.by: 'recovered'`. Returns the metadata.
+ * metadata marked `interrupted`, `end.by: 'recovered'`. Returns the metadata. Both writes are
+ * conditional: a `RecordingExistsError` when the key already holds another recording (kept), and
+ * metadata already there is kept too.
  */
 export async function storeInterrupted(recording: InterruptedRecording): Promise<RecordingMetadata> {
   const { s3, bucket, key, identity, retry } = recording;

@@ -35,7 +35,17 @@ export class RetryDeadlineError extends Error {
 export function isRetryableS3Error(error: unknown): boolean {
   const status = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
   if (status === undefined) return true;
+  // A conditional write raced by another write to the key: S3 says to send it again (the answer
+  // is then 412 or success): https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
+  if (status === 409 && (error as { name?: string }).name === 'ConditionalRequestConflict') return true;
   return status >= 500 || status === 408 || status === 429;
+}
+
+/** The HTTP status of an S3 error, also through a `RetryDeadlineError` that gave up on one. */
+export function httpStatusOf(error: unknown): number | undefined {
+  const status = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+  if (status !== undefined) return status;
+  return error instanceof RetryDeadlineError ? httpStatusOf(error.cause) : undefined;
 }
 
 /**
@@ -77,13 +87,22 @@ export async function putObjectWithRetry(
   body: Uint8Array | string,
   contentType: string,
   policy?: RetryPolicy,
+  options: { readonly createOnly?: boolean } = {},
 ): Promise<void> {
   await withRetry(
     `PutObject ${key}`,
     (abortSignal) =>
-      s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }), {
-        abortSignal,
-      }),
+      s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: body,
+          ContentType: contentType,
+          // createOnly: S3 answers 412 instead of writing over an object at the key.
+          ...(options.createOnly ? { IfNoneMatch: '*' } : {}),
+        }),
+        { abortSignal },
+      ),
     policy,
   );
 }

@@ -25,6 +25,8 @@ import { MIN_PART_BYTES } from './upload.js';
 
 export interface RecorderOptions {
   readonly bucket: string;
+  /** Where live calls' checkpoints go (`inflight/<taskId>/`). @default `bucket` */
+  readonly checkpointBucket?: string;
   readonly s3: S3Client;
   /**
    * Verifies the per-call token in the websocket URI (the same secret the webhooks Lambda signs
@@ -211,7 +213,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
       settings.checkpointIntervalMs > 0
         ? new CheckpointStore({
             s3: options.s3,
-            bucket: options.bucket,
+            bucket: options.checkpointBucket ?? options.bucket,
             taskId,
             intervalMs: settings.checkpointIntervalMs,
             limiter: new TransferLimiter(options.checkpointConcurrency ?? 4, {

@@ -196,14 +196,20 @@ export class AudioSpool {
    * may finalize at once, as on a drain).
    */
   async sha256(prefix: Buffer): Promise<string> {
-    const hash = createHash('sha256').update(prefix);
+    const [sha256] = await this.digests(prefix, ['sha256']);
+    return sha256!;
+  }
+
+  /** Hex digests of `prefix` followed by the stored audio, one per algorithm, in one read. */
+  async digests(prefix: Buffer, algorithms: readonly string[]): Promise<string[]> {
+    const hashes = algorithms.map((algorithm) => createHash(algorithm).update(prefix));
     const slice = Buffer.allocUnsafe(Math.min(128 * 1024, Math.max(1, this.#storedBytes)));
     for (let position = 0; position < this.#storedBytes; position += slice.length) {
       const length = Math.min(slice.length, this.#storedBytes - position);
       await this.readInto(slice, 0, position, length);
-      hash.update(slice.subarray(0, length));
+      for (const hash of hashes) hash.update(slice.subarray(0, length));
     }
-    return hash.digest('hex');
+    return hashes.map((hash) => hash.digest('hex'));
   }
 
   /** Closes the file, keeping it (a failed upload leaves it for recovery). */

@@ -20,6 +20,7 @@ import {
 import { abortEarlierUpload, storeInterrupted } from './recovery.js';
 import { type RetryPolicy, type TransferLimiter, withRetry } from './retry.js';
 import { reopenSpool } from './spool.js';
+import { RecordingExistsError } from './upload.js';
 import { WAV_HEADER_BYTES } from './wav.js';
 
 /** Recovering a call from its checkpoints failed; they stay for the next sweep. */
@@ -32,7 +33,10 @@ export class SweepError extends Error {
 
 export interface SweepOptions {
   readonly s3: S3Client;
+  /** Where recordings go. */
   readonly bucket: string;
+  /** Where the checkpoints are (`inflight/`). @default `bucket` */
+  readonly checkpointBucket?: string;
   /** Where a recovered call's audio is assembled before upload (the task's scratch volume). */
   readonly scratchDir: string;
   /** A task whose newest `inflight/` object is younger than this is running: left alone. */
@@ -99,7 +103,8 @@ const INDEX_PROBE_BYTES = 64 * 1024;
  * one. Safe to run on every task at once: two sweepers of one task store the same bytes.
  */
 export async function sweepInflight(options: SweepOptions): Promise<SweepResult> {
-  const { s3, bucket, logger } = options;
+  const { s3, logger } = options;
+  const checkpointBucket = options.checkpointBucket ?? options.bucket;
   const now = (options.now ?? (() => new Date()))().getTime();
   const result = { recovered: 0, removed: 0, live: 0, tasks: 0, failed: 0 };
   const strays: string[] = [];
@@ -129,7 +134,7 @@ export async function sweepInflight(options: SweepOptions): Promise<SweepResult>
 
   // Keys sort by task, so each task's objects arrive together: one task is held at a time.
   let group: TaskGroup | undefined;
-  for await (const object of listObjects(s3, bucket, INFLIGHT_PREFIX, options.retry)) {
+  for await (const object of listObjects(s3, checkpointBucket, INFLIGHT_PREFIX, options.retry)) {
     const parsed = parseInflightKey(object.key);
     if (!parsed) {
       if (strayCount++ < 10) strays.push(object.key);
@@ -255,9 +260,10 @@ async function sweepTask(
   group: TaskGroup,
   result: { recovered: number; removed: number; failed: number },
 ): Promise<boolean> {
-  const { s3, bucket, logger, retry } = options;
+  const { s3, logger, retry } = options;
+  const checkpointBucket = options.checkpointBucket ?? options.bucket;
   const { taskId } = group;
-  const calls = await readTaskCalls(s3, bucket, group.batches, retry);
+  const calls = await readTaskCalls(s3, checkpointBucket, group.batches, retry);
   let complete = true;
   for (const [callUuid, swept] of calls) {
     if (options.skip?.(callUuid)) {
@@ -280,7 +286,7 @@ async function sweepTask(
   if (!complete) return false;
   await deleteKeys(
     s3,
-    bucket,
+    checkpointBucket,
     group.objects.map((object) => object.key),
     retry,
   );
@@ -334,7 +340,7 @@ async function sweepCall(
       for (const piece of pieces) {
         // One piece (at most MAX_SEGMENT_BYTES) in memory at a time.
         const range = `bytes=${piece.start}-${piece.start + piece.length - 1}`;
-        const object = await getObject(s3, bucket, piece.key, retry, range);
+        const object = await getObject(s3, options.checkpointBucket ?? bucket, piece.key, retry, range);
         const bytes = await object.Body!.transformToByteArray();
         if (bytes.length !== piece.length) {
           throw new SweepError(`${piece.key} ${range} held ${bytes.length} bytes, not ${piece.length}`);
@@ -359,8 +365,21 @@ async function sweepCall(
       limiter: options.limiter,
       partSizeBytes: options.partSizeBytes,
       retry,
-    });
-    await spool.close();
+    })
+      .catch((error: unknown) => {
+        if (error instanceof RecordingExistsError) return undefined;
+        throw error;
+      })
+      .finally(() => spool.close());
+    if (!metadata) {
+      // Stored since the listing above (its recorder, a disk recovery, another sweeper): it wins.
+      logger.info('a recording of this call was stored meanwhile; kept, the checkpoints dropped', {
+        taskId,
+        callUuid,
+        key: call.key,
+      });
+      return 'removed';
+    }
     logger.warn('recovered a recording from its checkpoints', {
       taskId,
       callUuid,

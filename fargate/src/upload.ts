@@ -14,12 +14,24 @@ import {
 import { bytesPerSecond } from '../../common/audio-format.js';
 import { metadataKey } from '../../common/recording-keys.js';
 import type { CallIdentity, RecordingMetadata } from '../../common/recording-metadata.js';
-import { putObjectWithRetry, type RetryPolicy, type TransferLimiter, withRetry } from './retry.js';
+import {
+  httpStatusOf,
+  putObjectWithRetry,
+  type RetryPolicy,
+  type TransferLimiter,
+  withRetry,
+} from './retry.js';
 import { type AudioSpool, SpoolError } from './spool.js';
 import { WAV_HEADER_BYTES, type WavFormat, wavHeader } from './wav.js';
 
 /** S3's smallest part (all but the last part of a multipart upload). */
 export const MIN_PART_BYTES = 5 * 1024 * 1024;
+
+/**
+ * A CompleteMultipartUpload that S3 answers 409 ConditionalRequestConflict (a conflicting write to
+ * the key raced it) has dropped the upload: it is made again from the spool file this many times.
+ */
+const MULTIPART_CONFLICT_RESTARTS = 3;
 
 /** Storing a recording failed for good (after retries); the spool file is kept. */
 export class RecordingUploadError extends Error {
@@ -46,6 +58,29 @@ export interface RecordingUploadOptions {
   readonly onMultipartCreated?: (uploadId: string) => void;
   /** Told when an abort itself failed (the bucket's lifecycle rule removes the parts later). */
   readonly onAbortFailed?: (uploadId: string, error: unknown) => void;
+}
+
+/**
+ * The key already holds another recording, and S3 refused to write over it (412 to
+ * `If-None-Match: *`): the stored one wins, this upload stored nothing. A replayed call token, or
+ * a second connection for the same call, ends here.
+ */
+export class RecordingExistsError extends RecordingUploadError {
+  /** S3's answer; also keeps `withRetry` from retrying it. */
+  readonly $metadata = { httpStatusCode: 412 };
+  constructor(readonly key: string) {
+    super(`${key} already holds a recording; it was kept and this one not written over it`);
+    this.name = 'RecordingExistsError';
+  }
+}
+
+/** A CompleteMultipartUpload answered 409: the upload is gone and must be made again. */
+class MultipartConflictError extends Error {
+  readonly $metadata = { httpStatusCode: 409 };
+  constructor(options: { cause: unknown }) {
+    super('a conflicting write raced CompleteMultipartUpload; the upload is gone', options);
+    this.name = 'MultipartConflictError';
+  }
 }
 
 /** What was stored. */
@@ -105,22 +140,34 @@ export function recordingMetadata(
   };
 }
 
-/** Writes the metadata JSON beside its WAV (retried like every other request). */
+/**
+ * Writes the metadata JSON beside its WAV (retried like every other request), only if none is
+ * there: false when the key already held one (S3's 412), which is kept. Its WAV was stored by
+ * this writer, so what is there is this JSON from an attempt whose answer was lost, or one written
+ * with the same WAV by a recovery that ran alongside.
+ */
 export async function putRecordingMetadata(
   s3: S3Client,
   bucket: string,
   metadata: RecordingMetadata,
   retry?: RetryPolicy,
-): Promise<void> {
+): Promise<boolean> {
   const key = metadataKey(metadata.uuid, new Date(metadata.startedAt));
-  await putObjectWithRetry(
-    s3,
-    bucket,
-    key,
-    `${JSON.stringify(metadata, null, 2)}\n`,
-    'application/json',
-    retry,
-  );
+  try {
+    await putObjectWithRetry(
+      s3,
+      bucket,
+      key,
+      `${JSON.stringify(metadata, null, 2)}\n`,
+      'application/json',
+      retry,
+      { createOnly: true },
+    );
+    return true;
+  } catch (error) {
+    if (httpStatusOf(error) === 412) return false;
+    throw error;
+  }
 }
 
 /**
@@ -293,21 +340,34 @@ export class RecordingUpload {
         return { wavBytes, audioBytes, sha256, parts: 1, timings };
       }
       const partCount = Math.ceil(wavBytes / partSizeBytes);
-      const missing: number[] = [1];
-      for (let part = 2; part <= partCount; part++) {
-        // A mid-call part is only reused if it is still whole (it always is: parts are uploaded full).
-        if (!this.#etags.has(part)) missing.push(part);
+      const sha256 = spool.sha256(wavHeader(format, audioBytes)).finally(() => lap('sha256', t));
+      // Awaited once the object is stored; a failure before that is not left unhandled.
+      sha256.catch(() => {});
+      for (let restarts = 0; ; restarts++) {
+        const missing: number[] = [1];
+        for (let part = 2; part <= partCount; part++) {
+          // A mid-call part is only reused if it is still whole (it always is: parts are uploaded full).
+          if (!this.#etags.has(part)) missing.push(part);
+        }
+        await Promise.all(missing.map((part) => this.#uploadPart(part, audioBytes, true)));
+        t = lap('parts', t);
+        try {
+          await this.#complete(partCount, wavBytes);
+          break;
+        } catch (error) {
+          if (!((error as Error).cause instanceof MultipartConflictError)) throw error;
+          if (restarts >= MULTIPART_CONFLICT_RESTARTS) throw error;
+          // S3 dropped the upload (see MultipartConflictError): a new one, every part from disk.
+          this.#uploadId = undefined;
+          this.#etags.clear();
+        }
       }
-      const [sha256] = await Promise.all([
-        spool.sha256(wavHeader(format, audioBytes)).finally(() => lap('sha256', t)),
-        ...missing.map((part) => this.#uploadPart(part, audioBytes, true)),
-      ]);
-      t = lap('parts', t);
-      await this.#complete(partCount, wavBytes);
       lap('complete', t);
-      return { wavBytes, audioBytes, sha256, parts: partCount, timings };
+      return { wavBytes, audioBytes, sha256: await sha256, parts: partCount, timings };
     } catch (error) {
       await this.abort();
+      const cause = (error as Error).cause;
+      if (cause instanceof RecordingExistsError) throw cause;
       throw error instanceof RecordingUploadError
         ? error
         : new RecordingUploadError(`storing ${this.options.key} failed: ${(error as Error).message}`, {
@@ -319,9 +379,9 @@ export class RecordingUpload {
   async #putWhole(audioBytes: number): Promise<string> {
     const { s3, bucket, key, objectMetadata, spool, limiter, format } = this.options;
     const wavBytes = WAV_HEADER_BYTES + audioBytes;
-    const [sha256] = await Promise.all([
-      spool.sha256(wavHeader(format, audioBytes)),
-      withRetry(
+    const digests = spool.digests(wavHeader(format, audioBytes), ['sha256', 'md5']);
+    try {
+      await withRetry(
         `PutObject ${key}`,
         (abortSignal) =>
           limiter.run(true, () =>
@@ -334,6 +394,8 @@ export class RecordingUpload {
                   ContentLength: wavBytes,
                   ContentType: 'audio/wav',
                   Metadata: objectMetadata,
+                  // Never over a stored recording (the bucket policy refuses a PUT without it).
+                  IfNoneMatch: '*',
                 }),
                 { abortSignal },
               ),
@@ -341,9 +403,16 @@ export class RecordingUpload {
           ),
         this.options.retry,
         (error, attempt, delay) => this.options.onRetry?.('PutObject', error, attempt, delay),
-      ),
-    ]);
-    return sha256;
+      );
+    } catch (error) {
+      if (httpStatusOf(error) !== 412) throw error;
+      // An earlier attempt whose answer was lost, or a recovery of this very audio, stored these
+      // bytes (S3's ETag of a single PUT is the body's MD5, except under SSE-KMS): the same WAV.
+      const [, md5] = await digests;
+      if (!(await this.#holds(wavBytes, md5))) throw new RecordingExistsError(key);
+    }
+    const [sha256] = await digests;
+    return sha256!;
   }
 
   async #complete(partCount: number, wavBytes: number): Promise<void> {
@@ -367,16 +436,23 @@ export class RecordingUpload {
               Key: key,
               UploadId: this.#uploadId,
               MultipartUpload: { Parts: parts },
+              // Never over a stored recording (the bucket policy refuses a Complete without it).
+              IfNoneMatch: '*',
             }),
             { abortSignal },
           );
         } catch (error) {
+          const status = httpStatusOf(error);
           if (
-            (error as { name?: string }).name === 'NoSuchUpload' &&
+            ((error as { name?: string }).name === 'NoSuchUpload' || status === 412) &&
             (await this.#isCompleted(parts, wavBytes, abortSignal))
           ) {
             return;
           }
+          if (status === 412) throw new RecordingExistsError(key);
+          // S3 drops the upload on this 409 and says to make it again (CompleteMultipartUpload's
+          // IfNoneMatch: https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/s3/aws.sdk.kotlin.services.s3.model/-complete-multipart-upload-request/if-none-match.html).
+          if (status === 409) throw new MultipartConflictError({ cause: error });
           throw error;
         }
       },
@@ -405,6 +481,19 @@ export class RecordingUpload {
     if (!object || object.Size !== wavBytes) return false;
     const etag = unquote(object.ETag ?? '');
     return !etag.includes('-') || etag === multipartEtag(parts);
+  }
+
+  /** Whether the object at the key is exactly `wavBytes` long with the ETag `md5` (a single PUT's). */
+  async #holds(wavBytes: number, md5: string | undefined): Promise<boolean> {
+    const { s3, bucket, key } = this.options;
+    const listed = await withRetry(
+      `ListObjects ${key}`,
+      (abortSignal) =>
+        s3.send(new ListObjectsCommand({ Bucket: bucket, Prefix: key, MaxKeys: 1 }), { abortSignal }),
+      this.options.retry,
+    );
+    const object = listed.Contents?.find((item) => item.Key === key);
+    return object?.Size === wavBytes && unquote(object.ETag ?? '') === md5;
   }
 
   /** Aborts the multipart upload, if one was started, so no stale parts are billed. */

@@ -3,7 +3,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytesPerSecond, type SampleRate } from '../../common/audio-format.js';
 import { checkpointBatchKey, recordingKey } from '../../common/recording-keys.js';
@@ -67,6 +67,7 @@ async function putBatch(
   taskId: string,
   seq: number,
   entries: { uuid: string; offset: number; audio?: Buffer; call?: InflightCall }[],
+  bucket = s3.bucket,
 ): Promise<void> {
   let at = 0;
   const index = {
@@ -93,7 +94,7 @@ async function putBatch(
     ...entries.map((entry) => entry.audio ?? Buffer.alloc(0)),
   ]);
   await s3.client.send(
-    new PutObjectCommand({ Bucket: s3.bucket, Key: checkpointBatchKey(taskId, seq), Body: body }),
+    new PutObjectCommand({ Bucket: bucket, Key: checkpointBatchKey(taskId, seq), Body: body }),
   );
 }
 
@@ -485,5 +486,52 @@ describe('the inflight sweeper', () => {
     expect(result).toMatchObject({ recovered: 0, failed: 1, tasks: 0 });
     expect(errors).toContain('recovering a call from its checkpoints failed; they stay for the next sweep');
     expect(await inflightKeys(s3.client, s3.bucket, taskId)).toEqual([checkpointBatchKey(taskId, 1)]);
+  });
+});
+
+describe('checkpoints in a bucket of their own (CHECKPOINT_BUCKET)', () => {
+  const checkpointBucket = 'checkpoints';
+  beforeAll(async () => {
+    await s3.client.send(new CreateBucketCommand({ Bucket: checkpointBucket }));
+  });
+
+  it('are written there, never in the recordings bucket, and removed once the call is stored', async () => {
+    const { recorder, base } = await startRecorder(500, { checkpointBucket });
+    const uuid = newCallUuid();
+    const ws = await openSocket(callUrl(base, uuid));
+    const end = closed(ws);
+    ws.send(connectedFrame(rate, uuid));
+    const stream = streamRealTime(ws, frames(pcm.subarray(0, 2 * bytesPerSecond(rate)), rate));
+    await waitUntil(async () => (await checkpointedCall(s3.client, checkpointBucket, uuid)).audio.length > 0);
+    expect(await inflightKeys(s3.client, s3.bucket, recorder.taskId)).toEqual([]);
+    await stream.done;
+    ws.close(1000);
+    await end;
+    await waitForRecording(s3.client, s3.bucket, uuid);
+    await recorder.close();
+    expect(await inflightKeys(s3.client, checkpointBucket, recorder.taskId)).toEqual([]);
+  });
+
+  it("are what a sweeper recovers a stopped task's calls from, into the recordings bucket", async () => {
+    const taskId = randomUUID();
+    const uuid = newCallUuid();
+    const startedAt = new Date('2026-03-05T05:06:07.000Z');
+    const audio = pcm.subarray(0, bytesPerSecond(rate));
+    await putBatch(
+      taskId,
+      1,
+      [{ uuid, offset: 0, audio, call: inflightCall(uuid, startedAt, rate, null) }],
+      checkpointBucket,
+    );
+    const result = await sweepInflight({
+      ...sweepOptions(await mkdtemp(join(work, 'sweeper-'))),
+      checkpointBucket,
+      now: aMinuteLater,
+    });
+    expect(result).toMatchObject({ recovered: 1, failed: 0, tasks: 1 });
+    const { wav, wavKey } = await waitForRecording(s3.client, s3.bucket, uuid, 1000);
+    expect(wavKey).toBe(recordingKey(uuid, startedAt));
+    expect(wav.subarray(44).equals(audio)).toBe(true);
+    expect(await inflightKeys(s3.client, checkpointBucket, taskId)).toEqual([]);
   });
 });

@@ -9,6 +9,8 @@ describe('loadConfig', () => {
       port: 8080,
       host: '0.0.0.0',
       bucket: 'recordings',
+      // Checkpoints go to the recordings bucket unless CHECKPOINT_BUCKET says otherwise.
+      checkpointBucket: 'recordings',
       callTokenSecret: { value: 'x'.repeat(64) },
       vonageSignatureSecret: undefined,
       signatureMaxAgeSeconds: 300,
@@ -49,6 +51,7 @@ describe('loadConfig', () => {
       ...base,
       PORT: '9000',
       HOST: '127.0.0.1',
+      CHECKPOINT_BUCKET: 'checkpoints',
       S3_ENDPOINT: 'http://127.0.0.1:4569',
       AWS_REGION: 'eu-west-2',
       SCRATCH_DIR: '/tmp/s',
@@ -66,6 +69,7 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({
       port: 9000,
       host: '127.0.0.1',
+      checkpointBucket: 'checkpoints',
       s3Endpoint: 'http://127.0.0.1:4569',
       region: 'eu-west-2',
       scratchDir: '/tmp/s',

@@ -86,6 +86,11 @@ const STOP_TIMEOUT = Duration.seconds(120);
 export interface RecorderServiceProps {
   /** Bucket the recorder streams WAV files and metadata into (under `recordings/`). */
   readonly bucket: IBucket;
+  /**
+   * Bucket for live calls' checkpoints (under `inflight/`); the recorder gets it as CHECKPOINT_BUCKET.
+   * @default the recordings bucket
+   */
+  readonly checkpointBucket?: IBucket;
   /** Bucket for ALB access logs (must use S3-managed keys). */
   readonly logBucket: IBucket;
   /**
@@ -201,6 +206,7 @@ export class RecorderService extends Construct {
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
     const drainSeconds = props.drainSeconds ?? 100;
     const tls = props.tls;
+    const checkpointBucket = props.checkpointBucket ?? props.bucket;
 
     const vpc = new Vpc(this, 'Vpc', {
       maxAzs: 2,
@@ -268,6 +274,7 @@ export class RecorderService extends Construct {
       environment: {
         PORT: String(RECORDER_PORT),
         RECORDINGS_BUCKET: props.bucket.bucketName,
+        CHECKPOINT_BUCKET: checkpointBucket.bucketName,
         SCRATCH_DIR,
         DRAIN_TIMEOUT_SECONDS: String(drainSeconds),
         // The recorder exits just before SIGKILL, naming any recordings S3 has not taken yet.
@@ -321,20 +328,30 @@ export class RecorderService extends Construct {
     taskDefinition.addToTaskRolePolicy(
       new PolicyStatement({
         actions: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject'],
-        resources: [props.bucket.arnForObjects(`${INFLIGHT_PREFIX}*`)],
+        resources: [checkpointBucket.arnForObjects(`${INFLIGHT_PREFIX}*`)],
       }),
     );
     // The sweeper lists inflight/ to find stopped tasks, and lists (names only, no reads) the one
     // recording a call would have, so it never replaces a stored recording with a shorter one.
-    taskDefinition.addToTaskRolePolicy(
-      new PolicyStatement({
-        actions: ['s3:ListBucket'],
-        resources: [props.bucket.bucketArn],
-        conditions: { StringLike: { 's3:prefix': [`${INFLIGHT_PREFIX}*`, `${RECORDINGS_PREFIX}*`] } },
-      }),
-    );
+    const listable =
+      checkpointBucket === props.bucket
+        ? [{ bucket: props.bucket, prefixes: [`${INFLIGHT_PREFIX}*`, `${RECORDINGS_PREFIX}*`] }]
+        : [
+            { bucket: props.bucket, prefixes: [`${RECORDINGS_PREFIX}*`] },
+            { bucket: checkpointBucket, prefixes: [`${INFLIGHT_PREFIX}*`] },
+          ];
+    for (const { bucket, prefixes } of listable) {
+      taskDefinition.addToTaskRolePolicy(
+        new PolicyStatement({
+          actions: ['s3:ListBucket'],
+          resources: [bucket.bucketArn],
+          conditions: { StringLike: { 's3:prefix': prefixes } },
+        }),
+      );
+    }
     // Multipart uploads to an SSE-KMS bucket need Decrypt as well as GenerateDataKey.
-    props.bucket.encryptionKey?.grant(taskDefinition.taskRole, 'kms:GenerateDataKey', 'kms:Decrypt');
+    const keys = new Set([props.bucket.encryptionKey, checkpointBucket.encryptionKey]);
+    for (const key of keys) key?.grant(taskDefinition.taskRole, 'kms:GenerateDataKey', 'kms:Decrypt');
     // The recorder protects its task from scale-in while it holds calls (ECS agent task-protection endpoint).
     taskDefinition.addToTaskRolePolicy(
       new PolicyStatement({
@@ -529,7 +546,7 @@ export class RecorderService extends Construct {
           'Recording keys are made per call (recordings/YYYY/MM/DD/<uuid>.wav|.json), so the grant is the recordings/ prefix, PutObject and AbortMultipartUpload only.',
       },
       {
-        id: `AwsSolutions-IAM5[Resource::${nagRef(props.bucket, 'Arn')}/${INFLIGHT_PREFIX}*]`,
+        id: `AwsSolutions-IAM5[Resource::${nagRef(checkpointBucket, 'Arn')}/${INFLIGHT_PREFIX}*]`,
         reason:
           'Checkpoint keys are made per task and batch (inflight/<task id>/<seq>.batch, alive.json), so the grant is the inflight/ prefix: put, read back and delete the checkpoints only.',
       },

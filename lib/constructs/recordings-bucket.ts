@@ -1,4 +1,5 @@
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { AnyPrincipal, Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import {
   BlockPublicAccess,
@@ -69,13 +70,20 @@ export interface RecordingsBucketProps {
 }
 
 /**
- * The customer's recordings bucket and the bucket that receives its access logs.
+ * The customer's recordings bucket, the bucket for live calls' checkpoints, and the bucket that
+ * receives their access logs.
  *
  * Construct IDs here are a contract: renaming `Bucket` would replace (and orphan) the bucket.
  */
 export class RecordingsBucket extends Construct {
   /** Recordings (`recordings/…`) and the event audit trail (`events/…`). */
   readonly bucket: IBucket;
+  /**
+   * Live calls' audio checkpoints (`inflight/…`): working copies, deleted once a call is stored.
+   * A bucket of their own, always: unversioned, so a delete removes the audio at once; never under
+   * the recordings' Object Lock, retention or write-once policy; one layout whatever the options.
+   */
+  readonly checkpointBucket: IBucket;
   /**
    * Server access logs of {@link bucket}, and other logs that must live in an S3-managed-key
    * bucket (ALB access logs, whose delivery cannot use KMS).
@@ -119,8 +127,8 @@ export class RecordingsBucket extends Construct {
         expiredObjectDeleteMarker: true,
       },
     ];
-    // Checkpoints are short-lived working copies: once deleted, their old versions go after a day
-    // instead of lingering as noncurrent versions for the recordings' 30.
+    // Checkpoints now go to their own bucket (below); this rule clears what earlier versions of
+    // the stack left under inflight/ here: leftovers expire, deleted ones' versions go after a day.
     lifecycleRules.push({
       id: 'inflight-cleanup',
       enabled: true,
@@ -191,6 +199,45 @@ export class RecordingsBucket extends Construct {
         : {}),
     });
     this.logBucket = logBucket;
+
+    // Nothing overwrites a recording: under recordings/, S3 refuses a PutObject or
+    // CompleteMultipartUpload without If-None-Match (the recorder sends `*`, so S3 answers 412 if
+    // the key exists). s3:ObjectCreationOperation is false for CreateMultipartUpload and
+    // UploadPart, which carry no such header and stay allowed. CopyObject into the prefix is
+    // refused too. https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes-enforce.html
+    this.bucket.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'DenyOverwritingRecordings',
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        actions: ['s3:PutObject'],
+        resources: [this.bucket.arnForObjects(`${RECORDINGS_PREFIX}*`)],
+        conditions: {
+          Null: { 's3:if-none-match': 'true' },
+          Bool: { 's3:ObjectCreationOperation': 'true' },
+        },
+      }),
+    );
+
+    this.checkpointBucket = new Bucket(this, 'Checkpoints', {
+      ...(encryptionKey
+        ? { encryption: BucketEncryption.KMS, encryptionKey, bucketKeyEnabled: true }
+        : { encryption: BucketEncryption.S3_MANAGED }),
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      removalPolicy: RemovalPolicy.RETAIN,
+      serverAccessLogsBucket: logBucket,
+      serverAccessLogsPrefix: 's3-access-checkpoints/',
+      lifecycleRules: [
+        {
+          id: 'checkpoints-expiry',
+          enabled: true,
+          expiration: Duration.days(INFLIGHT_EXPIRATION_DAYS),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+      ],
+    });
 
     Validations.of(this.bucket).acknowledge({
       id: 'CloudFormation-Validate::W9003',

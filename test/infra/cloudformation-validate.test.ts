@@ -55,7 +55,7 @@ const CDK_OWN_FINDINGS: readonly { ruleId: string; path: RegExp; reason: string 
     ruleId: 'W3005',
     path: /^CallRecorder\/Recorder\/Service\/Service$/,
     reason:
-      "ecs.FargateService adds DependsOn on the listener rules of its target groups; with blue/green deployments its AdvancedConfiguration also Refs the production rule: redundant, not wrong.",
+      'ecs.FargateService adds DependsOn on the listener rules of its target groups; with blue/green deployments its AdvancedConfiguration also Refs the production rule: redundant, not wrong.',
   },
   {
     ruleId: 'W3005',

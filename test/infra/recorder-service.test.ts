@@ -8,6 +8,7 @@ import { RECORDER_IMAGE_EXCLUDES } from '../../lib/constructs/recorder-service.j
 import {
   asArray,
   CERTIFICATE_ARN,
+  checkpointBucketId,
   policyStatements,
   resourcesOf,
   SIGNATURE_SECRET_ARN,
@@ -163,6 +164,7 @@ describe('RecorderService in the default stack', () => {
       expect(environment).toEqual({
         PORT: '8080',
         RECORDINGS_BUCKET: { Ref: bucketId },
+        CHECKPOINT_BUCKET: { Ref: checkpointBucketId(template) },
         SCRATCH_DIR: '/scratch',
         DRAIN_TIMEOUT_SECONDS: '100',
         STOP_TIMEOUT_SECONDS: '120',
@@ -359,6 +361,7 @@ describe('RecorderService in the default stack', () => {
       const bucketId = Object.keys(
         template.findResources('AWS::S3::Bucket', { Properties: { VersioningConfiguration: {} } }),
       )[0]!;
+      const checkpointsId = checkpointBucketId(template);
       const [clusterId] = only(template, 'AWS::ECS::Cluster');
       const secretId = Object.keys(template.findResources('AWS::SecretsManager::Secret'))[0]!;
       expect(statements).toEqual([
@@ -374,16 +377,23 @@ describe('RecorderService in the default stack', () => {
           Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/recordings/*']] },
         },
         {
+          // Checkpoints live in their own bucket, never in the recordings bucket.
           Effect: 'Allow',
           Action: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'],
-          Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/inflight/*']] },
+          Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [checkpointsId, 'Arn'] }, '/inflight/*']] },
         },
         {
-          // Key names only, and only under the two prefixes the sweeper looks at.
+          // Key names only, and only under the prefix the sweeper looks at in each bucket.
           Effect: 'Allow',
           Action: 's3:ListBucket',
           Resource: { 'Fn::GetAtt': [bucketId, 'Arn'] },
-          Condition: { StringLike: { 's3:prefix': ['inflight/*', 'recordings/*'] } },
+          Condition: { StringLike: { 's3:prefix': ['recordings/*'] } },
+        },
+        {
+          Effect: 'Allow',
+          Action: 's3:ListBucket',
+          Resource: { 'Fn::GetAtt': [checkpointsId, 'Arn'] },
+          Condition: { StringLike: { 's3:prefix': ['inflight/*'] } },
         },
         {
           Effect: 'Allow',

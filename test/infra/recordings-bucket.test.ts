@@ -2,7 +2,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RecordingsBucket } from '../../lib/constructs/recordings-bucket.js';
-import { asArray, policyStatements, resourcesOf, synthRecorderStack } from './support.js';
+import { asArray, checkpointBucketId, policyStatements, resourcesOf, synthRecorderStack } from './support.js';
 
 type Rule = Record<string, unknown> & { Id: string };
 
@@ -63,6 +63,73 @@ describe('RecordingsBucket in the default stack', () => {
             Action: 's3:*',
             Condition: { Bool: { 'aws:SecureTransport': 'false' } },
           }),
+        ]),
+      },
+    });
+  });
+
+  it('refuses any write under recordings/ that could replace an object: PutObject or CompleteMultipartUpload without If-None-Match', () => {
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: bucketId },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Sid: 'DenyOverwritingRecordings',
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: 's3:PutObject',
+            Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/recordings/*']] },
+            // CreateMultipartUpload and UploadPart (ObjectCreationOperation false) stay allowed.
+            Condition: {
+              Null: { 's3:if-none-match': 'true' },
+              Bool: { 's3:ObjectCreationOperation': 'true' },
+            },
+          },
+        ]),
+      },
+    });
+  });
+
+  it("keeps live calls' checkpoints in a bucket of their own: private, TLS-only, access-logged, unversioned, expiring after 7 days", () => {
+    const checkpointsId = checkpointBucketId(template);
+    const checkpoints = template.toJSON().Resources[checkpointsId];
+    expect(checkpoints.DeletionPolicy).toBe('Retain');
+    expect(checkpoints.Properties.VersioningConfiguration).toBeUndefined();
+    expect(checkpoints.Properties).toMatchObject({
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+      LoggingConfiguration: {
+        DestinationBucketName: {
+          Ref: (
+            recordingsBucket(template)[1].LoggingConfiguration as { DestinationBucketName: { Ref: string } }
+          ).DestinationBucketName.Ref,
+        },
+        LogFilePrefix: 's3-access-checkpoints/',
+      },
+      LifecycleConfiguration: {
+        Rules: [
+          {
+            Id: 'checkpoints-expiry',
+            Status: 'Enabled',
+            ExpirationInDays: 7,
+            AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+          },
+        ],
+      },
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: checkpointsId },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
         ]),
       },
     });
@@ -202,6 +269,24 @@ describe('RecordingsBucket for a regulated deployment', () => {
     expect(props.ObjectLockConfiguration).toEqual({
       ObjectLockEnabled: 'Enabled',
       Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 2555 } },
+    });
+  });
+
+  it('does not lock the checkpoints: their bucket has no Object Lock, no versioning, and the same KMS key', () => {
+    const checkpoints = template.toJSON().Resources[checkpointBucketId(template)].Properties;
+    expect(checkpoints.ObjectLockEnabled).toBeUndefined();
+    expect(checkpoints.ObjectLockConfiguration).toBeUndefined();
+    expect(checkpoints.VersioningConfiguration).toBeUndefined();
+    expect(checkpoints.BucketEncryption).toEqual(recordingsBucket(template)[1].BucketEncryption);
+    // The recorder is told to put them there.
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [
+        Match.objectLike({
+          Environment: Match.arrayWith([
+            { Name: 'CHECKPOINT_BUCKET', Value: { Ref: checkpointBucketId(template) } },
+          ]),
+        }),
+      ],
     });
   });
 

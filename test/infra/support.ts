@@ -76,3 +76,12 @@ export function policyStatements(
 export function asArray<T>(value: T | T[] | undefined): T[] {
   return value === undefined ? [] : Array.isArray(value) ? value : [value];
 }
+
+/** The logical id of the live calls' checkpoint bucket (construct `Recordings/Checkpoints`). */
+export function checkpointBucketId(template: Template): string {
+  const ids = Object.keys(template.findResources('AWS::S3::Bucket')).filter((id) =>
+    id.startsWith('RecordingsCheckpoints'),
+  );
+  if (ids.length !== 1) throw new Error(`expected one checkpoint bucket, found ${ids.length}`);
+  return ids[0]!;
+}
