@@ -14,6 +14,7 @@ import {
 import { bytesPerSecond } from '../../common/audio-format.js';
 import { metadataKey } from '../../common/recording-keys.js';
 import type { CallIdentity, RecordingMetadata } from '../../common/recording-metadata.js';
+import { describeS3Error } from '../../common/s3-errors.js';
 import { putObjectWithRetry, type RetryPolicy, type TransferLimiter, withRetry } from './retry.js';
 import { type AudioSpool, SpoolError } from './spool.js';
 import { WAV_HEADER_BYTES, type WavFormat, wavHeader } from './wav.js';
@@ -310,7 +311,7 @@ export class RecordingUpload {
       await this.abort();
       throw error instanceof RecordingUploadError
         ? error
-        : new RecordingUploadError(`storing ${this.options.key} failed: ${(error as Error).message}`, {
+        : new RecordingUploadError(`storing ${this.options.key} failed: ${describeS3Error(error)}`, {
             cause: error,
           });
     }
