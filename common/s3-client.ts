@@ -1,5 +1,18 @@
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 
+/**
+ * The fixed keys of the embedded local S3 server (s3rver's defaults), which checks them. Only the
+ * local stack, the tests and the benchmarks use them, passed explicitly (or as AWS_ACCESS_KEY_ID /
+ * AWS_SECRET_ACCESS_KEY to the processes they start); every other client uses the credential chain.
+ */
+export const LOCAL_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+
+/** {@link LOCAL_S3_CREDENTIALS} as the environment of a process started against the local server. */
+export const LOCAL_S3_ENV = {
+  AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
+} as const;
+
 /** Where the SDK's warnings go: `debug` for the ones callers here already cover, `warn` for the rest. */
 export interface SdkWarnings {
   debug(text: string): void;
@@ -38,6 +51,12 @@ export interface S3ClientOptions {
   readonly endpoint?: string;
   /** @default process.env.AWS_REGION, else us-east-1 */
   readonly region?: string;
+  /**
+   * Keys to sign with, e.g. {@link LOCAL_S3_CREDENTIALS} for the local server.
+   * @default the SDK's default credential chain (environment, profile, container or instance role),
+   * with or without a custom endpoint
+   */
+  readonly credentials?: S3ClientConfig['credentials'];
   /** Where the SDK's warnings go (a service's structured logger). @default the console */
   readonly warnings?: SdkWarnings;
   /** Extra client settings (retry strategy, request handler) layered on top. */
@@ -54,8 +73,9 @@ export interface S3ClientOptions {
 export function createS3Client(options: S3ClientOptions = {}): S3Client {
   const region = options.region ?? process.env.AWS_REGION ?? 'us-east-1';
   const logger = sdkLogger(options.warnings ?? consoleWarnings);
+  const credentials = options.credentials ? { credentials: options.credentials } : {};
   if (!options.endpoint) {
-    return new S3Client({ region, logger, ...options.overrides });
+    return new S3Client({ region, logger, ...credentials, ...options.overrides });
   }
   return new S3Client({
     region,
@@ -64,8 +84,7 @@ export function createS3Client(options: S3ClientOptions = {}): S3Client {
     forcePathStyle: true,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-    // A local S3-compatible server accepts any credentials; never reach for real ones.
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    ...credentials,
     ...options.overrides,
   });
 }

@@ -19,3 +19,10 @@ fi
 
 echo "setup: npm ci"
 npm ci --no-audit --no-fund --loglevel=error
+# npm ci installs the Node the Lambda and the container run (package-lock.json pins it for linux
+# x64/arm64); npm scripts and npx put node_modules/.bin first on PATH, so they all run on it.
+if [[ -x node_modules/.bin/node ]]; then
+  echo "setup: npm scripts and npx run on Node $(node_modules/.bin/node --version) (node_modules/.bin/node)"
+else
+  echo "setup: no pinned Node binary for $(uname -sm); npm scripts run on this machine's Node $(node --version)"
+fi

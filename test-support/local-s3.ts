@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import S3rver, { type S3rverEvent } from 's3rver';
-import { createS3Client } from '../common/s3-client.js';
+import { createS3Client, LOCAL_S3_CREDENTIALS } from '../common/s3-client.js';
 
 /** A real S3 API server (s3rver) on loopback, with a bucket and a client configured for it. */
 export interface LocalS3 {
@@ -54,7 +54,7 @@ export async function startLocalS3(options: LocalS3Options = {}): Promise<LocalS
   }
   const address = await server.run();
   const endpoint = `http://127.0.0.1:${address.port}`;
-  const client = createS3Client({ endpoint });
+  const client = createS3Client({ endpoint, credentials: LOCAL_S3_CREDENTIALS });
   return {
     endpoint,
     port: address.port,

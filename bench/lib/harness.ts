@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { SampleRate } from '../../common/audio-format.js';
 import { recordingKey } from '../../common/recording-keys.js';
-import { createS3Client } from '../../common/s3-client.js';
+import { createS3Client, LOCAL_S3_CREDENTIALS, LOCAL_S3_ENV } from '../../common/s3-client.js';
 import { imageEnv, imageNodeFlags } from '../../test-support/recorder-image.js';
 import { loopPcm, speechPcm } from '../../test-support/speech.js';
 import { type CallResult, expectedPcm } from './load-generator.js';
@@ -110,6 +110,7 @@ export async function startTarget(name: TargetName, options: TargetOptions = {})
       RECORDINGS_BUCKET: s3.bucket,
       CALL_TOKEN_SECRET: secret,
       S3_ENDPOINT: s3.endpoint,
+      ...LOCAL_S3_ENV,
       AWS_REGION: 'us-east-1',
       SCRATCH_DIR: scratch,
       LOG_LEVEL: 'WARN',
@@ -123,7 +124,7 @@ export async function startTarget(name: TargetName, options: TargetOptions = {})
       ...options.env,
     },
   });
-  const client = createS3Client({ endpoint: s3.endpoint });
+  const client = createS3Client({ endpoint: s3.endpoint, credentials: LOCAL_S3_CREDENTIALS });
   return {
     name,
     url: `ws://127.0.0.1:${port}`,

@@ -4,7 +4,7 @@
  * Start it with `spawnLoadGenerator` (from `processes.ts`).
  */
 import { readFile } from 'node:fs/promises';
-import { createS3Client } from '../../common/s3-client.js';
+import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../common/s3-client.js';
 import { type LoadOptions, type LoadResult, startLoad } from './load-generator.js';
 
 /** What the parent sends: `LoadOptions` made serializable (PCM by file, S3 by endpoint). */
@@ -37,7 +37,9 @@ process.once('message', (message: LoadRunMessage) => {
   void (async () => {
     const { type: _type, pcmFile, finalization, ...options } = message;
     const pcm = await readFile(pcmFile);
-    const s3 = finalization ? createS3Client({ endpoint: finalization.endpoint }) : undefined;
+    const s3 = finalization
+      ? createS3Client({ endpoint: finalization.endpoint, credentials: LOCAL_S3_CREDENTIALS })
+      : undefined;
     const load = startLoad({
       ...options,
       pcm,

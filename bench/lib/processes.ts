@@ -42,7 +42,7 @@ export async function bundleEntry(entry: string): Promise<string> {
     bundle: true,
     platform: 'node',
     format: 'esm',
-    target: 'node20',
+    target: 'node24',
     sourcemap: 'linked',
     logLevel: 'error',
     external: ['bufferutil', 'utf-8-validate'],

@@ -12,6 +12,7 @@ import {
   type RecordingMetadata,
   recordingObjectMetadata,
 } from '../../common/recording-metadata.js';
+import { describeS3Error } from '../../common/s3-errors.js';
 import { AudioRateLimit, type AudioRateOptions, MAX_BYTES_PER_SECOND } from './admission.js';
 import type { CallCheckpoint, CheckpointStore } from './checkpoint.js';
 import { CloseCode } from './close-codes.js';
@@ -299,7 +300,7 @@ export class CallSession {
           operation,
           attempt,
           delayMs,
-          error: String(error),
+          error: describeS3Error(error),
         }),
       onAbortFailed: (uploadId, error) =>
         logger.error('aborting the multipart upload failed; the bucket lifecycle rule will remove it', {

@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { checkpointBatchKey, inflightTaskPrefix, taskAliveKey } from '../../common/recording-keys.js';
 import type { CallIdentity } from '../../common/recording-metadata.js';
+import { describeS3Error } from '../../common/s3-errors.js';
 import { putObjectWithRetry, type RetryPolicy, type TransferLimiter, withRetry } from './retry.js';
 import type { AudioSpool } from './spool.js';
 
@@ -236,7 +237,7 @@ export class CheckpointStore {
         const failure =
           error instanceof CheckpointError
             ? error
-            : new CheckpointError(`checkpoint batch failed: ${(error as Error).message}`, { cause: error });
+            : new CheckpointError(`checkpoint batch failed: ${describeS3Error(error)}`, { cause: error });
         this.options.logger.warn('checkpointing audio to S3 failed; the calls go on', {
           key: batch.key,
           calls: entries.length,

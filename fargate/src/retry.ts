@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { describeS3Error } from '../../common/s3-errors.js';
 
 /** How S3 calls are retried. The audio stays on the scratch disk meanwhile, so waiting costs nothing. */
 export interface RetryPolicy {
@@ -21,7 +22,7 @@ export class RetryDeadlineError extends Error {
     options: { cause: unknown },
   ) {
     super(
-      `${operation} still failing after ${attempts} attempts: ${String((options.cause as Error)?.message ?? options.cause)}`,
+      `${operation} still failing after ${attempts} attempts: ${describeS3Error(options.cause)}`,
       options,
     );
     this.name = 'RetryDeadlineError';

@@ -14,6 +14,7 @@ import {
 import { bytesPerSecond } from '../../common/audio-format.js';
 import { metadataKey } from '../../common/recording-keys.js';
 import type { CallIdentity, RecordingMetadata } from '../../common/recording-metadata.js';
+import { describeS3Error } from '../../common/s3-errors.js';
 import {
   httpStatusOf,
   putObjectWithRetry,
@@ -370,7 +371,7 @@ export class RecordingUpload {
       if (cause instanceof RecordingExistsError) throw cause;
       throw error instanceof RecordingUploadError
         ? error
-        : new RecordingUploadError(`storing ${this.options.key} failed: ${(error as Error).message}`, {
+        : new RecordingUploadError(`storing ${this.options.key} failed: ${describeS3Error(error)}`, {
             cause: error,
           });
     }

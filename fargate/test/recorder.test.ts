@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { bytesPerSecond, frameBytes, type SampleRate } from '../../common/audio-format.js';
 import { signCallToken } from '../../common/call-token.js';
-import { createS3Client } from '../../common/s3-client.js';
+import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../common/s3-client.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
 import { loopPcm, soxi, speechPcm } from '../../test-support/speech.js';
 import { findJournals, recoverSpools } from '../src/recovery.js';
@@ -200,7 +200,7 @@ describe('a call streamed to the recorder', () => {
   );
 
   it('longer than one 5 MiB part goes up in parts during the call and is byte-identical', async () => {
-    const client = createS3Client({ endpoint: s3.endpoint });
+    const client = createS3Client({ endpoint: s3.endpoint, credentials: LOCAL_S3_CREDENTIALS });
     const sentCommands: string[] = [];
     client.middlewareStack.add(
       (next, context) => async (args) => {
@@ -256,7 +256,7 @@ describe('a call streamed to the recorder', () => {
     const directory = await mkdtemp(join(work, 'outage-s3-'));
     let flaky = await startLocalS3({ directory });
     const port = flaky.port;
-    const client = createS3Client({ endpoint: flaky.endpoint });
+    const client = createS3Client({ endpoint: flaky.endpoint, credentials: LOCAL_S3_CREDENTIALS });
     const { base } = await startRecorder({
       s3: client,
       bucket: flaky.bucket,
@@ -288,7 +288,7 @@ describe('a call streamed to the recorder', () => {
     }
   });
   it('aborts the multipart upload and keeps the spool file when S3 keeps failing; the next start recovers it', async () => {
-    const client = createS3Client({ endpoint: s3.endpoint });
+    const client = createS3Client({ endpoint: s3.endpoint, credentials: LOCAL_S3_CREDENTIALS });
     const sentCommands: string[] = [];
     client.middlewareStack.add(
       (next, context) => async (args) => {

@@ -1,5 +1,6 @@
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { eventKey, isValidCallUuid } from '../../common/recording-keys.js';
+import { describeS3Error } from '../../common/s3-errors.js';
 import { BadRequestError, StorageError } from './errors.js';
 
 /** A validated Vonage call event, with the body it arrived with. */
@@ -122,12 +123,9 @@ export async function storeCallEvent(s3: S3Client, bucket: string, event: CallEv
     // 404: not stored yet. 403: the role may put but not read; the conditional PUT decides.
     const status = httpStatus(error);
     if (status !== 404 && status !== 403) {
-      throw new StorageError(
-        `could not check ${key}: ${(error as Error).name}: ${(error as Error).message}`,
-        {
-          cause: error,
-        },
-      );
+      throw new StorageError(`could not check ${key}: ${describeS3Error(error)}`, {
+        cause: error,
+      });
     }
   }
   try {
@@ -145,7 +143,7 @@ export async function storeCallEvent(s3: S3Client, bucket: string, event: CallEv
     if (httpStatus(error) === 412) return { key, duplicate: true };
     // 409 (ConditionalRequestConflict) means a racing write is still in flight and may yet fail:
     // answering 5xx lets Vonage deliver again, when the HEAD settles it.
-    throw new StorageError(`could not store ${key}: ${(error as Error).name}: ${(error as Error).message}`, {
+    throw new StorageError(`could not store ${key}: ${describeS3Error(error)}`, {
       cause: error,
     });
   }

@@ -6,6 +6,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { describeS3Error } from '../../common/s3-errors.js';
 import { CliError, RecordingNotFoundError, UsageError } from './errors.js';
 import { findRecording, getObjectStream, getObjectText, parseMetadata } from './recording-store.js';
 
@@ -67,7 +68,7 @@ export async function downloadRecording(
     await pipeline(stream, meter, createWriteStream(partPath));
   } catch (error) {
     await rm(partPath, { force: true });
-    throw new CliError(`download of ${entry.wav.key} failed: ${(error as Error).message}`);
+    throw new CliError(`download of ${entry.wav.key} failed: ${describeS3Error(error)}`);
   }
   await rename(partPath, wavPath);
   const sha256 = hash.digest('hex');

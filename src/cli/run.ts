@@ -1,4 +1,5 @@
 import { type Command, CommanderError } from 'commander';
+import { describeS3Error } from '../../common/s3-errors.js';
 import { CliError, ExitCode } from './errors.js';
 
 /** Where output goes; tests and the bins pass the process streams. */
@@ -41,12 +42,17 @@ export function describeError(error: unknown): string {
   }
   switch (error.name) {
     case 'NoSuchBucket':
-      return `the bucket does not exist (${error.message})`;
+      return `the bucket does not exist (${describeS3Error(error)})`;
     case 'CredentialsProviderError':
       return `no AWS credentials found: set AWS_PROFILE or log in (aws sso login) (${error.message})`;
     case 'AccessDenied':
-      return `access denied by S3: ${error.message}`;
+      return `access denied by S3: ${describeS3Error(error)}`;
+    case 'InvalidAccessKeyId':
+    case 'SignatureDoesNotMatch':
+      return `the S3 endpoint refused these credentials: ${describeS3Error(error)}; they come from the default chain (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, …)`;
     default:
+      // An S3 answer is named by its code and status: S3-compatible servers may send no message.
+      if ('$metadata' in error) return describeS3Error(error);
       return error.message.split('\n')[0] || error.name;
   }
 }

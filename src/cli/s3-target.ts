@@ -1,6 +1,6 @@
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { createS3Client } from '../../common/s3-client.js';
+import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../common/s3-client.js';
 import { UsageError } from './errors.js';
 import { DEFAULT_STACK_NAME, readOutputsFile, readStackOutputs, requireOutput } from './stack-outputs.js';
 
@@ -32,8 +32,9 @@ export interface RecordingsTarget {
 
 /**
  * Picks the bucket and S3 client: `--bucket` as given, else `--local`, else the stack's outputs
- * (from `--outputs FILE` or CloudFormation; stack `CallRecorder` unless `--stack NAME`). AWS
- * targets use the default credential chain.
+ * (from `--outputs FILE` or CloudFormation; stack `CallRecorder` unless `--stack NAME`). Every
+ * target but `--local` (the local server's fixed keys) uses the default credential chain, a custom
+ * `--endpoint` included.
  */
 export async function resolveTarget(
   flags: TargetFlags,
@@ -57,6 +58,8 @@ export async function resolveTarget(
   const s3 = createS3Client({
     ...(endpoint ? { endpoint } : {}),
     ...(flags.region ? { region: flags.region } : {}),
+    // The local stack's server checks its own fixed keys; any other endpoint gets the credential chain.
+    ...(flags.local ? { credentials: LOCAL_S3_CREDENTIALS } : {}),
   });
   return { s3, bucket, description: `bucket ${bucket}${endpoint ? ` at ${endpoint}` : ''}` };
 }

@@ -52,7 +52,10 @@ export function createVonageClient(
   hosts: { apiHost?: string | undefined; restHost?: string | undefined; timeoutMs?: number } = {},
 ): Vonage {
   return new Vonage(
-    { apiKey: credentials.apiKey, apiSecret: credentials.apiSecret },
+    // The Applications API takes the key and secret (basic auth); no private key is used. The empty
+    // string keeps the SDK's Auth from calling fs.existsSync(undefined), which Node 24 reports as a
+    // deprecation (DEP0187) on stderr: https://github.com/Vonage/vonage-node-sdk/issues/1020
+    { apiKey: credentials.apiKey, apiSecret: credentials.apiSecret, privateKey: '' },
     {
       // The SDK waits forever by default; an operator's terminal should not.
       timeout: hosts.timeoutMs ?? 30_000,

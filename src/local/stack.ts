@@ -9,7 +9,7 @@ import type { LogLevel } from '@aws-lambda-powertools/logger/types';
 import type { S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 import type { SampleRate } from '../../common/audio-format.js';
-import { createS3Client } from '../../common/s3-client.js';
+import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../common/s3-client.js';
 import { createRecorder, type Recorder } from '../../fargate/src/server.js';
 import type { TaskProtection } from '../../fargate/src/task-protection.js';
 import {
@@ -192,7 +192,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     cleanups.push(() => s3rver.close());
     const s3Endpoint = `http://${urlHost(host)}:${s3Address.port}`;
-    const s3 = createS3Client({ endpoint: s3Endpoint });
+    const s3 = createS3Client({ endpoint: s3Endpoint, credentials: LOCAL_S3_CREDENTIALS });
     cleanups.push(async () => s3.destroy());
 
     const callTokenSecret = generateTokenSecret();
@@ -200,6 +200,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       bucket,
       s3,
       callTokenSecret,
+      // Signed like a deployed stack: the handshake must carry Vonage's JWT as well.
+      ...(options.signatureSecret ? { vonageSignatureSecret: options.signatureSecret } : {}),
       scratchDir,
       drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
       maxCallSeconds: options.maxCallSeconds ?? 7200,

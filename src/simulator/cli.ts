@@ -41,7 +41,7 @@ interface CliOptions {
   eventUrl?: string;
   outputs?: string;
   stack: string;
-  method: 'GET' | 'POST';
+  method?: 'GET' | 'POST';
   from?: string;
   to?: string;
   wav?: string;
@@ -122,7 +122,9 @@ async function main(argv: string[]): Promise<number> {
     .option('--outputs <file>', 'read AnswerUrl and EventUrl from a deployed stack (cdk-outputs.json)')
     .option('--stack <name>', 'stack name inside the outputs file', STACK_NAME)
     .addOption(
-      new Option('--method <method>', 'answer webhook method').choices(['GET', 'POST']).default('GET'),
+      new Option('--method <method>', 'answer webhook method (default: POST when signing, else GET)').choices(
+        ['GET', 'POST'],
+      ),
     )
     .option('--from <number>', 'caller number (default 447700900001)')
     .option('--to <number>', 'called number (default 447700900000)')
@@ -176,7 +178,7 @@ async function main(argv: string[]): Promise<number> {
 
   const callOptions: SimulateCallOptions = {
     answerUrl,
-    answerMethod: options.method,
+    ...(options.method ? { answerMethod: options.method } : {}),
     speed: options.fast ? Number.POSITIVE_INFINITY : options.speed,
     timeoutMs: options.timeout,
     websocketLegEvents: options.websocketEvents,

@@ -28,7 +28,10 @@ export interface SimulateCallOptions {
    * @default the answer URL with its final `/answer` replaced by `/event`
    */
   readonly eventUrl?: string;
-  /** @default 'GET' (Vonage's default answer method) */
+  /**
+   * @default 'POST' when signing (what configure-vonage sets for a stack that verifies signed
+   * webhooks), else 'GET' (Vonage's default answer method)
+   */
   readonly answerMethod?: 'GET' | 'POST';
   /** The caller's number. @default '447700900001' */
   readonly from?: string;
@@ -159,7 +162,7 @@ async function requestNcco(
   call: LegIdentity,
   timeoutMs: number,
 ): Promise<CallPlan> {
-  const method = options.answerMethod ?? 'GET';
+  const method = options.answerMethod ?? (options.signature ? 'POST' : 'GET');
   const fields = { to: call.to, from: call.from, uuid: call.uuid, conversation_uuid: call.conversationUuid };
   let answer: WebhookDelivery;
   try {

@@ -9,6 +9,7 @@ import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sd
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { frameBytes } from '../../common/audio-format.js';
+import { LOCAL_S3_ENV } from '../../common/s3-client.js';
 import { downloadRecording } from '../../src/cli/download.js';
 import { formatDetails, formatListCsv } from '../../src/cli/format.js';
 import { listRecordings, type RecordingRow } from '../../src/cli/list.js';
@@ -84,7 +85,9 @@ async function waitForStored(count: number): Promise<RecordingRow[]> {
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const target = ['--endpoint', stack.s3Endpoint, '--bucket', stack.bucket];
   try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args, ...target], { cwd: work });
+    // --endpoint takes the credential chain: the local server's keys come from the environment.
+    const env = { ...process.env, ...LOCAL_S3_ENV };
+    const { stdout, stderr } = await run(process.execPath, [bin, ...args, ...target], { cwd: work, env });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { LOCAL_S3_ENV } from '../../common/s3-client.js';
 import { StackOutputsError } from '../../src/cli/errors.js';
 import type { RecordingRow } from '../../src/cli/list.js';
 import { runRecordingsCli } from '../../src/cli/recordings.js';
@@ -56,11 +57,11 @@ afterAll(async () => {
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const env = {
     PATH: process.env.PATH,
-    // CloudFormation at the double; S3 through --endpoint. Throwaway credentials, never real ones.
+    // CloudFormation at the double; S3 through --endpoint, signed with the local server's keys
+    // from the environment (the credential chain); the double takes any. Never real credentials.
     AWS_ENDPOINT_URL_CLOUDFORMATION: cloudFormation.url,
     AWS_REGION: 'eu-west-2',
-    AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
-    AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
+    ...LOCAL_S3_ENV,
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
   try {
@@ -113,7 +114,10 @@ describe('recordings (the bin)', () => {
     expect(unknown.err()).toBe("error: unknown option '--wide'\n(run with --help for usage)\n");
     const url = captureIo();
     const urlArgs = ['url', UUID, '--expires', '15m', '--bucket', s3.bucket, '--endpoint', s3.endpoint];
+    // Presigning signs with the credential chain's keys, the local server's here.
+    for (const [name, value] of Object.entries(LOCAL_S3_ENV)) vi.stubEnv(name, value);
     expect(await runRecordingsCli(urlArgs, url)).toBe(0);
+    vi.unstubAllEnvs();
     expect(url.out()).toMatch(
       new RegExp(`^${s3.endpoint}/${s3.bucket}/recordings/2026/11/20/${UUID}\\.wav\\?.*X-Amz-Expires=900`),
     );

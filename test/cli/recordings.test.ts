@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createS3Client } from '../../common/s3-client.js';
+import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../common/s3-client.js';
 import { downloadRecording, presignRecordingUrl } from '../../src/cli/download.js';
 import { RecordingNotFoundError, UsageError } from '../../src/cli/errors.js';
 import { formatListCsv, formatListTable } from '../../src/cli/format.js';
@@ -92,7 +92,7 @@ describe('list', () => {
   });
 
   it('pages through the listing one page after another', async () => {
-    const client = createS3Client({ endpoint: s3.endpoint });
+    const client = createS3Client({ endpoint: s3.endpoint, credentials: LOCAL_S3_CREDENTIALS });
     const listCalls: string[] = [];
     client.middlewareStack.add(
       (next, context) => async (args) => {

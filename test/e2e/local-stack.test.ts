@@ -236,16 +236,23 @@ describe('signed webhooks through the local stack', () => {
     expect(error).toBeInstanceOf(AnswerUrlError);
     expect((error as Error).message).toMatch(
       new RegExp(
-        `^answer URL ${stack.answerUrl} answered GET with HTTP 401 \\(.*bad-signature.*\\): expected 200 with an NCCO$`,
+        `^answer URL ${stack.answerUrl} answered POST with HTTP 401 \\(.*bad-signature.*\\): expected 200 with an NCCO$`,
       ),
     );
     expect(await listCallEvents(stack.s3, stack.bucket, conversationUuid, [new Date()])).toEqual([]);
   });
 
-  it('refuses an unsigned answer with 401', async () => {
-    await expect(simulateCall({ answerUrl: stack.answerUrl })).rejects.toThrow(
-      /answered GET with HTTP 401 .*missing-token/,
+  it('refuses an unsigned answer with 401, and a GET answer with 405 (signed answers are POSTed)', async () => {
+    await expect(simulateCall({ answerUrl: stack.answerUrl, answerMethod: 'POST' })).rejects.toThrow(
+      /answered POST with HTTP 401 .*missing-token/,
     );
+    await expect(
+      simulateCall({
+        answerUrl: stack.answerUrl,
+        answerMethod: 'GET',
+        signature: { secret: SIGNATURE_SECRET },
+      }),
+    ).rejects.toThrow(/answered GET with HTTP 405 .*must use POST/);
   });
 });
 

@@ -5,6 +5,7 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type CallResult, expectedPcm, startLoad } from '../../bench/lib/load-generator.js';
 import { bytesPerSecond } from '../../common/audio-format.js';
+import { LOCAL_S3_ENV } from '../../common/s3-client.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
 import { soxi } from '../../test-support/speech.js';
 import {
@@ -49,6 +50,7 @@ describe(`SIGKILL with ${CALLS} live calls`, () => {
     const recorder = await startRecorderProcess({
       RECORDINGS_BUCKET: s3.bucket,
       S3_ENDPOINT: s3.endpoint,
+      ...LOCAL_S3_ENV,
       SCRATCH_DIR: dir,
       ...env,
     });

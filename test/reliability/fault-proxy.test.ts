@@ -1,6 +1,6 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createS3Client } from '../../common/s3-client.js';
+import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../common/s3-client.js';
 import { type FaultProxy, startFaultProxy } from '../../test-support/fault-proxy.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
 
@@ -14,7 +14,11 @@ describe('fault proxy in front of a local S3 server', () => {
     s3 = await startLocalS3();
     proxy = await startFaultProxy({ target: s3.endpoint });
     // One attempt per call: the proxy's faults must reach the caller, not be retried away.
-    client = createS3Client({ endpoint: proxy.endpoint, overrides: { maxAttempts: 1 } });
+    client = createS3Client({
+      endpoint: proxy.endpoint,
+      credentials: LOCAL_S3_CREDENTIALS,
+      overrides: { maxAttempts: 1 },
+    });
   });
 
   afterAll(async () => {

@@ -14,7 +14,7 @@ import { ROOT } from '../../bench/lib/processes.js';
 import { signCallToken } from '../../common/call-token.js';
 import { metadataKey, recordingKey } from '../../common/recording-keys.js';
 import type { RecordingMetadata } from '../../common/recording-metadata.js';
-import { createS3Client } from '../../common/s3-client.js';
+import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../common/s3-client.js';
 import { createRecorder, type Recorder, type RecorderOptions } from '../../fargate/src/server.js';
 import { loopPcm, speechPcm } from '../../test-support/speech.js';
 
@@ -56,7 +56,7 @@ export async function startRecorder(
   options: Partial<RecorderOptions> = {},
 ): Promise<InProcessRecorder> {
   const scratchDir = await mkdtemp(join(tmpdir(), 'reliability-scratch-'));
-  const s3 = createS3Client({ endpoint: s3Endpoint });
+  const s3 = createS3Client({ endpoint: s3Endpoint, credentials: LOCAL_S3_CREDENTIALS });
   const recorder = createRecorder({
     bucket,
     s3,

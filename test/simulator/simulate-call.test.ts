@@ -68,6 +68,8 @@ describe('simulateCall on the wire', () => {
         { digit: '#', atMs: 400, durationMs: 500 },
       ],
       signature: { secret: SECRET, apiKey: 'key1', applicationId: 'app-1' },
+      // Vonage's default; signing alone would make the simulator POST, as configure-vonage sets.
+      answerMethod: 'GET',
     });
 
     // The answer webhook: GET with the four Vonage query parameters, signed over their JSON.

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyCallToken } from '../../../common/call-token.js';
-import { createS3Client } from '../../../common/s3-client.js';
+import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../../common/s3-client.js';
 import {
   CANNOT_RECORD_TEXT,
   createWebhookHandler,
@@ -24,7 +24,7 @@ const NOW_SECONDS = NOW.getTime() / 1000;
 
 describe('answer webhook', () => {
   // The answer never touches the bucket: a client for a port nothing listens on proves it.
-  const s3 = createS3Client({ endpoint: 'http://127.0.0.1:9' });
+  const s3 = createS3Client({ endpoint: 'http://127.0.0.1:9', credentials: LOCAL_S3_CREDENTIALS });
   let logs: ReturnType<typeof capturedLogger>;
 
   beforeAll(() => {

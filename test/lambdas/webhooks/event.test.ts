@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { eventKey, eventsPrefix } from '../../../common/recording-keys.js';
-import { createS3Client } from '../../../common/s3-client.js';
+import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../../common/s3-client.js';
 import { createWebhookHandler } from '../../../lambdas/webhooks/index.js';
 import { type LocalS3, startLocalS3 } from '../../../test-support/local-s3.js';
 import { capturedLogger, fixture, httpEvent, jsonPost, parseBody, webhookConfig } from './support.js';
@@ -183,7 +183,11 @@ describe('event webhook', () => {
   });
 
   it('answers 503 when the bucket cannot be reached, so Vonage delivers again, and logs it', async () => {
-    const closed = createS3Client({ endpoint: 'http://127.0.0.1:9', overrides: { maxAttempts: 1 } });
+    const closed = createS3Client({
+      endpoint: 'http://127.0.0.1:9',
+      credentials: LOCAL_S3_CREDENTIALS,
+      overrides: { maxAttempts: 1 },
+    });
     try {
       const result = await handle(closed)(jsonPost('/event', fixture('event-answered')));
       expect(result.statusCode).toBe(503);
@@ -231,7 +235,11 @@ describe('event webhook against S3 conditional writes', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    client = createS3Client({ endpoint: `http://127.0.0.1:${port}`, overrides: { maxAttempts: 1 } });
+    client = createS3Client({
+      endpoint: `http://127.0.0.1:${port}`,
+      credentials: LOCAL_S3_CREDENTIALS,
+      overrides: { maxAttempts: 1 },
+    });
   });
   afterAll(async () => {
     client.destroy();
