@@ -3,6 +3,7 @@
  * a real sentence, show the recording it left in the bucket, and stop.
  */
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
@@ -92,10 +93,15 @@ async function main(): Promise<number> {
     'ERROR',
   );
   program.parse(process.argv);
-  const options = stackOptions(program.opts<StartOptions>());
+  // Signed like a deployed stack: a throwaway signature secret (never printed) that the simulated
+  // call signs its webhooks and its websocket handshake with, as Vonage would.
+  const options = {
+    ...stackOptions(program.opts<StartOptions>()),
+    signatureSecret: process.env.VONAGE_SIGNATURE_SECRET ?? randomBytes(32).toString('base64url'),
+  };
   say('Starting the call recorder locally...');
   const stack = await startLocalStack(options);
-  say(describeStack(stack, options.signatureSecret !== undefined));
+  say(describeStack(stack, true));
   try {
     await demo(stack, options.signatureSecret);
     return 0;

@@ -19,6 +19,10 @@ it('npm run demo records one call and shows its recording and events, then exits
     expect(stdout).toMatch(/duration {3}\d+\.\d{2} s \(soxi\), 16000 Hz mono 16-bit/);
     expect(stdout).toMatch(/size {7}[\d,]+ bytes/);
     expect(stdout).toContain('audio      identical to what the caller sent');
+    // Signed like a deployed stack: POSTed answers, Vonage's JWT on every webhook and on the handshake.
+    expect(stdout).toContain(
+      "signed webhooks: verified, and Vonage's JWT required on the websocket handshake",
+    );
     expect(stdout).toMatch(/DTMF {7}4 at 1000 ms, 2 at 1500 ms/);
     for (const status of ['started', 'ringing', 'answered', 'completed'])
       expect(stdout).toMatch(new RegExp(`call +${status}`));
