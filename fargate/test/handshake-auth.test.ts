@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
 import { signCallToken } from '../../common/call-token.js';
 import { CachedSecret, secretsManagerVersions } from '../../common/secret-versions.js';
 import { signWebhook } from '../../src/simulator/signature.js';
@@ -19,6 +18,7 @@ import {
   callUrl,
   closed,
   connectedFrame,
+  handshakeStatus,
   newCallUuid,
   openSocket,
   SECRET,
@@ -134,21 +134,6 @@ describe('the recorder checks both credentials on the handshake', () => {
     });
     recorders.push(recorder);
     return `ws://127.0.0.1:${(await recorder.listen(0, '127.0.0.1')).port}`;
-  }
-
-  function handshakeStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, { headers });
-      ws.on('unexpected-response', (request, response) => {
-        resolve(response.statusCode ?? 0);
-        request.destroy();
-      });
-      ws.on('open', () => {
-        ws.terminate();
-        reject(new Error('handshake was accepted'));
-      });
-      ws.on('error', () => {});
-    });
   }
 
   /** One short call as Vonage places it: handshake (with its JWT), connected frame, audio, hangup. */

@@ -21,6 +21,7 @@ import {
   closed,
   connectedFrame,
   frames,
+  handshakeStatus,
   listKeys,
   newCallUuid,
   openSocket,
@@ -70,22 +71,6 @@ async function startRecorder(
 
 function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
-}
-
-/** The HTTP status of a refused handshake (fails if the handshake is accepted). */
-function handshakeStatus(url: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
-    ws.on('unexpected-response', (request, response) => {
-      resolve(response.statusCode ?? 0);
-      request.destroy();
-    });
-    ws.on('open', () => {
-      ws.terminate();
-      reject(new Error('handshake was accepted'));
-    });
-    ws.on('error', () => {});
-  });
 }
 
 /** 101 if the handshake is accepted (the socket is then closed), else the refusal's status. */

@@ -52,6 +52,22 @@ export async function openSocket(
   return ws;
 }
 
+/** The HTTP status of a refused handshake (rejects if the handshake is accepted). */
+export function handshakeStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers });
+    ws.on('unexpected-response', (request, response) => {
+      resolve(response.statusCode ?? 0);
+      request.destroy();
+    });
+    ws.on('open', () => {
+      ws.terminate();
+      reject(new Error('handshake was accepted'));
+    });
+    ws.on('error', () => {});
+  });
+}
+
 /** Resolves with the close code and reason the client saw. */
 export function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {
   return new Promise((resolve) => {

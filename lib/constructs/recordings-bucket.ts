@@ -175,16 +175,21 @@ export class RecordingsBucket extends Construct {
         })
       : undefined;
 
-    this.bucket = new Bucket(this, 'Bucket', {
+    // What both buckets that hold call audio share: encrypted alike, private, TLS-only, logged, kept.
+    const audioBucketBasics = {
       ...(encryptionKey
         ? { encryption: BucketEncryption.KMS, encryptionKey, bucketKeyEnabled: true }
         : { encryption: BucketEncryption.S3_MANAGED }),
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
       objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      versioned: true,
       removalPolicy: RemovalPolicy.RETAIN,
       serverAccessLogsBucket: logBucket,
+    };
+
+    this.bucket = new Bucket(this, 'Bucket', {
+      ...audioBucketBasics,
+      versioned: true,
       serverAccessLogsPrefix: 's3-access/',
       eventBridgeEnabled: true,
       lifecycleRules,
@@ -220,14 +225,7 @@ export class RecordingsBucket extends Construct {
     );
 
     this.checkpointBucket = new Bucket(this, 'Checkpoints', {
-      ...(encryptionKey
-        ? { encryption: BucketEncryption.KMS, encryptionKey, bucketKeyEnabled: true }
-        : { encryption: BucketEncryption.S3_MANAGED }),
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      removalPolicy: RemovalPolicy.RETAIN,
-      serverAccessLogsBucket: logBucket,
+      ...audioBucketBasics,
       serverAccessLogsPrefix: 's3-access-checkpoints/',
       lifecycleRules: [
         {
