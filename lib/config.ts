@@ -7,6 +7,7 @@
  */
 
 import { Token } from 'aws-cdk-lib';
+import { VPC_ORIGIN_REGIONS } from './vpc-origin-regions.js';
 
 /** Vonage streams linear PCM at these rates only. */
 export const SAMPLE_RATES = [8000, 16000, 24000] as const;
@@ -68,7 +69,10 @@ export interface RecorderConfig {
   readonly signatureSecretArn?: string;
   /** Trial opt-in: no signature secret, so webhooks and websockets are not checked against Vonage. */
   readonly allowUnsignedWebhooks: boolean;
-  /** Opt-in: serve the recorder on plain `ws://` at the load balancer (call audio unencrypted). */
+  /**
+   * Trial opt-in: serve the recorder on plain `ws://` at an internet-facing load balancer (call audio
+   * unencrypted). Without it and without `tls`, the recorder is `wss://` through CloudFront.
+   */
   readonly allowPlaintextAudio: boolean;
   /** Oldest signed webhook accepted, in seconds (the JWT `iat` age). */
   readonly signatureMaxAgeSeconds: number;
@@ -100,7 +104,7 @@ export interface RecorderConfig {
   readonly taskMemoryMiB: number;
   /** Seconds a stopping recorder lets calls finish before it closes them; also the ALB deregistration delay. */
   readonly drainSeconds: number;
-  /** TLS for the recorder endpoint: both set, or neither (then the recorder URL is ws://). */
+  /** TLS at the load balancer with the user's own name: both set, or neither (then CloudFront serves wss://). */
   readonly tls?: {
     readonly certificateArn: string;
     readonly domainName: string;
@@ -472,6 +476,9 @@ export function parseConfig(raw: RawConfig, target: DeployTarget = {}): Recorder
   ) {
     r.problem(`domainName ${show(domainName)} is not inside hostedZoneName ${show(hostedZoneName)}`);
   }
+  if (allowPlaintextAudio && r.has('certificateArn')) {
+    r.problem('allowPlaintextAudio=true and certificateArn/domainName are both set: drop one');
+  }
   if (certificateArn && domainName) {
     tls = {
       certificateArn,
@@ -500,6 +507,12 @@ export function parseConfig(raw: RawConfig, target: DeployTarget = {}): Recorder
       if (arnRegion !== undefined && arnRegion !== region) {
         r.problem(`${key} is in region ${arnRegion} but the stack deploys to ${region}; ${remedy}`);
       }
+    }
+    if (!r.has('certificateArn') && !allowPlaintextAudio && !VPC_ORIGIN_REGIONS.has(region)) {
+      r.problem(
+        `the default recorder endpoint (wss:// through a CloudFront VPC origin) is not available in ${region}; ` +
+          'set certificateArn and domainName (wss:// at the load balancer), or deploy to a region that has VPC origins',
+      );
     }
   }
 

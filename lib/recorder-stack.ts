@@ -14,7 +14,7 @@ export interface RecorderStackProps extends StackProps {
 
 /**
  * The whole call recorder: the recordings bucket, the Vonage webhooks (Lambda + HTTP API) and the
- * websocket recorder (Fargate behind an ALB), sharing one generated secret for per-call tokens.
+ * websocket recorder (Fargate behind an ALB, by default behind CloudFront), sharing one generated secret for per-call tokens.
  */
 export class RecorderStack extends Stack {
   readonly recordings: RecordingsBucket;
@@ -60,6 +60,13 @@ export class RecorderStack extends Stack {
       );
     }
 
+    if (config.allowPlaintextAudio) {
+      Annotations.of(this).addWarningV2(
+        'call-recorder:plaintext-audio',
+        'allowPlaintextAudio=true: call audio and its per-call tokens cross the internet unencrypted (ws://). Drop it for real calls (wss:// through CloudFront), or set certificateArn and domainName.',
+      );
+    }
+
     this.recorder = new RecorderService(this, 'Recorder', {
       bucket: this.recordings.bucket,
       checkpointBucket: this.recordings.checkpointBucket,
@@ -79,6 +86,7 @@ export class RecorderStack extends Stack {
       logRetention,
       logLevel: config.logLevel,
       ...(config.tls ? { tls: config.tls } : {}),
+      plaintextAudio: config.allowPlaintextAudio,
     });
 
     this.webhooks = new WebhookApi(this, 'Webhooks', {

@@ -1,8 +1,19 @@
 import { fileURLToPath } from 'node:url';
-import { Aws, Duration, IgnoreMode, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, IgnoreMode, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
+import {
+  AllowedMethods,
+  CachePolicy,
+  Distribution,
+  HttpVersion,
+  OriginProtocolPolicy,
+  OriginRequestPolicy,
+  ViewerProtocolPolicy,
+} from 'aws-cdk-lib/aws-cloudfront';
+import { VpcOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
 import { Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import {
+  CfnSecurityGroupIngress,
   FlowLogDestination,
   FlowLogTrafficType,
   GatewayVpcEndpointAwsService,
@@ -45,10 +56,11 @@ import { ARecord, HostedZone, RecordTarget } from 'aws-cdk-lib/aws-route53';
 import { LoadBalancerTarget } from 'aws-cdk-lib/aws-route53-targets';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { taskCapacity } from '../capacity.js';
 import { nagRef } from '../nag.js';
-import { INFLIGHT_PREFIX, RECORDINGS_PREFIX } from './recordings-bucket.js';
+import { INFLIGHT_PREFIX, LOAD_BALANCER_LOGS_PREFIX, RECORDINGS_PREFIX } from './recordings-bucket.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -79,6 +91,12 @@ export const RECORDER_IMAGE_EXCLUDES = [
 
 /** Minutes blue and green run side by side after the traffic shift, before ECS removes blue. */
 export const BAKE_MINUTES = 5;
+
+/**
+ * CloudFront creates this security group in the VPC for its VPC origins' network interfaces (AWS
+ * reserves the name); the internal load balancer admits only it.
+ */
+export const VPC_ORIGIN_SECURITY_GROUP_NAME = 'CloudFront-VPCOrigins-Service-SG';
 
 /** Fargate's ceiling for the time between SIGTERM and SIGKILL. */
 const STOP_TIMEOUT = Duration.seconds(120);
@@ -160,8 +178,8 @@ export interface RecorderServiceProps {
    */
   readonly checkpointSeconds?: number;
   /**
-   * Serve wss:// on 443 with this certificate for this name.
-   * @default - ws:// on port 80 at the load balancer's DNS name
+   * Serve wss:// on 443 at an internet-facing load balancer with this certificate for this name.
+   * @default - wss:// through CloudFront (see {@link plaintextAudio})
    */
   readonly tls?: {
     readonly certificateArn: string;
@@ -169,6 +187,12 @@ export interface RecorderServiceProps {
     /** Creates an alias record for `domainName` in this zone. */
     readonly hostedZone?: { readonly id: string; readonly name: string };
   };
+  /**
+   * Without `tls`: serve plain ws:// on port 80 at an internet-facing load balancer (call audio and
+   * tokens unencrypted; for trials) instead of wss:// through CloudFront.
+   * @default false
+   */
+  readonly plaintextAudio?: boolean;
   /**
    * Retention of the recorder's and the VPC flow logs.
    * @default RetentionDays.ONE_MONTH
@@ -182,7 +206,12 @@ export interface RecorderServiceProps {
 }
 
 /**
- * The websocket recorder: a Fargate service behind an internet-facing ALB, in its own VPC.
+ * The websocket recorder: a Fargate service behind an ALB, in its own VPC.
+ *
+ * How calls reach it (docs/configuration.md, "How call audio reaches the recorder"): by default
+ * wss:// on CloudFront's own `*.cloudfront.net` name, through a CloudFront VPC origin to an internal
+ * ALB that has no public address; with `tls`, wss:// at an internet-facing ALB with the user's
+ * certificate; with `plaintextAudio`, ws:// at an internet-facing ALB.
  *
  * VPC choice: two public subnets, no NAT gateway. Tasks get public IPs for egress to ECR,
  * Secrets Manager and CloudWatch, while their security group admits only the ALB. Two NAT
@@ -196,7 +225,9 @@ export class RecorderService extends Construct {
   readonly cluster: Cluster;
   readonly service: FargateService;
   readonly loadBalancer: ApplicationLoadBalancer;
-  /** `ws://<alb dns>` or `wss://<domain>`, no trailing slash. */
+  /** The CloudFront distribution in front of the load balancer (the default endpoint only). */
+  readonly distribution?: Distribution;
+  /** `wss://<distribution>.cloudfront.net`, `wss://<domain>` or `ws://<alb dns>`, no trailing slash. */
   readonly recorderUrl: string;
   /** Calls one task takes at once (its MAX_CALLS). */
   readonly maxCallsPerTask: number;
@@ -206,12 +237,20 @@ export class RecorderService extends Construct {
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
     const drainSeconds = props.drainSeconds ?? 100;
     const tls = props.tls;
+    if (tls && props.plaintextAudio) throw new Error('plaintextAudio and tls exclude each other');
+    const behindCloudFront = !tls && !props.plaintextAudio;
     const checkpointBucket = props.checkpointBucket ?? props.bucket;
 
     const vpc = new Vpc(this, 'Vpc', {
       maxAzs: 2,
       natGateways: 0,
-      subnetConfiguration: [{ name: 'public', subnetType: SubnetType.PUBLIC, cidrMask: 24 }],
+      subnetConfiguration: [
+        { name: 'public', subnetType: SubnetType.PUBLIC, cidrMask: 24 },
+        // AWS places a VPC origin's load balancer in private subnets; these have no route out at all.
+        ...(behindCloudFront
+          ? [{ name: 'origin', subnetType: SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }]
+          : []),
+      ],
       gatewayEndpoints: { S3: { service: GatewayVpcEndpointAwsService.S3 } },
     });
     vpc.addFlowLog('FlowLog', {
@@ -383,9 +422,10 @@ export class RecorderService extends Construct {
 
     this.loadBalancer = new ApplicationLoadBalancer(this, 'LoadBalancer', {
       vpc,
-      internetFacing: true,
+      // Behind CloudFront the load balancer is internal: no public address, nothing to reach from the internet.
+      internetFacing: !behindCloudFront,
       securityGroup: albSecurityGroup,
-      vpcSubnets: { subnetType: SubnetType.PUBLIC },
+      vpcSubnets: { subnetType: behindCloudFront ? SubnetType.PRIVATE_ISOLATED : SubnetType.PUBLIC },
       // Vonage streams a 20 ms audio frame continuously, so a quiet socket is a dead one; the
       // recorder's own idle timeout and ping heartbeat notice first and finalize the recording.
       // This only has to exceed them by a margin (the default 60 s does, barely) so the ALB never
@@ -393,7 +433,8 @@ export class RecorderService extends Construct {
       idleTimeout: Duration.seconds(300),
       dropInvalidHeaderFields: true,
     });
-    this.loadBalancer.logAccessLogs(props.logBucket, 'alb');
+    // These logs hold each call's URL with its token; the log bucket expires them within days.
+    this.loadBalancer.logAccessLogs(props.logBucket, LOAD_BALANCER_LOGS_PREFIX.replace(/\/$/, ''));
 
     const targetGroupProps = {
       vpc,
@@ -443,7 +484,8 @@ export class RecorderService extends Construct {
       : this.loadBalancer.addListener('Http', {
           port: 80,
           protocol: ApplicationProtocol.HTTP,
-          open: true,
+          // Behind CloudFront only the VPC origin may connect (below).
+          open: !behindCloudFront,
           defaultAction: notFound,
         });
     // The same construct path `listener.addAction('Calls')` gave it, so the rule is not replaced.
@@ -532,13 +574,17 @@ export class RecorderService extends Construct {
       });
     }
 
-    this.recorderUrl = tls ? `wss://${tls.domainName}` : `ws://${this.loadBalancer.loadBalancerDnsName}`;
-
-    Validations.of(albSecurityGroup).acknowledge({
-      id: 'AwsSolutions-EC23',
-      reason:
-        'Vonage media servers open the recording websocket from addresses that are not a fixed, published list; every upgrade must carry a per-call HMAC token or it is refused with 401.',
-    });
+    if (behindCloudFront) {
+      this.distribution = this.buildDistribution(vpc, albSecurityGroup, logRetention);
+      this.recorderUrl = `wss://${this.distribution.distributionDomainName}`;
+    } else {
+      this.recorderUrl = tls ? `wss://${tls.domainName}` : `ws://${this.loadBalancer.loadBalancerDnsName}`;
+      Validations.of(albSecurityGroup).acknowledge({
+        id: 'AwsSolutions-EC23',
+        reason:
+          'Vonage media servers open the recording websocket from addresses that are not a fixed, published list; every upgrade must carry a per-call HMAC token or it is refused with 401.',
+      });
+    }
     Validations.of(taskDefinition.taskRole).acknowledge(
       {
         id: `AwsSolutions-IAM5[Resource::${nagRef(props.bucket, 'Arn')}/${RECORDINGS_PREFIX}*]`,
@@ -571,5 +617,116 @@ export class RecorderService extends Construct {
       reason:
         'The environment holds only non-secret settings (port, bucket name, timeouts, checkpoint interval, log level) and the ARNs of the secrets, which the recorder reads from Secrets Manager itself (current and previous versions, for rotation).',
     });
+  }
+
+  /**
+   * wss:// on CloudFront's own name, with no domain or certificate of the user's: a distribution
+   * whose only origin is the internal load balancer, reached through a CloudFront VPC origin.
+   * Sources (docs/configuration.md, "How call audio reaches the recorder"):
+   * https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-vpc-origins.html
+   * https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/distribution-working-with.websockets.html
+   * https://aws.amazon.com/about-aws/whats-new/2026/05/amazon-cloudfront-websockets-vpc-origins/
+   */
+  private buildDistribution(
+    vpc: IVpc,
+    albSecurityGroup: SecurityGroup,
+    logRetention: RetentionDays,
+  ): Distribution {
+    const distribution = new Distribution(this, 'Distribution', {
+      comment: 'Call recorder websocket endpoint (wss)',
+      defaultBehavior: {
+        // Plain HTTP on the AWS network from the VPC origin to the internal load balancer: TLS to it
+        // would need a certificate for a name of the user's, which is what the tls option is for.
+        origin: VpcOrigin.withApplicationLoadBalancer(this.loadBalancer, {
+          protocolPolicy: OriginProtocolPolicy.HTTP_ONLY,
+          httpPort: 80,
+        }),
+        // wss:// only; a ws:// request gets 403 from CloudFront instead of a redirect Vonage would not follow.
+        viewerProtocolPolicy: ViewerProtocolPolicy.HTTPS_ONLY,
+        allowedMethods: AllowedMethods.ALLOW_GET_HEAD,
+        // Nothing is cached, and every viewer header (Upgrade, Sec-WebSocket-Key and -Version, the
+        // Authorization header with Vonage's JWT) and the query string (the call token) reaches the
+        // recorder. AllViewer may forward Authorization only because caching is disabled.
+        cachePolicy: CachePolicy.CACHING_DISABLED,
+        originRequestPolicy: OriginRequestPolicy.ALL_VIEWER,
+        compress: false,
+      },
+      // CloudFront carries WebSockets over HTTP/1.1 only.
+      httpVersion: HttpVersion.HTTP1_1,
+    });
+
+    // CloudFront creates the VPC origins' security group when it creates the first VPC origin in
+    // the VPC; CloudFormation cannot name it, so it is looked up once the distribution exists.
+    const lookup = new AwsCustomResource(this, 'VpcOriginSecurityGroup', {
+      onUpdate: {
+        service: 'EC2',
+        action: 'DescribeSecurityGroups',
+        parameters: {
+          Filters: [
+            { Name: 'vpc-id', Values: [vpc.vpcId] },
+            { Name: 'group-name', Values: [`${VPC_ORIGIN_SECURITY_GROUP_NAME}*`] },
+          ],
+        },
+        outputPaths: ['SecurityGroups.0.GroupId'],
+        physicalResourceId: PhysicalResourceId.fromResponse('SecurityGroups.0.GroupId'),
+      },
+      // DescribeSecurityGroups has no resource-level permissions.
+      policy: AwsCustomResourcePolicy.fromSdkCalls({ resources: AwsCustomResourcePolicy.ANY_RESOURCE }),
+      installLatestAwsSdk: false,
+      logGroup: new LogGroup(this, 'VpcOriginSecurityGroupLogs', {
+        retention: logRetention,
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
+    });
+    lookup.node.addDependency(distribution);
+    Validations.of(lookup).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'ec2:DescribeSecurityGroups has no resource-level permissions; this deploy-time lookup reads only the name and id of the group CloudFront made for the VPC origin.',
+    });
+    // The custom resource's Lambda is one per stack, created beside the stack's top-level constructs.
+    const provider = Stack.of(this).node.tryFindChild(
+      `AWS${AwsCustomResource.PROVIDER_FUNCTION_UUID.replaceAll('-', '')}`,
+    );
+    if (provider) {
+      Validations.of(provider).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason:
+          "CDK's AwsCustomResource Lambda uses the AWS-managed basic execution role (CloudWatch Logs writes only) for its one deploy-time call.",
+      });
+    }
+    // A rule of its own, not inline in the group: the VPC origin needs the load balancer, which needs the group.
+    new CfnSecurityGroupIngress(this, 'VpcOriginIngress', {
+      groupId: albSecurityGroup.securityGroupId,
+      sourceSecurityGroupId: lookup.getResponseField('SecurityGroups.0.GroupId'),
+      ipProtocol: 'tcp',
+      fromPort: 80,
+      toPort: 80,
+      description: 'CloudFront VPC origin',
+    });
+
+    Validations.of(distribution).acknowledge(
+      {
+        id: 'AwsSolutions-CFR1',
+        reason:
+          'The only client is Vonage, whose media servers connect from regions Vonage chooses; a geo restriction could refuse calls and blocks nothing the per-call token does not.',
+      },
+      {
+        id: 'AwsSolutions-CFR2',
+        reason:
+          "Every websocket upgrade must carry a per-call HMAC token (and Vonage's signed JWT when signing is on) before the recorder accepts a byte; a web ACL would see only that upgrade request, never the audio frames after it, and would add its monthly cost for checks the recorder already makes.",
+      },
+      {
+        id: 'AwsSolutions-CFR3',
+        reason:
+          "The load balancer's access logs record every request CloudFront forwards (kept 14 days, as they carry call tokens) and the recorder logs the viewer address of each refused handshake; CloudFront's own logs would keep the same tokens a second time.",
+      },
+      {
+        id: 'AwsSolutions-CFR4',
+        reason:
+          "With its default *.cloudfront.net certificate CloudFront fixes the security policy at TLSv1 (API ViewerCertificate); clients still negotiate their highest version. A stricter policy needs a domain and certificate of the user's: the certificateArn/domainName option.",
+      },
+    );
+    return distribution;
   }
 }

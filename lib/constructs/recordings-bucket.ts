@@ -25,6 +25,15 @@ export const INFLIGHT_PREFIX = 'inflight/';
  */
 const INFLIGHT_EXPIRATION_DAYS = 7;
 
+/** Key prefix of the recorder load balancer's access logs in the log bucket. */
+export const LOAD_BALANCER_LOGS_PREFIX = 'alb/';
+/**
+ * Load balancer access logs record each request's full URL, per-call `?token=` included. A token
+ * is good for minutes (callTokenTtlSeconds, at most an hour), but there is no reason to keep it for
+ * the year other access logs keep: two weeks covers looking into a failed call.
+ */
+export const LOAD_BALANCER_LOG_RETENTION_DAYS = 14;
+
 /**
  * Below this size S3 bills Standard-IA and Glacier objects as if they were this big, so the small
  * metadata JSON beside each WAV stays in Standard (a 128 KiB WAV is ~4 s of 16 kHz audio).
@@ -53,7 +62,8 @@ export interface RecordingsBucketProps {
    */
   readonly noncurrentVersionExpirationDays?: number;
   /**
-   * Days to keep server access logs (and anything else written to the log bucket).
+   * Days to keep server access logs (and anything else written to the log bucket; load balancer
+   * logs, which hold call tokens, go after {@link LOAD_BALANCER_LOG_RETENTION_DAYS} at most).
    * @default 365
    */
   readonly accessLogRetentionDays?: number;
@@ -110,6 +120,13 @@ export class RecordingsBucket extends Construct {
           id: 'expire-logs',
           expiration: Duration.days(props.accessLogRetentionDays ?? 365),
           abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+        // Where two expirations overlap S3 applies the shorter one, so this never keeps logs longer
+        // than the rule above: https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-conflicts.html
+        {
+          id: 'expire-load-balancer-logs',
+          prefix: LOAD_BALANCER_LOGS_PREFIX,
+          expiration: Duration.days(LOAD_BALANCER_LOG_RETENTION_DAYS),
         },
       ],
     });

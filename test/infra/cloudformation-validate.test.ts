@@ -76,6 +76,12 @@ const CDK_OWN_FINDINGS: readonly { ruleId: string; path: RegExp; reason: string 
       "CDK's own provider for @aws-cdk/aws-ec2:restrictDefaultSecurityGroup carries the same redundant DependsOn on its role.",
   },
   {
+    ruleId: 'W3005',
+    path: /^CallRecorder\/AWS679f53fac002430cb0da5b7982bd2287\/Resource$/,
+    reason:
+      "CDK's AwsCustomResource provider (the lookup of CloudFront's VPC-origin security group) carries the same redundant DependsOn on its role.",
+  },
+  {
     ruleId: 'W9003',
     path: /^CallRecorder\/Recordings\/Bucket\/Resource$/,
     reason:

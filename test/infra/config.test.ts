@@ -274,6 +274,45 @@ describe('parseConfig', () => {
     });
   });
 
+  describe('the recorder endpoint', () => {
+    it('is CloudFront by default; plain ws:// only when asked, and never together with a certificate', () => {
+      expect(parseConfig(signed).allowPlaintextAudio).toBe(false);
+      expect(parseConfig({ ...signed, allowPlaintextAudio: 'true' }).allowPlaintextAudio).toBe(true);
+      expect(
+        problemsOf({
+          ...signed,
+          allowPlaintextAudio: true,
+          certificateArn: CERTIFICATE_ARN,
+          domainName: 'rec.example.com',
+        }),
+      ).toEqual(['allowPlaintextAudio=true and certificateArn/domainName are both set: drop one']);
+      expect(problemsOf({ ...signed, allowPlaintextAudio: 'maybe' })).toEqual([
+        'allowPlaintextAudio must be true or false, got "maybe"',
+      ]);
+    });
+
+    it('stops in a region without CloudFront VPC origins, naming the alternatives, unless another endpoint is chosen', () => {
+      const secret = SIGNATURE_SECRET_ARN.replace(':eu-west-1:', ':us-gov-west-1:').replace(
+        'arn:aws:',
+        'arn:aws-us-gov:',
+      );
+      let problems: readonly string[] = [];
+      try {
+        parseConfig({ signatureSecretArn: secret }, { region: 'us-gov-west-1' });
+      } catch (error) {
+        problems = (error as ConfigError).problems;
+      }
+      expect(problems).toEqual([
+        'the default recorder endpoint (wss:// through a CloudFront VPC origin) is not available in us-gov-west-1; set certificateArn and domainName (wss:// at the load balancer), or deploy to a region that has VPC origins',
+      ]);
+      expect(
+        parseConfig({ signatureSecretArn: secret, allowPlaintextAudio: true }, { region: 'us-gov-west-1' })
+          .allowPlaintextAudio,
+      ).toBe(true);
+      expect(parseConfig(signed, { region: 'eu-west-1' }).tls).toBeUndefined();
+    });
+  });
+
   it('reports every bad key at once, in one error', () => {
     expect(() => parseConfig({ ...signed, sampleRate: 1, minTasks: 0, logLevel: 'loud' })).toThrow(
       /invalid configuration:\n {2}- sampleRate must be .*got 1\n {2}- minTasks must be .*got 0\n {2}- logLevel must be .*got "loud"/,

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { FileSystem, IgnoreMode } from 'aws-cdk-lib';
-import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RECORDER_IMAGE_EXCLUDES } from '../../lib/constructs/recorder-service.js';
 import {
@@ -49,11 +49,28 @@ describe('RecorderService in the default stack', () => {
   afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
   describe('network', () => {
-    it('spans two AZs with public subnets only, no NAT gateway, and an S3 gateway endpoint', () => {
+    it('spans two AZs with public subnets for the tasks, isolated ones for the load balancer, no NAT gateway, and an S3 gateway endpoint', () => {
       const subnets = resourcesOf(template, 'AWS::EC2::Subnet');
-      expect(subnets).toHaveLength(2);
-      expect(subnets.every(([, s]) => s.MapPublicIpOnLaunch === true)).toBe(true);
-      expect(new Set(subnets.map(([, s]) => JSON.stringify(s.AvailabilityZone))).size).toBe(2);
+      expect(subnets).toHaveLength(4);
+      const publicSubnets = subnets.filter(([, s]) => s.MapPublicIpOnLaunch === true);
+      const isolated = subnets.filter(([, s]) => s.MapPublicIpOnLaunch === false);
+      expect(publicSubnets).toHaveLength(2);
+      expect(isolated).toHaveLength(2);
+      for (const group of [publicSubnets, isolated]) {
+        expect(new Set(group.map(([, s]) => JSON.stringify(s.AvailabilityZone))).size).toBe(2);
+      }
+      // The load balancer sits in the isolated subnets, which have no route to the internet gateway.
+      const [, alb] = only(template, 'AWS::ElasticLoadBalancingV2::LoadBalancer');
+      expect((alb.Subnets as unknown[]).map(logicalIdOf).sort()).toEqual(isolated.map(([id]) => id).sort());
+      const gatewayRoutes = resourcesOf(template, 'AWS::EC2::Route').filter(([, r]) => r.GatewayId);
+      const associations = resourcesOf(template, 'AWS::EC2::SubnetRouteTableAssociation');
+      const tablesOf = (ids: string[]) =>
+        associations
+          .filter(([, a]) => ids.includes(logicalIdOf(a.SubnetId)))
+          .map(([, a]) => logicalIdOf(a.RouteTableId));
+      expect(gatewayRoutes.map(([, r]) => logicalIdOf(r.RouteTableId)).sort()).toEqual(
+        tablesOf(publicSubnets.map(([id]) => id)).sort(),
+      );
       template.resourceCountIs('AWS::EC2::NatGateway', 0);
       template.resourceCountIs('AWS::EC2::EIP', 0);
       template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
@@ -75,7 +92,7 @@ describe('RecorderService in the default stack', () => {
       expect(logGroup.Properties.RetentionInDays).toBe(30);
     });
 
-    it('lets only the ALB reach the tasks, only on the container port; the ALB is open on 80 only', () => {
+    it('lets only the ALB reach the tasks, only on the container port; only the CloudFront VPC origin reaches the ALB', () => {
       const [, service] = only(template, 'AWS::ECS::Service');
       const taskSg = logicalIdOf(
         (service.NetworkConfiguration as { AwsvpcConfiguration: { SecurityGroups: unknown[] } })
@@ -98,9 +115,39 @@ describe('RecorderService in the default stack', () => {
         expect.objectContaining({ CidrIp: '0.0.0.0/0', IpProtocol: 'tcp', FromPort: 443, ToPort: 443 }),
       ]);
 
-      expect(resources[albSg].Properties.SecurityGroupIngress).toEqual([
-        expect.objectContaining({ CidrIp: '0.0.0.0/0', IpProtocol: 'tcp', FromPort: 80, ToPort: 80 }),
-      ]);
+      // Nothing from an address range: one rule, port 80, from the group CloudFront made for its VPC
+      // origins, which a deploy-time lookup finds by name in this VPC once the distribution exists.
+      expect(resources[albSg].Properties.SecurityGroupIngress).toBeUndefined();
+      const albIngress = resourcesOf(template, 'AWS::EC2::SecurityGroupIngress').filter(
+        ([, p]) => logicalIdOf(p.GroupId) === albSg,
+      );
+      expect(albIngress).toHaveLength(1);
+      const [, rule] = albIngress[0]!;
+      expect(rule).toMatchObject({ IpProtocol: 'tcp', FromPort: 80, ToPort: 80 });
+      expect(rule.CidrIp).toBeUndefined();
+      expect(rule.SourcePrefixListId).toBeUndefined();
+      const lookupId = logicalIdOf(rule.SourceSecurityGroupId);
+      expect(rule.SourceSecurityGroupId).toEqual({ 'Fn::GetAtt': [lookupId, 'SecurityGroups.0.GroupId'] });
+      const lookup = resources[lookupId];
+      expect(lookup.Type).toBe('Custom::AWS');
+      const [vpcId] = only(template, 'AWS::EC2::VPC');
+      // The SDK call as the custom resource's Lambda receives it, with the VPC's Ref written as its id.
+      const parts = (lookup.Properties.Create as { 'Fn::Join': [string, (string | { Ref: string })[]] })[
+        'Fn::Join'
+      ][1];
+      const call = JSON.parse(parts.map((p) => (typeof p === 'string' ? p : p.Ref)).join(''));
+      expect(call).toMatchObject({
+        service: 'EC2',
+        action: 'DescribeSecurityGroups',
+        parameters: {
+          Filters: [
+            { Name: 'vpc-id', Values: [vpcId] },
+            { Name: 'group-name', Values: ['CloudFront-VPCOrigins-Service-SG*'] },
+          ],
+        },
+      });
+      const [distributionId] = only(template, 'AWS::CloudFront::Distribution');
+      expect(lookup.DependsOn).toContain(distributionId);
       // The ALB may send only to the tasks' port.
       const albEgress = resourcesOf(template, 'AWS::EC2::SecurityGroupEgress').filter(
         ([, p]) => logicalIdOf(p.GroupId) === albSg,
@@ -246,9 +293,9 @@ describe('RecorderService in the default stack', () => {
   });
 
   describe('load balancer', () => {
-    it('is internet-facing with a websocket-friendly idle timeout, access logs and strict header parsing', () => {
+    it('is internal (no public address) with a websocket-friendly idle timeout, short-lived access logs and strict header parsing', () => {
       const [, alb] = only(template, 'AWS::ElasticLoadBalancingV2::LoadBalancer');
-      expect(alb.Scheme).toBe('internet-facing');
+      expect(alb.Scheme).toBe('internal');
       const attributes = Object.fromEntries(
         (alb.LoadBalancerAttributes as { Key: string; Value: unknown }[]).map((a) => [a.Key, a.Value]),
       );
@@ -259,10 +306,15 @@ describe('RecorderService in the default stack', () => {
         'access_logs.s3.prefix': 'alb',
       });
       const logBucket = logicalIdOf(attributes['access_logs.s3.bucket']);
-      expect(template.toJSON().Resources[logBucket].Properties.VersioningConfiguration).toBeUndefined();
+      const logBucketProps = template.toJSON().Resources[logBucket].Properties;
+      expect(logBucketProps.VersioningConfiguration).toBeUndefined();
+      // Its logs record every URL with its call token: the log bucket drops them after two weeks.
+      expect(logBucketProps.LifecycleConfiguration.Rules).toContainEqual(
+        expect.objectContaining({ Prefix: `${attributes['access_logs.s3.prefix']}/`, ExpirationInDays: 14 }),
+      );
     });
 
-    it('listens for plain HTTP (ws://) on port 80 only and forwards only /calls/* to the recorder', () => {
+    it('listens for plain HTTP on port 80 only (from the VPC origin) and forwards only /calls/* to the recorder', () => {
       const [listenerId, listener] = only(template, 'AWS::ElasticLoadBalancingV2::Listener');
       const [blueId, greenId] = resourcesOf(template, 'AWS::ElasticLoadBalancingV2::TargetGroup').map(
         ([id]) => id,
@@ -418,14 +470,17 @@ describe('RecorderService in the default stack', () => {
       ]);
     });
 
-    it('grants no wildcard action and no resource "*" anywhere, except ECR login which has no resource scope', () => {
+    it('grants no wildcard action and no resource "*" anywhere, except ECR login and the security-group lookup, which have no resource scope', () => {
       for (const { policy, statement } of policyStatements(template)) {
         if (statement.Effect !== 'Allow') continue;
         for (const action of asArray(statement.Action as string | string[])) {
           expect(action, policy).not.toMatch(/^\*$|:\*$/);
         }
         if (asArray(statement.Resource).includes('*')) {
-          expect(statement.Action, policy).toBe('ecr:GetAuthorizationToken');
+          // Neither call has resource-level permissions.
+          expect(['ecr:GetAuthorizationToken', 'ec2:DescribeSecurityGroups'], policy).toContain(
+            statement.Action,
+          );
         }
       }
       // Inline policies on roles (CDK's own custom resources) are held to the same bar.
@@ -444,10 +499,10 @@ describe('RecorderService in the default stack', () => {
     });
   });
 
-  it('outputs a ws:// recorder URL at the load balancer, the bucket name and the answer method', () => {
-    const [albId] = only(template, 'AWS::ElasticLoadBalancingV2::LoadBalancer');
+  it('outputs a wss:// recorder URL on the CloudFront distribution, the bucket name and the answer method', () => {
+    const [distributionId] = only(template, 'AWS::CloudFront::Distribution');
     template.hasOutput('RecorderUrl', {
-      Value: { 'Fn::Join': ['', ['ws://', { 'Fn::GetAtt': [albId, 'DNSName'] }]] },
+      Value: { 'Fn::Join': ['', ['wss://', { 'Fn::GetAtt': [distributionId, 'DomainName'] }]] },
     });
     const bucketId = Object.keys(
       template.findResources('AWS::S3::Bucket', { Properties: { VersioningConfiguration: {} } }),
@@ -458,6 +513,56 @@ describe('RecorderService in the default stack', () => {
     expect(Object.keys(template.toJSON().Outputs).sort()).toEqual(
       ['AnswerMethod', 'AnswerUrl', 'EventUrl', 'RecorderUrl', 'RecordingsBucketName'].sort(),
     );
+  });
+
+  describe('CloudFront in front of the load balancer', () => {
+    /** CloudFront's managed policies, by the ids AWS publishes for them. */
+    const CACHING_DISABLED = '4135ea2d-6df8-44a3-9df3-4b5a84be39ad';
+    const ALL_VIEWER = '216adef6-5c7f-47e4-b989-5492eafa07d3';
+
+    it('reaches the internal load balancer through a VPC origin, over HTTP on port 80', () => {
+      const [albId] = only(template, 'AWS::ElasticLoadBalancingV2::LoadBalancer');
+      const [vpcOriginId, vpcOrigin] = only(template, 'AWS::CloudFront::VpcOrigin');
+      expect(vpcOrigin.VpcOriginEndpointConfig).toMatchObject({
+        Arn: { Ref: albId },
+        HTTPPort: 80,
+        OriginProtocolPolicy: 'http-only',
+      });
+      const [, distribution] = only(template, 'AWS::CloudFront::Distribution');
+      const config = distribution.DistributionConfig as Record<string, unknown>;
+      expect(config.Origins).toEqual([
+        {
+          Id: expect.any(String),
+          DomainName: { 'Fn::GetAtt': [albId, 'DNSName'] },
+          VpcOriginConfig: { VpcOriginId: { 'Fn::GetAtt': [vpcOriginId, 'Id'] } },
+        },
+      ]);
+    });
+
+    it('takes wss:// only, caches nothing and forwards every header and the query string a handshake needs', () => {
+      const [, distribution] = only(template, 'AWS::CloudFront::Distribution');
+      const config = distribution.DistributionConfig as Record<string, unknown>;
+      expect(config).toMatchObject({
+        Enabled: true,
+        // WebSockets go over HTTP/1.1 only.
+        HttpVersion: 'http1.1',
+        DefaultCacheBehavior: {
+          ViewerProtocolPolicy: 'https-only',
+          AllowedMethods: ['GET', 'HEAD'],
+          CachePolicyId: CACHING_DISABLED,
+          // Upgrade, Sec-WebSocket-Key/-Version, Authorization (Vonage's JWT) and ?token=.
+          OriginRequestPolicyId: ALL_VIEWER,
+          Compress: false,
+        },
+      });
+      expect(config.CacheBehaviors).toBeUndefined();
+      // No domain of the user's: CloudFront's own *.cloudfront.net name and certificate.
+      expect(config.Aliases).toBeUndefined();
+      expect(config.ViewerCertificate).toBeUndefined();
+      // Custom policies could not forward Authorization; the managed ones are referenced, not copied.
+      template.resourceCountIs('AWS::CloudFront::CachePolicy', 0);
+      template.resourceCountIs('AWS::CloudFront::OriginRequestPolicy', 0);
+    });
   });
 
   it('builds the image for ARM64 from a context holding only common/ and fargate/ sources', () => {
@@ -527,6 +632,45 @@ describe('recorder image context filter', () => {
   });
 });
 
+describe('RecorderService with allowPlaintextAudio (trials)', () => {
+  let template: Template;
+  let warnings: string[];
+  beforeAll(() => {
+    const { stack, template: t } = synthRecorderStack({ context: { allowPlaintextAudio: 'true' } });
+    template = t;
+    warnings = Annotations.fromStack(stack)
+      .findWarning('*', Match.anyValue())
+      .map((w) => String(w.entry.data));
+  });
+
+  it('serves plain ws:// on port 80 at an internet-facing load balancer in the public subnets, with no CloudFront', () => {
+    const [albId, alb] = only(template, 'AWS::ElasticLoadBalancingV2::LoadBalancer');
+    expect(alb.Scheme).toBe('internet-facing');
+    const publicSubnets = resourcesOf(template, 'AWS::EC2::Subnet');
+    expect(publicSubnets.every(([, s]) => s.MapPublicIpOnLaunch === true)).toBe(true);
+    expect((alb.Subnets as unknown[]).map(logicalIdOf).sort()).toEqual(
+      publicSubnets.map(([id]) => id).sort(),
+    );
+    const albSg = logicalIdOf((alb.SecurityGroups as unknown[])[0]);
+    expect(template.toJSON().Resources[albSg].Properties.SecurityGroupIngress).toEqual([
+      expect.objectContaining({ CidrIp: '0.0.0.0/0', IpProtocol: 'tcp', FromPort: 80, ToPort: 80 }),
+    ]);
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 80, Protocol: 'HTTP' });
+    template.resourceCountIs('AWS::CloudFront::Distribution', 0);
+    template.resourceCountIs('AWS::CloudFront::VpcOrigin', 0);
+    template.resourceCountIs('Custom::AWS', 0);
+    template.hasOutput('RecorderUrl', {
+      Value: { 'Fn::Join': ['', ['ws://', { 'Fn::GetAtt': [albId, 'DNSName'] }]] },
+    });
+  });
+
+  it('warns at synth that call audio is unencrypted', () => {
+    expect(warnings.some((w) => w.includes('allowPlaintextAudio=true') && w.includes('unencrypted'))).toBe(
+      true,
+    );
+  });
+});
+
 describe('RecorderService with TLS, DNS and custom capacity', () => {
   let template: Template;
   beforeAll(() => {
@@ -573,6 +717,11 @@ describe('RecorderService with TLS, DNS and custom capacity', () => {
       AliasTarget: Match.objectLike({ DNSName: Match.anyValue() }),
     });
     template.hasOutput('RecorderUrl', { Value: 'wss://rec.example.com' });
+    // The user's own name and certificate sit on an internet-facing load balancer; no CloudFront.
+    template.resourceCountIs('AWS::CloudFront::Distribution', 0);
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
+      Scheme: 'internet-facing',
+    });
     const [, fn] = resourcesOf(template, 'AWS::Lambda::Function').find(
       ([, p]) => p.Description === 'Vonage answer and event webhooks',
     )!;

@@ -152,7 +152,11 @@ describe('RecordingsBucket in the default stack', () => {
       },
       PublicAccessBlockConfiguration: { BlockPublicAcls: true, RestrictPublicBuckets: true },
       LifecycleConfiguration: {
-        Rules: [expect.objectContaining({ ExpirationInDays: 365, Status: 'Enabled' })],
+        Rules: [
+          expect.objectContaining({ ExpirationInDays: 365, Status: 'Enabled' }),
+          // The load balancer's logs carry each call's token in its URL: kept two weeks, not a year.
+          { Id: 'expire-load-balancer-logs', Prefix: 'alb/', ExpirationInDays: 14, Status: 'Enabled' },
+        ],
       },
     });
     template.hasResourceProperties('AWS::S3::BucketPolicy', {

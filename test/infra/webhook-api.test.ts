@@ -96,10 +96,11 @@ describe('WebhookApi in the default stack', () => {
       NODE_OPTIONS: '--enable-source-maps',
     });
     expect(JSON.stringify(variables)).not.toMatch(/resolve:secretsmanager|SecretString/);
+    // The NCCO's websocket URI starts here: wss:// on the CloudFront distribution's own name.
     expect(variables.RECORDER_URL).toEqual({
       'Fn::Join': [
         '',
-        ['ws://', { 'Fn::GetAtt': [expect.stringMatching(/^RecorderLoadBalancer/), 'DNSName'] }],
+        ['wss://', { 'Fn::GetAtt': [expect.stringMatching(/^RecorderDistribution/), 'DomainName'] }],
       ],
     });
   });
