@@ -227,6 +227,14 @@ describe('a live call over one part', () => {
     expect(proxy.stats().faulted.conflict409).toBe(1);
     expect(storedTimes(wavKey)).toBe(1);
     await waitUntil(async () => task.recorder.activeCalls() === 0);
+    // The conflict and the new upload are in the log, with S3's status.
+    expect(task.log.lines).toContainEqual(
+      expect.objectContaining({
+        level: 'WARN',
+        message: 'S3 request failed; retrying',
+        text: expect.stringMatching(/"operation":"CompleteMultipartUpload".*HTTP 409/),
+      }),
+    );
     expect(task.log.messages('ERROR')).toEqual([]);
     expect(await readdir(task.scratchDir)).toEqual([]);
   });
