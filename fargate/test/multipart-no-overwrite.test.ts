@@ -10,7 +10,6 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Logger } from '@aws-lambda-powertools/logger';
 import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bytesPerSecond, type SampleRate } from '../../common/audio-format.js';
@@ -27,6 +26,7 @@ import { createRecorder, type Recorder } from '../src/server.js';
 import { writeJournal } from '../src/spool.js';
 import { sweepInflight } from '../src/sweeper.js';
 import { wavHeader } from '../src/wav.js';
+import { LogLines } from './log-lines.js';
 import {
   callUrl,
   closed,
@@ -44,33 +44,6 @@ import {
 
 const rate: SampleRate = 16000;
 const PART_BYTES = 64 * 1024;
-
-/** Keeps what a component logs (message and fields), as an operator would read it. */
-class LogLines extends Logger {
-  readonly lines: { level: string; message: string; text: string }[] = [];
-  constructor() {
-    super({ logLevel: 'SILENT' });
-  }
-  #keep(level: string, [input, ...extra]: unknown[]): void {
-    const message = typeof input === 'string' ? input : JSON.stringify(input);
-    const text = JSON.stringify(extra, (_key, value: unknown) =>
-      value instanceof Error ? `${value.name}: ${value.message}` : value,
-    );
-    this.lines.push({ level, message, text: `${message} ${text}` });
-  }
-  override info(...args: Parameters<Logger['info']>): void {
-    this.#keep('INFO', args);
-  }
-  override warn(...args: Parameters<Logger['warn']>): void {
-    this.#keep('WARN', args);
-  }
-  override error(...args: Parameters<Logger['error']>): void {
-    this.#keep('ERROR', args);
-  }
-  messages(level?: string): string[] {
-    return this.lines.filter((line) => !level || line.level === level).map((line) => line.message);
-  }
-}
 
 /** An S3 client through the double that records the name of each command it sends. */
 function proxiedClient(): { client: S3Client; sent: string[]; count: (name: string) => number } {
