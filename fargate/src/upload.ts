@@ -356,9 +356,11 @@ export class RecordingUpload {
           await this.#complete(partCount, wavBytes);
           break;
         } catch (error) {
-          if (!((error as Error).cause instanceof MultipartConflictError)) throw error;
+          const cause = (error as Error).cause;
+          if (!(cause instanceof MultipartConflictError)) throw error;
           if (restarts >= MULTIPART_CONFLICT_RESTARTS) throw error;
           // S3 dropped the upload (see MultipartConflictError): a new one, every part from disk.
+          this.options.onRetry?.('CompleteMultipartUpload', cause, restarts + 1, 0);
           this.#uploadId = undefined;
           this.#etags.clear();
         }
@@ -451,8 +453,8 @@ export class RecordingUpload {
             return;
           }
           if (status === 412) throw new RecordingExistsError(key);
-          // S3 drops the upload on this 409 and says to make it again (CompleteMultipartUpload's
-          // IfNoneMatch: https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/s3/aws.sdk.kotlin.services.s3.model/-complete-multipart-upload-request/if-none-match.html).
+          // S3 drops the upload on this 409 and says to make it again (If-None-Match in
+          // https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html).
           if (status === 409) throw new MultipartConflictError({ cause: error });
           throw error;
         }

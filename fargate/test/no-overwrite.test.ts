@@ -3,7 +3,8 @@
  * task ids) on one bucket of a real S3 implementation, Ceph RGW (`bash scripts/rgw.sh start`).
  * The embedded s3rver ignores `If-None-Match`, so these tests need RGW and are skipped without it.
  * RGW honours `If-None-Match: *` on PutObject of an unversioned bucket only (not on
- * CompleteMultipartUpload), so the calls here are single-PUT recordings.
+ * CompleteMultipartUpload), so the calls here are single-PUT recordings; the multipart path is in
+ * multipart-no-overwrite.test.ts, against a double of S3's answers.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';

@@ -34,6 +34,20 @@ function json(statusCode: number, body: unknown): APIGatewayProxyStructuredResul
   };
 }
 
+/**
+ * A failure on our side (5xx): the caller gets a generic message and the request id that the log
+ * line of the failure carries, never the error's text: an S3 AccessDenied names the role's ARN,
+ * and with it the account id.
+ */
+function failureResponse(
+  statusCode: number,
+  error: string,
+  message: string,
+  requestId: string | undefined,
+): APIGatewayProxyStructuredResultV2 {
+  return json(statusCode, { error, message, ...(requestId ? { requestId } : {}) });
+}
+
 function errorResponse(error: WebhookError): APIGatewayProxyStructuredResultV2 {
   return json(error.statusCode, {
     error: error.code,
@@ -53,7 +67,12 @@ export function unavailableResponse(
 ): APIGatewayProxyStructuredResultV2 {
   if ((event.rawPath ?? event.requestContext?.http?.path) === '/answer')
     return json(200, buildFallbackNcco(greeting));
-  return json(503, { error: 'unavailable', message: 'the webhooks are not ready; retry later' });
+  return failureResponse(
+    503,
+    'unavailable',
+    'the webhooks are not ready; retry later',
+    event.requestContext?.requestId,
+  );
 }
 
 /**
@@ -150,7 +169,7 @@ export function createWebhookHandler(config: WebhookConfig, deps: WebhookDepende
     return json(200, buildFallbackNcco(config.greeting));
   }
 
-  async function callEvent(request: WebhookRequest) {
+  async function callEvent(request: WebhookRequest, requestId: string | undefined) {
     let params: Record<string, unknown> = {};
     try {
       authorize(request);
@@ -171,26 +190,35 @@ export function createWebhookHandler(config: WebhookConfig, deps: WebhookDepende
       count('EventFailures');
       logger.error('event not stored: Vonage will deliver it again', {
         callUuid: typeof params.uuid === 'string' ? params.uuid : null,
+        requestId,
         error,
       });
-      if (error instanceof WebhookError) return errorResponse(error);
-      return json(500, { error: 'internal', message: 'the event could not be processed' });
+      if (error instanceof WebhookError) {
+        return failureResponse(
+          error.statusCode,
+          error.code,
+          'the event could not be stored; deliver it again',
+          requestId,
+        );
+      }
+      return failureResponse(500, 'internal', 'the event could not be processed', requestId);
     }
   }
 
   return async (event) => {
     const isAnswer = (event.rawPath ?? event.requestContext?.http?.path) === '/answer';
+    const requestId = event.requestContext?.requestId;
     try {
       const request = readRequest(event);
       if (isAnswer && (request.method === 'GET' || request.method === 'POST'))
         return await answer(event, request);
-      if (request.path === '/event' && request.method === 'POST') return await callEvent(request);
+      if (request.path === '/event' && request.method === 'POST') return await callEvent(request, requestId);
       return refused(new NotFoundError(`no route for ${request.method} ${request.path}`), request);
     } catch (error) {
       // Only an event shape nothing above expected gets here; an answer must still get an NCCO.
       if (isAnswer) return fallback(error, event.queryStringParameters?.uuid);
-      logger.error('webhook failed', { path: event.rawPath, error });
-      return json(500, { error: 'internal', message: 'the request could not be processed' });
+      logger.error('webhook failed', { path: event.rawPath, requestId, error });
+      return failureResponse(500, 'internal', 'the request could not be processed', requestId);
     }
   };
 }

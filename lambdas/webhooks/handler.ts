@@ -80,6 +80,7 @@ export async function handler(
       metrics.addMetric('SecretsUnavailable', 'Count', 1);
       logger.error('webhooks unavailable: could not fetch or apply the secrets', {
         path: event.rawPath,
+        requestId: event.requestContext?.requestId,
         error,
       });
       return unavailableResponse(event, environment.greeting);

@@ -1,4 +1,13 @@
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PassThrough } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../common/s3-client.js';
 import { type FaultProxy, startFaultProxy } from '../../test-support/fault-proxy.js';
@@ -90,5 +99,121 @@ describe('fault proxy in front of a local S3 server', () => {
     const stats = proxy.stats();
     expect(stats.faulted.error503).toBeGreaterThanOrEqual(1);
     expect(stats.faulted.refuse).toBeGreaterThanOrEqual(1);
+  });
+});
+
+// The double of S3's conditional writes the multipart no-overwrite tests stand on: check its answers.
+describe('fault proxy answering conditional writes as S3 does', () => {
+  let s3: LocalS3;
+  let proxy: FaultProxy;
+  let client: S3Client;
+
+  beforeAll(async () => {
+    s3 = await startLocalS3();
+    proxy = await startFaultProxy({ target: s3.endpoint, conditionalWrites: { s3: s3.client } });
+    client = createS3Client({
+      endpoint: proxy.endpoint,
+      credentials: LOCAL_S3_CREDENTIALS,
+      overrides: { maxAttempts: 1 },
+    });
+  });
+
+  afterAll(async () => {
+    client.destroy();
+    await proxy.close();
+    await s3.close();
+  });
+
+  const read = async (key: string) => {
+    const object = await s3.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: key }));
+    return object.Body?.transformToString();
+  };
+  const putIfAbsent = (key: string, body: PutObjectCommand['input']['Body'], length?: number) =>
+    client.send(
+      new PutObjectCommand({
+        Bucket: s3.bucket,
+        Key: key,
+        Body: body,
+        IfNoneMatch: '*',
+        ...(length === undefined ? {} : { ContentLength: length }),
+      }),
+    );
+  /** A multipart upload of `body` in one part, ready to complete. */
+  const uploadOnePart = async (key: string, body: string) => {
+    const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: key }));
+    const { ETag } = await client.send(
+      new UploadPartCommand({ Bucket: s3.bucket, Key: key, UploadId, PartNumber: 1, Body: body }),
+    );
+    const complete = () =>
+      client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: s3.bucket,
+          Key: key,
+          UploadId,
+          MultipartUpload: { Parts: [{ PartNumber: 1, ETag }] },
+          IfNoneMatch: '*',
+        }),
+      );
+    return { uploadId: UploadId, complete };
+  };
+
+  it('PutObject with If-None-Match: * writes a free key and answers 412 on a taken one; a plain PUT overwrites', async () => {
+    await putIfAbsent('put-key', 'first');
+    await expect(putIfAbsent('put-key', 'second')).rejects.toMatchObject({
+      name: 'PreconditionFailed',
+      $metadata: { httpStatusCode: 412 },
+    });
+    expect(await read('put-key')).toBe('first');
+    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: 'put-key', Body: 'plain' }));
+    expect(await read('put-key')).toBe('plain');
+  });
+
+  it('CompleteMultipartUpload with If-None-Match: * completes onto a free key and answers 412 on a taken one', async () => {
+    await (await uploadOnePart('mpu-key', 'first')).complete();
+    expect(await read('mpu-key')).toBe('first');
+    const second = await uploadOnePart('mpu-key', 'second');
+    await expect(second.complete()).rejects.toMatchObject({
+      name: 'PreconditionFailed',
+      $metadata: { httpStatusCode: 412 },
+    });
+    expect(await read('mpu-key')).toBe('first');
+    // Aborted as S3 aborts one (s3rver cannot): gone afterwards.
+    await client.send(
+      new AbortMultipartUploadCommand({ Bucket: s3.bucket, Key: 'mpu-key', UploadId: second.uploadId }),
+    );
+    await expect(second.complete()).rejects.toMatchObject({ name: 'NoSuchUpload' });
+  });
+
+  it('answers 409 to a conditional write while another to the key is in flight', async () => {
+    const body = new PassThrough();
+    const before = proxy.stats().received;
+    const first = putIfAbsent('raced', body, 5);
+    // The first is held with its body half sent; the second meets it in flight.
+    body.write('fi');
+    while (proxy.stats().received === before) await new Promise((resolve) => setTimeout(resolve, 10));
+    await expect(putIfAbsent('raced', 'other')).rejects.toMatchObject({
+      name: 'ConditionalRequestConflict',
+      $metadata: { httpStatusCode: 409 },
+    });
+    body.end('rst');
+    await first;
+    expect(await read('raced')).toBe('first');
+  });
+
+  it('drops an upload whose Complete it answers 409: the upload must be made again', async () => {
+    const upload = await uploadOnePart('conflicted', 'lost');
+    proxy.setFault({ kind: 'conflict409', match: ({ method }) => method === 'POST' });
+    await expect(upload.complete()).rejects.toMatchObject({
+      name: 'ConditionalRequestConflict',
+      $metadata: { httpStatusCode: 409 },
+    });
+    proxy.setFault(undefined);
+    await expect(upload.complete()).rejects.toMatchObject({
+      name: 'NoSuchUpload',
+      $metadata: { httpStatusCode: 404 },
+    });
+    await expect(read('conflicted')).rejects.toMatchObject({ name: 'NoSuchKey' });
+    await (await uploadOnePart('conflicted', 'made again')).complete();
+    expect(await read('conflicted')).toBe('made again');
   });
 });
