@@ -9,6 +9,7 @@ import {
   recordingKey,
   recordingStem,
 } from '../../common/recording-keys.js';
+import { WAV_HEADER_BYTES } from '../../common/wav.js';
 import {
   type BatchIndex,
   deleteKeys,
@@ -21,7 +22,6 @@ import { abortEarlierUpload, storeInterrupted } from './recovery.js';
 import { type RetryPolicy, type TransferLimiter, withRetry } from './retry.js';
 import { reopenSpool } from './spool.js';
 import { RecordingExistsError } from './upload.js';
-import { WAV_HEADER_BYTES } from './wav.js';
 
 /** Recovering a call from its checkpoints failed; they stay for the next sweep. */
 export class SweepError extends Error {

@@ -16,6 +16,7 @@ import { bytesPerSecond, type SampleRate } from '../../common/audio-format.js';
 import { checkpointBatchKey, metadataKey, recordingKey } from '../../common/recording-keys.js';
 import type { RecordingMetadata } from '../../common/recording-metadata.js';
 import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../common/s3-client.js';
+import { wavHeader } from '../../common/wav.js';
 import { type FaultProxy, startFaultProxy } from '../../test-support/fault-proxy.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
 import { loopPcm, soxi, speechPcm } from '../../test-support/speech.js';
@@ -25,7 +26,6 @@ import { TransferLimiter } from '../src/retry.js';
 import { createRecorder, type Recorder } from '../src/server.js';
 import { writeJournal } from '../src/spool.js';
 import { sweepInflight } from '../src/sweeper.js';
-import { wavHeader } from '../src/wav.js';
 import { LogLines } from './log-lines.js';
 import {
   callUrl,

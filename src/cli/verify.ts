@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { bytesPerSecond, isSupportedSampleRate } from '../../common/audio-format.js';
 import type { RecordingMetadata } from '../../common/recording-metadata.js';
+import { parseWavHeader, WAV_HEADER_BYTES } from '../../common/wav.js';
 import {
   eventDays,
   getObjectStream,
@@ -12,7 +13,6 @@ import {
   readMetadata,
   type StoredCallEvent,
 } from './recording-store.js';
-import { parseWavHeader, WAV_HEADER_BYTES } from './wav-header.js';
 
 /** The checks `recordings verify` runs on every recording, in report order. */
 export const CHECKS = ['audio', 'metadata', 'wav-header', 'size', 'sha256', 'duration'] as const;

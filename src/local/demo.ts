@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
-import { WAV_HEADER_BYTES } from '../../fargate/src/wav.js';
+import { WAV_HEADER_BYTES } from '../../common/wav.js';
 import { SimulatorError } from '../simulator/errors.js';
 import { DEFAULT_SENTENCE, simulateCall } from '../simulator/simulate-call.js';
 import { describeStack, localStackCommand, type StartOptions, stackOptions } from './options.js';

@@ -2,8 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WAV_HEADER_BYTES, wavHeader } from '../../common/wav.js';
 import { soxi } from '../../test-support/speech.js';
-import { WAV_HEADER_BYTES, wavHeader } from '../src/wav.js';
 
 let dir: string;
 beforeAll(async () => {
