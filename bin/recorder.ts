@@ -1,5 +1,6 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { DEFAULT_STACK_NAME } from '../common/contract.js';
 import { CONFIG_KEYS, parseConfig, type RawConfig } from '../lib/config.js';
 import { RecorderStack } from '../lib/recorder-stack.js';
 
@@ -10,7 +11,7 @@ const raw: RawConfig = Object.fromEntries(CONFIG_KEYS.map((key) => [key, app.nod
 const region = process.env.CDK_DEFAULT_REGION ?? process.env.AWS_REGION;
 const config = parseConfig(raw, { region });
 
-new RecorderStack(app, 'CallRecorder', {
+new RecorderStack(app, DEFAULT_STACK_NAME, {
   config,
   description: 'Vonage call recorder: webhooks, websocket recorder and recordings bucket',
   // The CLI sets these from the AWS profile/environment; without credentials the account stays

@@ -7,11 +7,9 @@
  */
 
 import { Token } from 'aws-cdk-lib';
+import { type SampleRate, SUPPORTED_SAMPLE_RATES } from '../common/audio-format.js';
+import { DEFAULT_MAX_CALL_SECONDS, MAX_CALL_SECONDS_LIMIT } from '../common/contract.js';
 import { VPC_ORIGIN_REGIONS } from './vpc-origin-regions.js';
-
-/** Vonage streams linear PCM at these rates only. */
-export const SAMPLE_RATES = [8000, 16000, 24000] as const;
-export type SampleRate = (typeof SAMPLE_RATES)[number];
 
 /** Log retention periods CloudWatch Logs accepts (days). */
 export const LOG_RETENTION_DAYS = [
@@ -127,7 +125,7 @@ export const DEFAULTS = {
   greetingLanguage: 'en-US',
   greetingStyle: 0,
   sampleRate: 16000,
-  maxCallSeconds: 7200,
+  maxCallSeconds: DEFAULT_MAX_CALL_SECONDS,
   callTokenTtlSeconds: 300,
   signatureMaxAgeSeconds: 300,
   retentionDays: 365,
@@ -311,8 +309,8 @@ export function parseConfig(raw: RawConfig, target: DeployTarget = {}): Recorder
   const greetingLanguage =
     r.matching('greetingLanguage', LANGUAGE, 'a language tag such as en-US') ?? DEFAULTS.greetingLanguage;
   const greetingStyle = r.integer('greetingStyle', DEFAULTS.greetingStyle, 0, 99);
-  const sampleRate = r.oneOf('sampleRate', SAMPLE_RATES, DEFAULTS.sampleRate);
-  const maxCallSeconds = r.integer('maxCallSeconds', DEFAULTS.maxCallSeconds, 60, 7200);
+  const sampleRate = r.oneOf('sampleRate', SUPPORTED_SAMPLE_RATES, DEFAULTS.sampleRate);
+  const maxCallSeconds = r.integer('maxCallSeconds', DEFAULTS.maxCallSeconds, 60, MAX_CALL_SECONDS_LIMIT);
   const callTokenTtlSeconds = r.integer('callTokenTtlSeconds', DEFAULTS.callTokenTtlSeconds, 30, 3600);
   const signatureSecretArn = r.matching(
     'signatureSecretArn',

@@ -2,6 +2,7 @@ import { Annotations, CfnOutput, Stack, type StackProps, Validations } from 'aws
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { StackOutputs } from '../common/contract.js';
 import type { RecorderConfig } from './config.js';
 import { RecorderService } from './constructs/recorder-service.js';
 import { RecordingsBucket } from './constructs/recordings-bucket.js';
@@ -105,24 +106,24 @@ export class RecorderStack extends Stack {
       logLevel: config.logLevel,
     });
 
-    new CfnOutput(this, 'AnswerUrl', {
+    new CfnOutput(this, StackOutputs.answerUrl, {
       value: this.webhooks.answerUrl,
       description: 'Vonage application answer URL (method: AnswerMethod)',
     });
     // Signed answers must be POSTed, so that the JWT's payload_hash covers the call's uuid.
-    new CfnOutput(this, 'AnswerMethod', {
+    new CfnOutput(this, StackOutputs.answerMethod, {
       value: signatureSecret ? 'POST' : 'GET',
       description: 'HTTP method the Vonage application must use for the answer URL',
     });
-    new CfnOutput(this, 'EventUrl', {
+    new CfnOutput(this, StackOutputs.eventUrl, {
       value: this.webhooks.eventUrl,
       description: 'Vonage application event URL (POST)',
     });
-    new CfnOutput(this, 'RecorderUrl', {
+    new CfnOutput(this, StackOutputs.recorderUrl, {
       value: this.recorder.recorderUrl,
       description: 'Base URL of the recording websocket',
     });
-    new CfnOutput(this, 'RecordingsBucketName', {
+    new CfnOutput(this, StackOutputs.recordingsBucketName, {
       value: this.recordings.bucket.bucketName,
       description: 'Bucket holding recordings/ and events/',
     });

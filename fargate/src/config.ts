@@ -3,6 +3,13 @@
  * the variable, so a bad task definition fails fast with a clear log line.
  */
 
+import {
+  DEFAULT_MAX_CALL_SECONDS,
+  MAX_CALL_SECONDS_LIMIT,
+  RECORDER_PORT,
+  RecorderEnv,
+} from '../../common/contract.js';
+
 export interface RecorderConfig {
   readonly port: number;
   readonly host: string;
@@ -106,73 +113,80 @@ const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILE
 
 /** Reads the recorder's settings from `env` (see fargate/README.md for the list). */
 export function loadConfig(env: Env = process.env): RecorderConfig {
-  const callTokenSecret = secretReference(env, 'CALL_TOKEN_SECRET', 32);
-  if (!callTokenSecret) throw new ConfigError('CALL_TOKEN_SECRET', 'or CALL_TOKEN_SECRET_ARN is required');
-  const vonageSignatureSecret = secretReference(env, 'VONAGE_SIGNATURE_SECRET', 1);
-  const s3Endpoint = env.S3_ENDPOINT?.trim() || undefined;
+  const callTokenSecret = secretReference(env, RecorderEnv.callTokenSecret, 32);
+  if (!callTokenSecret)
+    throw new ConfigError(RecorderEnv.callTokenSecret, `or ${RecorderEnv.callTokenSecretArn} is required`);
+  const vonageSignatureSecret = secretReference(env, RecorderEnv.vonageSignatureSecret, 1);
+  const s3Endpoint = env[RecorderEnv.s3Endpoint]?.trim() || undefined;
   if (s3Endpoint !== undefined && !/^https?:\/\/[^/]+/.test(s3Endpoint)) {
     throw new ConfigError('S3_ENDPOINT', `must be an http(s) URL, got ${JSON.stringify(s3Endpoint)}`);
   }
-  const logLevel = (env.LOG_LEVEL ?? env.POWERTOOLS_LOG_LEVEL ?? 'INFO').trim().toUpperCase();
+  const logLevel = (env[RecorderEnv.logLevel] ?? env.POWERTOOLS_LOG_LEVEL ?? 'INFO').trim().toUpperCase();
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError(
-      'LOG_LEVEL',
+      RecorderEnv.logLevel,
       `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`,
     );
   }
-  const idleTimeoutSeconds = wholeNumber(env, 'IDLE_TIMEOUT_SECONDS', 30, 1, 3600);
-  const checkpointSeconds = wholeNumber(env, 'CHECKPOINT_SECONDS', 10, 0, 300);
+  const idleTimeoutSeconds = wholeNumber(env, RecorderEnv.idleTimeoutSeconds, 30, 1, 3600);
+  const checkpointSeconds = wholeNumber(env, RecorderEnv.checkpointSeconds, 10, 0, 300);
   // A running task with calls writes a checkpoint batch or its heartbeat every interval, so three
   // missed intervals mean it is gone (the idle timeout on top is margin kept from before heartbeats).
   const inflightStaleSeconds = wholeNumber(
     env,
-    'INFLIGHT_STALE_SECONDS',
+    RecorderEnv.inflightStaleSeconds,
     3 * checkpointSeconds + idleTimeoutSeconds,
     1,
     86_400,
   );
   if (inflightStaleSeconds < 2 * checkpointSeconds) {
     throw new ConfigError(
-      'INFLIGHT_STALE_SECONDS',
+      RecorderEnv.inflightStaleSeconds,
       `must be at least twice CHECKPOINT_SECONDS (${checkpointSeconds}), got ${inflightStaleSeconds}`,
     );
   }
-  const drainTimeoutSeconds = wholeNumber(env, 'DRAIN_TIMEOUT_SECONDS', 100, 0, 110);
-  const stopTimeoutSeconds = wholeNumber(env, 'STOP_TIMEOUT_SECONDS', 120, 2, 86_400);
+  const drainTimeoutSeconds = wholeNumber(env, RecorderEnv.drainTimeoutSeconds, 100, 0, 110);
+  const stopTimeoutSeconds = wholeNumber(env, RecorderEnv.stopTimeoutSeconds, 120, 2, 86_400);
   if (drainTimeoutSeconds >= stopTimeoutSeconds) {
     throw new ConfigError(
-      'DRAIN_TIMEOUT_SECONDS',
+      RecorderEnv.drainTimeoutSeconds,
       `must be less than STOP_TIMEOUT_SECONDS (${stopTimeoutSeconds}), got ${drainTimeoutSeconds}`,
     );
   }
-  const bucket = required(env, 'RECORDINGS_BUCKET');
+  const bucket = required(env, RecorderEnv.recordingsBucket);
   return {
     // 0 picks a free port (tests).
-    port: wholeNumber(env, 'PORT', 8080, 0, 65535),
-    host: env.HOST?.trim() || '0.0.0.0',
+    port: wholeNumber(env, RecorderEnv.port, RECORDER_PORT, 0, 65535),
+    host: env[RecorderEnv.host]?.trim() || '0.0.0.0',
     bucket,
-    checkpointBucket: env.CHECKPOINT_BUCKET?.trim() || bucket,
+    checkpointBucket: env[RecorderEnv.checkpointBucket]?.trim() || bucket,
     callTokenSecret,
     vonageSignatureSecret,
-    signatureMaxAgeSeconds: wholeNumber(env, 'SIGNATURE_MAX_AGE_SECONDS', 300, 10, 3600),
+    signatureMaxAgeSeconds: wholeNumber(env, RecorderEnv.signatureMaxAgeSeconds, 300, 10, 3600),
     s3Endpoint,
     region: env.AWS_REGION?.trim() || undefined,
-    scratchDir: env.SCRATCH_DIR?.trim() || '/scratch',
+    scratchDir: env[RecorderEnv.scratchDir]?.trim() || '/scratch',
     // Fargate stops a task 120 s after SIGTERM: the drain must end before, finalization included.
     drainTimeoutMs: drainTimeoutSeconds * 1000,
     stopTimeoutMs: stopTimeoutSeconds * 1000,
     idleTimeoutMs: idleTimeoutSeconds * 1000,
-    maxCallSeconds: wholeNumber(env, 'MAX_CALL_SECONDS', 7200, 1, 7200),
+    maxCallSeconds: wholeNumber(
+      env,
+      RecorderEnv.maxCallSeconds,
+      DEFAULT_MAX_CALL_SECONDS,
+      1,
+      MAX_CALL_SECONDS_LIMIT,
+    ),
     // The stack sets it from the task size (lib/capacity.ts); 500 is what one core was measured to carry.
-    maxCalls: wholeNumber(env, 'MAX_CALLS', 500, 1, 100_000),
+    maxCalls: wholeNumber(env, RecorderEnv.maxCalls, 500, 1, 100_000),
     maxAudioSpeed: decimal(
       env,
-      'MAX_AUDIO_SPEED',
+      RecorderEnv.maxAudioSpeed,
       1.25,
       (v) => v === 0 || v >= 1,
       '0 (off) or a number of at least 1',
     ),
-    audioBurstSeconds: wholeNumber(env, 'AUDIO_BURST_SECONDS', 120, 1, 7200),
+    audioBurstSeconds: wholeNumber(env, RecorderEnv.audioBurstSeconds, 120, 1, 7200),
     checkpointSeconds,
     inflightStaleSeconds,
     logLevel,

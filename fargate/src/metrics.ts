@@ -1,4 +1,5 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { MetricNames } from '../../common/contract.js';
 
 /** What the recorder reports. The stack's auto scaling tracks `ActiveCalls` (average per task). */
 export interface RecorderMetrics {
@@ -42,8 +43,8 @@ export class EmfRecorderMetrics implements RecorderMetrics {
 
   constructor(options: { namespace?: string; serviceName?: string } = {}) {
     this.#metrics = new Metrics({
-      namespace: options.namespace ?? process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'CallRecorder',
-      serviceName: options.serviceName ?? process.env.POWERTOOLS_SERVICE_NAME ?? 'recorder',
+      namespace: options.namespace ?? process.env.POWERTOOLS_METRICS_NAMESPACE ?? MetricNames.namespace,
+      serviceName: options.serviceName ?? process.env.POWERTOOLS_SERVICE_NAME ?? MetricNames.recorderService,
     });
   }
 
@@ -74,7 +75,7 @@ export class EmfRecorderMetrics implements RecorderMetrics {
   }
 
   publish(): void {
-    this.#metrics.addMetric('ActiveCalls', MetricUnit.Count, this.#active);
+    this.#metrics.addMetric(MetricNames.activeCalls, MetricUnit.Count, this.#active);
     this.#metrics.addMetric('CallsStarted', MetricUnit.Count, this.#started);
     this.#metrics.addMetric('CallsFinished', MetricUnit.Count, this.#finished);
     this.#metrics.addMetric('CallsFailed', MetricUnit.Count, this.#failed);

@@ -11,6 +11,7 @@ import type { Duplex } from 'node:stream';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { CALL_PATH_PREFIX, DEFAULT_MAX_CALL_SECONDS } from '../../common/contract.js';
 import { isValidCallUuid } from '../../common/recording-keys.js';
 import { CachedSecret, fixedSecret } from '../../common/secret-versions.js';
 import { AdmissionControl, type AudioRateOptions, type FreeSpaceSource } from './admission.js';
@@ -53,7 +54,7 @@ export interface RecorderOptions {
   readonly maxPayloadBytes?: number;
   /** Multipart part size; real S3 needs at least 5 MiB. @default 5242880 */
   readonly partSizeBytes?: number;
-  /** Longest call, in audio or wall time; then closed with 4413. @default 7200 */
+  /** Longest call, in audio or wall time; then closed with 4413. @default DEFAULT_MAX_CALL_SECONDS (7200) */
   readonly maxCallSeconds?: number;
   /** Most calls not yet stored at once; the upgrade over it gets 503. @default no cap (main.ts sets MAX_CALLS) */
   readonly maxCalls?: number;
@@ -132,7 +133,8 @@ export class HandshakeRefusedError extends Error {
   }
 }
 
-const CALL_PATH = /^\/calls\/([^/]+)$/;
+/** `/calls/<uuid>`: exactly one path segment after the prefix. */
+const CALL_PATH = new RegExp(`^${CALL_PATH_PREFIX}([^/]+)$`);
 
 function cachedSecret(secret: string | CachedSecret): CachedSecret {
   return typeof secret === 'string' ? new CachedSecret(fixedSecret(secret)) : secret;
@@ -169,7 +171,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
   const metrics = options.metrics ?? noMetrics;
   const taskProtection =
     options.taskProtection ??
-    new EcsTaskProtection({ logger, maxCallSeconds: options.maxCallSeconds ?? 7200 });
+    new EcsTaskProtection({ logger, maxCallSeconds: options.maxCallSeconds ?? DEFAULT_MAX_CALL_SECONDS });
   const drainTimeoutMs = positive('drainTimeoutMs', options.drainTimeoutMs ?? 100_000);
   const heartbeatIntervalMs = positive('heartbeatIntervalMs', options.heartbeatIntervalMs ?? 15_000);
   const partSizeBytes = positive('partSizeBytes', options.partSizeBytes ?? MIN_PART_BYTES);
@@ -177,7 +179,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
     scratchDir: options.scratchDir,
     partSizeBytes,
     idleTimeoutMs: positive('idleTimeoutMs', options.idleTimeoutMs ?? 30_000),
-    maxCallMs: positive('maxCallSeconds', options.maxCallSeconds ?? 7200) * 1000,
+    maxCallMs: positive('maxCallSeconds', options.maxCallSeconds ?? DEFAULT_MAX_CALL_SECONDS) * 1000,
     spoolFlushBytes: positive('spoolFlushBytes', options.spoolFlushBytes ?? 32 * 1024),
     spoolFlushIntervalMs: positive('spoolFlushIntervalMs', options.spoolFlushIntervalMs ?? 1000),
     maxTextEvents: options.maxTextEvents ?? 1000,

@@ -1,4 +1,5 @@
 import { isSupportedSampleRate, type SampleRate } from '../../common/audio-format.js';
+import { MAX_CALL_SECONDS_LIMIT } from '../../common/contract.js';
 import { ConfigurationError } from './errors.js';
 
 /** The greeting Vonage speaks before the call is connected to the recorder (an NCCO `talk`). */
@@ -40,9 +41,6 @@ export interface WebhookConfig {
   readonly signatureMaxAgeSeconds: number;
 }
 
-/** Vonage refuses a connect `limit` above two hours. */
-export const MAX_CONNECT_LIMIT_SECONDS = 7200;
-
 function positiveInteger(name: string, value: number, max = Number.MAX_SAFE_INTEGER): void {
   if (!Number.isInteger(value) || value <= 0 || value > max) {
     throw new ConfigurationError(`${name} must be a whole number from 1 to ${max}, got ${value}`);
@@ -79,7 +77,7 @@ export function validateWebhookConfig(config: WebhookConfig): WebhookConfig {
   if (!isSupportedSampleRate(config.sampleRate)) {
     throw new ConfigurationError(`sampleRate must be 8000, 16000 or 24000, got ${config.sampleRate}`);
   }
-  positiveInteger('maxCallSeconds', config.maxCallSeconds, MAX_CONNECT_LIMIT_SECONDS);
+  positiveInteger('maxCallSeconds', config.maxCallSeconds, MAX_CALL_SECONDS_LIMIT);
   positiveInteger('tokenTtlSeconds', config.tokenTtlSeconds);
   positiveInteger('signatureMaxAgeSeconds', config.signatureMaxAgeSeconds);
   return config;

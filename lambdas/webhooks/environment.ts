@@ -1,4 +1,5 @@
 import type { SampleRate } from '../../common/audio-format.js';
+import { DEFAULT_MAX_CALL_SECONDS, WebhooksEnv } from '../../common/contract.js';
 import { ConfigurationError } from './errors.js';
 
 /** The Lambda's settings from its environment: secrets are referenced by ARN, never by value. */
@@ -44,19 +45,19 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number
  */
 export function readWebhookEnvironment(env: NodeJS.ProcessEnv): WebhookEnvironment {
   return {
-    bucket: required(env, 'RECORDINGS_BUCKET'),
-    recorderUrl: required(env, 'RECORDER_URL'),
-    callTokenSecretArn: required(env, 'CALL_TOKEN_SECRET_ARN'),
-    signatureSecretArn: optional(env, 'VONAGE_SIGNATURE_SECRET_ARN'),
+    bucket: required(env, WebhooksEnv.recordingsBucket),
+    recorderUrl: required(env, WebhooksEnv.recorderUrl),
+    callTokenSecretArn: required(env, WebhooksEnv.callTokenSecretArn),
+    signatureSecretArn: optional(env, WebhooksEnv.vonageSignatureSecretArn),
     greeting: {
-      text: optional(env, 'GREETING_TEXT') ?? DEFAULT_GREETING,
-      language: optional(env, 'GREETING_LANGUAGE') ?? 'en-US',
-      style: integer(env, 'GREETING_STYLE', 0),
+      text: optional(env, WebhooksEnv.greetingText) ?? DEFAULT_GREETING,
+      language: optional(env, WebhooksEnv.greetingLanguage) ?? 'en-US',
+      style: integer(env, WebhooksEnv.greetingStyle, 0),
     },
-    sampleRate: integer(env, 'SAMPLE_RATE', 16000) as SampleRate,
-    maxCallSeconds: integer(env, 'MAX_CALL_SECONDS', 7200),
-    tokenTtlSeconds: integer(env, 'CALL_TOKEN_TTL_SECONDS', 300),
-    signatureMaxAgeSeconds: integer(env, 'SIGNATURE_MAX_AGE_SECONDS', 300),
-    s3Endpoint: optional(env, 'S3_ENDPOINT'),
+    sampleRate: integer(env, WebhooksEnv.sampleRate, 16000) as SampleRate,
+    maxCallSeconds: integer(env, WebhooksEnv.maxCallSeconds, DEFAULT_MAX_CALL_SECONDS),
+    tokenTtlSeconds: integer(env, WebhooksEnv.callTokenTtlSeconds, 300),
+    signatureMaxAgeSeconds: integer(env, WebhooksEnv.signatureMaxAgeSeconds, 300),
+    s3Endpoint: optional(env, WebhooksEnv.s3Endpoint),
   };
 }

@@ -58,22 +58,22 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import {
+  CALL_PATH_PREFIX,
+  DEFAULT_MAX_CALL_SECONDS,
+  MetricNames,
+  RECORDER_PORT,
+  RecorderEnv,
+} from '../../common/contract.js';
+import { INFLIGHT_PREFIX, RECORDINGS_PREFIX } from '../../common/recording-keys.js';
 import { taskCapacity } from '../capacity.js';
 import { nagRef } from '../nag.js';
-import { INFLIGHT_PREFIX, LOAD_BALANCER_LOGS_PREFIX, RECORDINGS_PREFIX } from './recordings-bucket.js';
+import { LOAD_BALANCER_LOGS_PREFIX } from './recordings-bucket.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
-/** The recorder listens here (see fargate/src/main.ts). */
-export const RECORDER_PORT = 8080;
 /** Writable volume for in-progress audio; everything else in the container is read-only. */
 export const SCRATCH_DIR = '/scratch';
-/** EMF metric the recorder publishes; auto scaling tracks its per-task average. */
-export const ACTIVE_CALLS_METRIC = {
-  namespace: 'CallRecorder',
-  metricName: 'ActiveCalls',
-  service: 'recorder',
-};
 
 /**
  * Only what the recorder image is built from goes into the Docker build context (the repository
@@ -168,7 +168,7 @@ export interface RecorderServiceProps {
   readonly drainSeconds?: number;
   /**
    * Longest call (seconds), passed to the recorder.
-   * @default 7200
+   * @default DEFAULT_MAX_CALL_SECONDS (7200)
    */
   readonly maxCallSeconds?: number;
   /**
@@ -263,7 +263,7 @@ export class RecorderService extends Construct {
 
     this.cluster = new Cluster(this, 'Cluster', { vpc, containerInsightsV2: ContainerInsights.ENABLED });
 
-    const maxCallSeconds = props.maxCallSeconds ?? 7200;
+    const maxCallSeconds = props.maxCallSeconds ?? DEFAULT_MAX_CALL_SECONDS;
     // The per-task call cap and the scratch disk it needs (the arithmetic is in lib/capacity.ts).
     const capacity = taskCapacity({
       cpu: props.cpu ?? 512,
@@ -311,26 +311,26 @@ export class RecorderService extends Construct {
         }),
       }),
       environment: {
-        PORT: String(RECORDER_PORT),
-        RECORDINGS_BUCKET: props.bucket.bucketName,
-        CHECKPOINT_BUCKET: checkpointBucket.bucketName,
-        SCRATCH_DIR,
-        DRAIN_TIMEOUT_SECONDS: String(drainSeconds),
+        [RecorderEnv.port]: String(RECORDER_PORT),
+        [RecorderEnv.recordingsBucket]: props.bucket.bucketName,
+        [RecorderEnv.checkpointBucket]: checkpointBucket.bucketName,
+        [RecorderEnv.scratchDir]: SCRATCH_DIR,
+        [RecorderEnv.drainTimeoutSeconds]: String(drainSeconds),
         // The recorder exits just before SIGKILL, naming any recordings S3 has not taken yet.
-        STOP_TIMEOUT_SECONDS: String(STOP_TIMEOUT.toSeconds()),
-        MAX_CALL_SECONDS: String(maxCallSeconds),
-        MAX_CALLS: String(capacity.maxCalls),
-        CHECKPOINT_SECONDS: String(props.checkpointSeconds ?? 10),
-        LOG_LEVEL: props.logLevel ?? 'INFO',
-        POWERTOOLS_SERVICE_NAME: ACTIVE_CALLS_METRIC.service,
-        POWERTOOLS_METRICS_NAMESPACE: ACTIVE_CALLS_METRIC.namespace,
+        [RecorderEnv.stopTimeoutSeconds]: String(STOP_TIMEOUT.toSeconds()),
+        [RecorderEnv.maxCallSeconds]: String(maxCallSeconds),
+        [RecorderEnv.maxCalls]: String(capacity.maxCalls),
+        [RecorderEnv.checkpointSeconds]: String(props.checkpointSeconds ?? 10),
+        [RecorderEnv.logLevel]: props.logLevel ?? 'INFO',
+        POWERTOOLS_SERVICE_NAME: MetricNames.recorderService,
+        POWERTOOLS_METRICS_NAMESPACE: MetricNames.namespace,
         // By ARN, not injected by ECS: an injected value is fixed for the task's life, so a
         // rotated secret would refuse calls until every task was replaced.
-        CALL_TOKEN_SECRET_ARN: props.callTokenSecret.secretArn,
+        [RecorderEnv.callTokenSecretArn]: props.callTokenSecret.secretArn,
         ...(props.signatureSecret
           ? {
-              VONAGE_SIGNATURE_SECRET_ARN: props.signatureSecret.secretArn,
-              SIGNATURE_MAX_AGE_SECONDS: String(props.signatureMaxAgeSeconds ?? 300),
+              [RecorderEnv.vonageSignatureSecretArn]: props.signatureSecret.secretArn,
+              [RecorderEnv.signatureMaxAgeSeconds]: String(props.signatureMaxAgeSeconds ?? 300),
             }
           : {}),
       },
@@ -494,7 +494,7 @@ export class RecorderService extends Construct {
     const callsRule = new ApplicationListenerRule(listener, 'CallsRule', {
       listener,
       priority: 10,
-      conditions: [ListenerCondition.pathPatterns(['/calls/*'])],
+      conditions: [ListenerCondition.pathPatterns([`${CALL_PATH_PREFIX}*`])],
       action: ListenerAction.weightedForward([
         { targetGroup, weight: 1 },
         { targetGroup: greenTargetGroup, weight: 0 },
@@ -551,9 +551,9 @@ export class RecorderService extends Construct {
     });
     scaling.scaleToTrackCustomMetric('ActiveCallsPerTask', {
       metric: new Metric({
-        namespace: ACTIVE_CALLS_METRIC.namespace,
-        metricName: ACTIVE_CALLS_METRIC.metricName,
-        dimensionsMap: { service: ACTIVE_CALLS_METRIC.service },
+        namespace: MetricNames.namespace,
+        metricName: MetricNames.activeCalls,
+        dimensionsMap: { service: MetricNames.recorderService },
         statistic: 'Average',
         period: Duration.minutes(1),
       }),

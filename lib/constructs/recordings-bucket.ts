@@ -12,13 +12,8 @@ import {
   StorageClass,
 } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { EVENTS_PREFIX, INFLIGHT_PREFIX, RECORDINGS_PREFIX } from '../../common/recording-keys.js';
 
-/** Key prefix of recordings (WAV + metadata JSON); see `common/recording-keys.ts`. */
-export const RECORDINGS_PREFIX = 'recordings/';
-/** Key prefix of the Vonage event audit trail; see `common/recording-keys.ts`. */
-export const EVENTS_PREFIX = 'events/';
-/** Key prefix of live calls' audio checkpoints; see `common/recording-keys.ts`. */
-export const INFLIGHT_PREFIX = 'inflight/';
 /**
  * Checkpoints of a call are deleted once its recording is stored, or swept into a recording
  * within minutes of a crash; this expiry is only the safety net for anything left over.

@@ -10,8 +10,9 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { DEFAULT_MAX_CALL_SECONDS, MetricNames, WebhooksEnv } from '../../common/contract.js';
+import { EVENTS_PREFIX } from '../../common/recording-keys.js';
 import { nagRef } from '../nag.js';
-import { EVENTS_PREFIX } from './recordings-bucket.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -36,7 +37,7 @@ export interface WebhookApiProps {
   readonly sampleRate?: number;
   /**
    * Longest call, in seconds (the NCCO connect `limit`).
-   * @default 7200
+   * @default DEFAULT_MAX_CALL_SECONDS (7200)
    */
   readonly maxCallSeconds?: number;
   /**
@@ -110,19 +111,21 @@ export class WebhookApi extends Construct {
       logGroup: functionLogs,
       description: 'Vonage answer and event webhooks',
       environment: {
-        RECORDINGS_BUCKET: props.bucket.bucketName,
-        RECORDER_URL: props.recorderUrl,
-        CALL_TOKEN_SECRET_ARN: props.callTokenSecret.secretArn,
-        ...(props.signatureSecret ? { VONAGE_SIGNATURE_SECRET_ARN: props.signatureSecret.secretArn } : {}),
-        GREETING_TEXT: props.greeting.text,
-        GREETING_LANGUAGE: props.greeting.language,
-        GREETING_STYLE: String(props.greeting.style),
-        SAMPLE_RATE: String(props.sampleRate ?? 16000),
-        MAX_CALL_SECONDS: String(props.maxCallSeconds ?? 7200),
-        CALL_TOKEN_TTL_SECONDS: String(props.callTokenTtlSeconds ?? 300),
-        SIGNATURE_MAX_AGE_SECONDS: String(props.signatureMaxAgeSeconds ?? 300),
-        POWERTOOLS_SERVICE_NAME: 'webhooks',
-        POWERTOOLS_METRICS_NAMESPACE: 'CallRecorder',
+        [WebhooksEnv.recordingsBucket]: props.bucket.bucketName,
+        [WebhooksEnv.recorderUrl]: props.recorderUrl,
+        [WebhooksEnv.callTokenSecretArn]: props.callTokenSecret.secretArn,
+        ...(props.signatureSecret
+          ? { [WebhooksEnv.vonageSignatureSecretArn]: props.signatureSecret.secretArn }
+          : {}),
+        [WebhooksEnv.greetingText]: props.greeting.text,
+        [WebhooksEnv.greetingLanguage]: props.greeting.language,
+        [WebhooksEnv.greetingStyle]: String(props.greeting.style),
+        [WebhooksEnv.sampleRate]: String(props.sampleRate ?? 16000),
+        [WebhooksEnv.maxCallSeconds]: String(props.maxCallSeconds ?? DEFAULT_MAX_CALL_SECONDS),
+        [WebhooksEnv.callTokenTtlSeconds]: String(props.callTokenTtlSeconds ?? 300),
+        [WebhooksEnv.signatureMaxAgeSeconds]: String(props.signatureMaxAgeSeconds ?? 300),
+        POWERTOOLS_SERVICE_NAME: MetricNames.webhooksService,
+        POWERTOOLS_METRICS_NAMESPACE: MetricNames.namespace,
         POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
         // Stack traces point at the TypeScript sources through the bundled source map.
         NODE_OPTIONS: '--enable-source-maps',

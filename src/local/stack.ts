@@ -9,6 +9,7 @@ import type { LogLevel } from '@aws-lambda-powertools/logger/types';
 import type { S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 import type { SampleRate } from '../../common/audio-format.js';
+import { DEFAULT_MAX_CALL_SECONDS } from '../../common/contract.js';
 import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../common/s3-client.js';
 import { createRecorder, type Recorder } from '../../fargate/src/server.js';
 import type { TaskProtection } from '../../fargate/src/task-protection.js';
@@ -50,7 +51,7 @@ export interface LocalStackOptions {
   readonly sampleRate?: SampleRate;
   /** @default 'This call is recorded.' */
   readonly greeting?: string;
-  /** @default 7200 */
+  /** @default DEFAULT_MAX_CALL_SECONDS (7200) */
   readonly maxCallSeconds?: number;
   /** How long Ctrl-C lets live calls go on before closing them. @default 10000 */
   readonly drainTimeoutMs?: number;
@@ -204,7 +205,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(options.signatureSecret ? { vonageSignatureSecret: options.signatureSecret } : {}),
       scratchDir,
       drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
-      maxCallSeconds: options.maxCallSeconds ?? 7200,
+      maxCallSeconds: options.maxCallSeconds ?? DEFAULT_MAX_CALL_SECONDS,
       logger: new Logger({ serviceName: 'recorder', logLevel }),
       taskProtection: NO_TASK_PROTECTION,
     });
@@ -256,7 +257,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(options.signatureSecret ? { signatureSecret: options.signatureSecret } : {}),
       greeting: { text: options.greeting ?? LOCAL_DEFAULTS.greeting, language: 'en-US', style: 0 },
       sampleRate: options.sampleRate ?? LOCAL_DEFAULTS.sampleRate,
-      maxCallSeconds: options.maxCallSeconds ?? 7200,
+      maxCallSeconds: options.maxCallSeconds ?? DEFAULT_MAX_CALL_SECONDS,
       tokenTtlSeconds: 300,
       signatureMaxAgeSeconds: 300,
     };

@@ -1,0 +1,81 @@
+/**
+ * What crosses a boundary between the stack (`lib/`), the webhooks Lambda, the recorder container
+ * and the tools: environment-variable names, shared limits and defaults, the websocket path, metric
+ * and output names. Each side imports the name from here instead of spelling it again, so renaming
+ * one is a change in one place that the compiler follows everywhere. Key prefixes live with the key
+ * layout (`recording-keys.ts`), sample rates with the audio format (`audio-format.ts`).
+ */
+
+/** The longest call Vonage's connect action allows (its `limit`), and so the recorder's cap. */
+export const MAX_CALL_SECONDS_LIMIT = 7200;
+/** A call's length cap when nothing else is configured. */
+export const DEFAULT_MAX_CALL_SECONDS = MAX_CALL_SECONDS_LIMIT;
+
+/** The recorder's websocket endpoint for one call is `<recorder URL>/calls/<call uuid>?token=…`. */
+export const CALL_PATH_PREFIX = '/calls/';
+/** The port the recorder container listens on. */
+export const RECORDER_PORT = 8080;
+
+/** Environment of the recorder container: what the stack sets and `fargate/src/config.ts` reads. */
+export const RecorderEnv = {
+  port: 'PORT',
+  host: 'HOST',
+  recordingsBucket: 'RECORDINGS_BUCKET',
+  checkpointBucket: 'CHECKPOINT_BUCKET',
+  scratchDir: 'SCRATCH_DIR',
+  s3Endpoint: 'S3_ENDPOINT',
+  /** The per-call token key by value (local runs); `…_ARN` names it in Secrets Manager. */
+  callTokenSecret: 'CALL_TOKEN_SECRET',
+  callTokenSecretArn: 'CALL_TOKEN_SECRET_ARN',
+  vonageSignatureSecret: 'VONAGE_SIGNATURE_SECRET',
+  vonageSignatureSecretArn: 'VONAGE_SIGNATURE_SECRET_ARN',
+  signatureMaxAgeSeconds: 'SIGNATURE_MAX_AGE_SECONDS',
+  drainTimeoutSeconds: 'DRAIN_TIMEOUT_SECONDS',
+  stopTimeoutSeconds: 'STOP_TIMEOUT_SECONDS',
+  idleTimeoutSeconds: 'IDLE_TIMEOUT_SECONDS',
+  maxCallSeconds: 'MAX_CALL_SECONDS',
+  maxCalls: 'MAX_CALLS',
+  maxAudioSpeed: 'MAX_AUDIO_SPEED',
+  audioBurstSeconds: 'AUDIO_BURST_SECONDS',
+  checkpointSeconds: 'CHECKPOINT_SECONDS',
+  inflightStaleSeconds: 'INFLIGHT_STALE_SECONDS',
+  logLevel: 'LOG_LEVEL',
+} as const;
+
+/** Environment of the webhooks Lambda: what the stack sets and `lambdas/webhooks/environment.ts` reads. */
+export const WebhooksEnv = {
+  recordingsBucket: 'RECORDINGS_BUCKET',
+  recorderUrl: 'RECORDER_URL',
+  callTokenSecretArn: 'CALL_TOKEN_SECRET_ARN',
+  vonageSignatureSecretArn: 'VONAGE_SIGNATURE_SECRET_ARN',
+  greetingText: 'GREETING_TEXT',
+  greetingLanguage: 'GREETING_LANGUAGE',
+  greetingStyle: 'GREETING_STYLE',
+  sampleRate: 'SAMPLE_RATE',
+  maxCallSeconds: 'MAX_CALL_SECONDS',
+  callTokenTtlSeconds: 'CALL_TOKEN_TTL_SECONDS',
+  signatureMaxAgeSeconds: 'SIGNATURE_MAX_AGE_SECONDS',
+  s3Endpoint: 'S3_ENDPOINT',
+} as const;
+
+/** CloudWatch metrics (EMF): the namespace both runtimes publish to, and what the stack scales on. */
+export const MetricNames = {
+  namespace: 'CallRecorder',
+  recorderService: 'recorder',
+  webhooksService: 'webhooks',
+  /** Open and finalizing calls of one recorder task; auto scaling tracks its per-task average. */
+  activeCalls: 'ActiveCalls',
+} as const;
+
+/** The stack's CloudFormation outputs, read by `configure-vonage`, `recordings` and the simulator. */
+export const StackOutputs = {
+  answerUrl: 'AnswerUrl',
+  answerMethod: 'AnswerMethod',
+  eventUrl: 'EventUrl',
+  recorderUrl: 'RecorderUrl',
+  recordingsBucketName: 'RecordingsBucketName',
+} as const;
+export type StackOutputName = (typeof StackOutputs)[keyof typeof StackOutputs];
+
+/** The stack's name when none is given. */
+export const DEFAULT_STACK_NAME = 'CallRecorder';
