@@ -213,7 +213,7 @@ function show(value: unknown): string {
 class Reader {
   readonly problems: string[] = [];
 
-  constructor(private readonly raw: RawConfig) {}
+  constructor(readonly raw: RawConfig) {}
 
   has(key: ConfigKey): boolean {
     const value = this.raw[key];
@@ -294,23 +294,39 @@ export interface DeployTarget {
   readonly region?: string;
 }
 
-/**
- * Validates raw context and fills in defaults.
- *
- * @throws {ConfigError} naming each bad key and the value it was given.
- */
-export function parseConfig(raw: RawConfig, target: DeployTarget = {}): RecorderConfig {
-  const r = new Reader(raw);
+type Section<K extends keyof RecorderConfig> = Pick<RecorderConfig, K>;
 
+/** What the caller hears and how long a call may last. */
+function readCall(
+  r: Reader,
+): Section<'greetingText' | 'greetingLanguage' | 'greetingStyle' | 'sampleRate' | 'maxCallSeconds'> {
   const greetingText = r.string('greetingText', DEFAULTS.greetingText).trim();
   if (greetingText === '' || greetingText.length > MAX_GREETING_CHARS) {
-    r.problem(`greetingText must be 1 to ${MAX_GREETING_CHARS} characters, got ${show(raw.greetingText)}`);
+    r.problem(`greetingText must be 1 to ${MAX_GREETING_CHARS} characters, got ${show(r.raw.greetingText)}`);
   }
-  const greetingLanguage =
-    r.matching('greetingLanguage', LANGUAGE, 'a language tag such as en-US') ?? DEFAULTS.greetingLanguage;
-  const greetingStyle = r.integer('greetingStyle', DEFAULTS.greetingStyle, 0, 99);
-  const sampleRate = r.oneOf('sampleRate', SUPPORTED_SAMPLE_RATES, DEFAULTS.sampleRate);
-  const maxCallSeconds = r.integer('maxCallSeconds', DEFAULTS.maxCallSeconds, 60, MAX_CALL_SECONDS_LIMIT);
+  return {
+    greetingText,
+    greetingLanguage:
+      r.matching('greetingLanguage', LANGUAGE, 'a language tag such as en-US') ?? DEFAULTS.greetingLanguage,
+    greetingStyle: r.integer('greetingStyle', DEFAULTS.greetingStyle, 0, 99),
+    sampleRate: r.oneOf('sampleRate', SUPPORTED_SAMPLE_RATES, DEFAULTS.sampleRate),
+    maxCallSeconds: r.integer('maxCallSeconds', DEFAULTS.maxCallSeconds, 60, MAX_CALL_SECONDS_LIMIT),
+  };
+}
+
+const SIGNATURE_SECRET_REQUIRED =
+  'signatureSecretArn is required: it lets the stack check that webhooks and websocket handshakes come from Vonage. ' +
+  'Store your Vonage signature secret (Dashboard → API settings) in Secrets Manager, reading it from a file rather than the command line: ' +
+  '`aws secretsmanager create-secret --name vonage-signature-secret --secret-string file://signature-secret.txt`, ' +
+  'then pass the ARN it prints: `-c signatureSecretArn=arn:aws:secretsmanager:…`. ' +
+  'For a trial without it, set allowUnsignedWebhooks=true (anyone who finds the answer URL can then stream audio into the bucket)';
+
+/** Who may start a call: the per-call token and Vonage's signature. */
+function readSigning(
+  r: Reader,
+): Section<
+  'callTokenTtlSeconds' | 'signatureSecretArn' | 'allowUnsignedWebhooks' | 'signatureMaxAgeSeconds'
+> {
   const callTokenTtlSeconds = r.integer('callTokenTtlSeconds', DEFAULTS.callTokenTtlSeconds, 30, 3600);
   const signatureSecretArn = r.matching(
     'signatureSecretArn',
@@ -318,26 +334,30 @@ export function parseConfig(raw: RawConfig, target: DeployTarget = {}): Recorder
     'a complete secrets manager secret arn (with its 6-character suffix)',
   );
   const allowUnsignedWebhooks = r.boolean('allowUnsignedWebhooks');
-  const allowPlaintextAudio = r.boolean('allowPlaintextAudio');
-  if (!signatureSecretArn && !allowUnsignedWebhooks && !r.has('signatureSecretArn')) {
-    r.problem(
-      'signatureSecretArn is required: it lets the stack check that webhooks and websocket handshakes come from Vonage. ' +
-        'Store your Vonage signature secret (Dashboard → API settings) in Secrets Manager, reading it from a file rather than the command line: ' +
-        '`aws secretsmanager create-secret --name vonage-signature-secret --secret-string file://signature-secret.txt`, ' +
-        'then pass the ARN it prints: `-c signatureSecretArn=arn:aws:secretsmanager:…`. ' +
-        'For a trial without it, set allowUnsignedWebhooks=true (anyone who finds the answer URL can then stream audio into the bucket)',
-    );
-  }
+  if (!r.has('signatureSecretArn') && !allowUnsignedWebhooks) r.problem(SIGNATURE_SECRET_REQUIRED);
   if (signatureSecretArn && allowUnsignedWebhooks) {
     r.problem('allowUnsignedWebhooks=true and signatureSecretArn are both set: drop one');
   }
-  const signatureMaxAgeSeconds = r.integer(
-    'signatureMaxAgeSeconds',
-    DEFAULTS.signatureMaxAgeSeconds,
-    10,
-    3600,
-  );
+  return {
+    callTokenTtlSeconds,
+    ...(signatureSecretArn ? { signatureSecretArn } : {}),
+    allowUnsignedWebhooks,
+    signatureMaxAgeSeconds: r.integer('signatureMaxAgeSeconds', DEFAULTS.signatureMaxAgeSeconds, 10, 3600),
+  };
+}
 
+/** How long recordings are kept, in which storage class, and how they are encrypted. */
+function readStorage(
+  r: Reader,
+): Section<
+  | 'retentionDays'
+  | 'infrequentAccessAfterDays'
+  | 'glacierAfterDays'
+  | 'noncurrentVersionExpirationDays'
+  | 'accessLogRetentionDays'
+  | 'bucketEncryption'
+  | 'objectLock'
+> {
   const retentionDays = r.integer('retentionDays', DEFAULTS.retentionDays, 0, 36500);
   const infrequentAccessAfterDays = r.integer(
     'infrequentAccessAfterDays',
@@ -367,50 +387,60 @@ export function parseConfig(raw: RawConfig, target: DeployTarget = {}): Recorder
       `retentionDays must be 0 (keep forever) or more than the last storage-class transition (${lastTransition} days), got ${retentionDays}`,
     );
   }
-  const noncurrentVersionExpirationDays = r.integer(
-    'noncurrentVersionExpirationDays',
-    DEFAULTS.noncurrentVersionExpirationDays,
-    1,
-    36500,
-  );
-  const accessLogRetentionDays = r.integer(
-    'accessLogRetentionDays',
-    DEFAULTS.accessLogRetentionDays,
-    1,
-    36500,
-  );
-  const bucketEncryption = r.oneOf<BucketEncryptionChoice>(
-    'bucketEncryption',
-    ['s3', 'kms'],
-    DEFAULTS.bucketEncryption,
-    (v) => v.toLowerCase(),
-  );
-
-  let objectLock: RecorderConfig['objectLock'];
-  if (r.has('objectLockMode')) {
-    const mode = r.oneOf<ObjectLockMode | 'none'>(
-      'objectLockMode',
-      ['governance', 'compliance'],
-      'none',
+  const objectLock = readObjectLock(r, retentionDays);
+  return {
+    retentionDays,
+    infrequentAccessAfterDays,
+    glacierAfterDays,
+    noncurrentVersionExpirationDays: r.integer(
+      'noncurrentVersionExpirationDays',
+      DEFAULTS.noncurrentVersionExpirationDays,
+      1,
+      36500,
+    ),
+    accessLogRetentionDays: r.integer('accessLogRetentionDays', DEFAULTS.accessLogRetentionDays, 1, 36500),
+    bucketEncryption: r.oneOf<BucketEncryptionChoice>(
+      'bucketEncryption',
+      ['s3', 'kms'],
+      DEFAULTS.bucketEncryption,
       (v) => v.toLowerCase(),
-    );
-    if (!r.has('objectLockRetentionDays')) {
-      r.problem(`objectLockRetentionDays is required when objectLockMode is ${show(raw.objectLockMode)}`);
-    } else {
-      const days = r.integer('objectLockRetentionDays', 1, 1, 36500);
-      if (retentionDays > 0 && retentionDays < days) {
-        r.problem(
-          `retentionDays (${retentionDays}) must be 0 or at least objectLockRetentionDays (${days}): locked recordings cannot expire earlier`,
-        );
-      }
-      if (mode !== 'none') objectLock = { mode, days };
+    ),
+    ...(objectLock ? { objectLock } : {}),
+  };
+}
+
+/** Object Lock: both keys or neither, and no retention shorter than the lock. */
+function readObjectLock(r: Reader, retentionDays: number): RecorderConfig['objectLock'] {
+  if (!r.has('objectLockMode')) {
+    if (r.has('objectLockRetentionDays')) {
+      r.problem(
+        `objectLockRetentionDays is set (${show(r.raw.objectLockRetentionDays)}) but objectLockMode is not; set objectLockMode to governance or compliance`,
+      );
     }
-  } else if (r.has('objectLockRetentionDays')) {
+    return undefined;
+  }
+  const mode = r.oneOf<ObjectLockMode | 'none'>('objectLockMode', ['governance', 'compliance'], 'none', (v) =>
+    v.toLowerCase(),
+  );
+  if (!r.has('objectLockRetentionDays')) {
+    r.problem(`objectLockRetentionDays is required when objectLockMode is ${show(r.raw.objectLockMode)}`);
+    return undefined;
+  }
+  const days = r.integer('objectLockRetentionDays', 1, 1, 36500);
+  if (retentionDays > 0 && retentionDays < days) {
     r.problem(
-      `objectLockRetentionDays is set (${show(raw.objectLockRetentionDays)}) but objectLockMode is not; set objectLockMode to governance or compliance`,
+      `retentionDays (${retentionDays}) must be 0 or at least objectLockRetentionDays (${days}): locked recordings cannot expire earlier`,
     );
   }
+  return mode === 'none' ? undefined : { mode, days };
+}
 
+/** The recorder tasks: how many, how big, how many calls each. */
+function readTasks(
+  r: Reader,
+): Section<
+  'minTasks' | 'maxTasks' | 'callsPerTask' | 'maxCallsPerTask' | 'taskCpu' | 'taskMemoryMiB' | 'drainSeconds'
+> {
   const minTasks = r.integer('minTasks', DEFAULTS.minTasks, 1, 100);
   const maxTasks = r.integer('maxTasks', DEFAULTS.maxTasks, 1, 100);
   if (maxTasks < minTasks) r.problem(`maxTasks (${maxTasks}) must be at least minTasks (${minTasks})`);
@@ -423,6 +453,20 @@ export function parseConfig(raw: RawConfig, target: DeployTarget = {}): Recorder
   }
   const taskCpu = r.oneOf<number>('taskCpu', FARGATE_CPUS, DEFAULTS.taskCpu);
   const taskMemoryMiB = r.integer('taskMemoryMiB', DEFAULTS.taskMemoryMiB, 512, 122880);
+  checkFargateSize(r, taskCpu, taskMemoryMiB);
+  return {
+    minTasks,
+    maxTasks,
+    callsPerTask,
+    ...(maxCallsPerTask !== undefined ? { maxCallsPerTask } : {}),
+    taskCpu,
+    taskMemoryMiB,
+    // Fargate allows at most 120 s between SIGTERM and SIGKILL; the recorder needs the rest to upload.
+    drainSeconds: r.integer('drainSeconds', DEFAULTS.drainSeconds, 5, 110),
+  };
+}
+
+function checkFargateSize(r: Reader, taskCpu: number, taskMemoryMiB: number): void {
   const memory = FARGATE_MEMORY[taskCpu];
   if (memory && 'only' in memory && !memory.only.includes(taskMemoryMiB)) {
     r.problem(`taskMemoryMiB must be ${memory.only.join(', ')} for taskCpu ${taskCpu}, got ${taskMemoryMiB}`);
@@ -437,15 +481,16 @@ export function parseConfig(raw: RawConfig, target: DeployTarget = {}): Recorder
       `taskMemoryMiB must be ${memory.min} to ${memory.max} in steps of ${memory.step} for taskCpu ${taskCpu}, got ${taskMemoryMiB}`,
     );
   }
-  // Fargate allows at most 120 s between SIGTERM and SIGKILL; the recorder needs the rest to upload.
-  const drainSeconds = r.integer('drainSeconds', DEFAULTS.drainSeconds, 5, 110);
+}
 
-  let tls: RecorderConfig['tls'];
+/** How Vonage reaches the recorder: CloudFront by default, a certificate of the user's, or plaintext. */
+function readEndpoint(r: Reader): Section<'tls' | 'allowPlaintextAudio'> {
+  const allowPlaintextAudio = r.boolean('allowPlaintextAudio');
   const certificateArn = r.matching('certificateArn', CERTIFICATE_ARN, 'an acm certificate arn');
   const domainName = r.matching('domainName', DOMAIN_NAME, 'a lowercase dns name such as rec.example.com');
   if (r.has('certificateArn') !== r.has('domainName')) {
     r.problem(
-      `certificateArn and domainName go together (wss needs both), got certificateArn=${show(raw.certificateArn)} domainName=${show(raw.domainName)}`,
+      `certificateArn and domainName go together (wss needs both), got certificateArn=${show(r.raw.certificateArn)} domainName=${show(r.raw.domainName)}`,
     );
   }
   const hostedZoneId = r.matching(
@@ -460,11 +505,13 @@ export function parseConfig(raw: RawConfig, target: DeployTarget = {}): Recorder
   );
   if (r.has('hostedZoneId') !== r.has('hostedZoneName')) {
     r.problem(
-      `hostedZoneId and hostedZoneName go together, got hostedZoneId=${show(raw.hostedZoneId)} hostedZoneName=${show(raw.hostedZoneName)}`,
+      `hostedZoneId and hostedZoneName go together, got hostedZoneId=${show(r.raw.hostedZoneId)} hostedZoneName=${show(r.raw.hostedZoneName)}`,
     );
   }
   if (r.has('hostedZoneId') && !r.has('domainName')) {
-    r.problem(`hostedZoneId needs domainName and certificateArn, got hostedZoneId=${show(raw.hostedZoneId)}`);
+    r.problem(
+      `hostedZoneId needs domainName and certificateArn, got hostedZoneId=${show(r.raw.hostedZoneId)}`,
+    );
   }
   if (
     domainName &&
@@ -477,74 +524,76 @@ export function parseConfig(raw: RawConfig, target: DeployTarget = {}): Recorder
   if (allowPlaintextAudio && r.has('certificateArn')) {
     r.problem('allowPlaintextAudio=true and certificateArn/domainName are both set: drop one');
   }
-  if (certificateArn && domainName) {
-    tls = {
+  if (!certificateArn || !domainName) return { allowPlaintextAudio };
+  return {
+    allowPlaintextAudio,
+    tls: {
       certificateArn,
       domainName,
       ...(hostedZoneId && hostedZoneName ? { hostedZone: { id: hostedZoneId, name: hostedZoneName } } : {}),
-    };
-  }
-
-  const apiRateLimit = r.integer('apiRateLimit', DEFAULTS.apiRateLimit, 1, 10000);
-  const apiBurstLimit = r.integer('apiBurstLimit', DEFAULTS.apiBurstLimit, 1, 5000);
-  const logRetentionDays = r.oneOf('logRetentionDays', LOG_RETENTION_DAYS, DEFAULTS.logRetentionDays);
-  const logLevel = r.oneOf<LogLevel>('logLevel', LOG_LEVELS, DEFAULTS.logLevel, (v) => v.toUpperCase());
-
-  // A load balancer takes ACM certificates from its own region only
-  // (https://docs.aws.amazon.com/acm/latest/userguide/acm-regions.html), and the webhooks Lambda's
-  // SDK sends GetSecretValue to its own region whatever region the ARN names
-  // (https://github.com/aws/aws-sdk-js-v3/issues/7278): either would fail only after deploy.
-  const region = target.region;
-  if (region !== undefined && !Token.isUnresolved(region)) {
-    const regional = [
-      ['certificateArn', certificateArn, `request or import the certificate in ${region}`],
-      ['signatureSecretArn', signatureSecretArn, `create the secret in ${region} (or a replica there)`],
-    ] as const;
-    for (const [key, arn, remedy] of regional) {
-      const arnRegion = arn?.split(':')[3];
-      if (arnRegion !== undefined && arnRegion !== region) {
-        r.problem(`${key} is in region ${arnRegion} but the stack deploys to ${region}; ${remedy}`);
-      }
-    }
-    if (!r.has('certificateArn') && !allowPlaintextAudio && !VPC_ORIGIN_REGIONS.has(region)) {
-      r.problem(
-        `the default recorder endpoint (wss:// through a CloudFront VPC origin) is not available in ${region}; ` +
-          'set certificateArn and domainName (wss:// at the load balancer), or deploy to a region that has VPC origins',
-      );
-    }
-  }
-
-  if (r.problems.length > 0) throw new ConfigError(r.problems);
-
-  return {
-    greetingText,
-    greetingLanguage,
-    greetingStyle,
-    sampleRate,
-    maxCallSeconds,
-    callTokenTtlSeconds,
-    ...(signatureSecretArn ? { signatureSecretArn } : {}),
-    allowUnsignedWebhooks,
-    allowPlaintextAudio,
-    signatureMaxAgeSeconds,
-    retentionDays,
-    infrequentAccessAfterDays,
-    glacierAfterDays,
-    noncurrentVersionExpirationDays,
-    accessLogRetentionDays,
-    bucketEncryption,
-    ...(objectLock ? { objectLock } : {}),
-    minTasks,
-    maxTasks,
-    callsPerTask,
-    ...(maxCallsPerTask !== undefined ? { maxCallsPerTask } : {}),
-    taskCpu,
-    taskMemoryMiB,
-    drainSeconds,
-    ...(tls ? { tls } : {}),
-    apiRateLimit,
-    apiBurstLimit,
-    logRetentionDays,
-    logLevel,
+    },
   };
+}
+
+/** Webhook throttling and logs. */
+function readOperations(
+  r: Reader,
+): Section<'apiRateLimit' | 'apiBurstLimit' | 'logRetentionDays' | 'logLevel'> {
+  return {
+    apiRateLimit: r.integer('apiRateLimit', DEFAULTS.apiRateLimit, 1, 10000),
+    apiBurstLimit: r.integer('apiBurstLimit', DEFAULTS.apiBurstLimit, 1, 5000),
+    logRetentionDays: r.oneOf('logRetentionDays', LOG_RETENTION_DAYS, DEFAULTS.logRetentionDays),
+    logLevel: r.oneOf<LogLevel>('logLevel', LOG_LEVELS, DEFAULTS.logLevel, (v) => v.toUpperCase()),
+  };
+}
+
+/**
+ * What only the region decides. A load balancer takes ACM certificates from its own region only
+ * (https://docs.aws.amazon.com/acm/latest/userguide/acm-regions.html), and the webhooks Lambda's
+ * SDK sends GetSecretValue to its own region whatever region the ARN names
+ * (https://github.com/aws/aws-sdk-js-v3/issues/7278): either would fail only after deploy.
+ */
+function checkRegion(
+  r: Reader,
+  config: Pick<RecorderConfig, 'tls' | 'signatureSecretArn' | 'allowPlaintextAudio'>,
+  region: string | undefined,
+): void {
+  if (region === undefined || Token.isUnresolved(region)) return;
+  const regional = [
+    ['certificateArn', config.tls?.certificateArn, `request or import the certificate in ${region}`],
+    ['signatureSecretArn', config.signatureSecretArn, `create the secret in ${region} (or a replica there)`],
+  ] as const;
+  for (const [key, arn, remedy] of regional) {
+    const arnRegion = arn?.split(':')[3];
+    if (arnRegion !== undefined && arnRegion !== region) {
+      r.problem(`${key} is in region ${arnRegion} but the stack deploys to ${region}; ${remedy}`);
+    }
+  }
+  if (!r.has('certificateArn') && !config.allowPlaintextAudio && !VPC_ORIGIN_REGIONS.has(region)) {
+    r.problem(
+      `the default recorder endpoint (wss:// through a CloudFront VPC origin) is not available in ${region}; ` +
+        'set certificateArn and domainName (wss:// at the load balancer), or deploy to a region that has VPC origins',
+    );
+  }
+}
+
+/**
+ * Validates raw context and fills in defaults, one section at a time; every problem is collected
+ * so one failed synth names them all.
+ *
+ * @throws {ConfigError} naming each bad key and the value it was given.
+ */
+export function parseConfig(raw: RawConfig, target: DeployTarget = {}): RecorderConfig {
+  const r = new Reader(raw);
+  const config: RecorderConfig = {
+    ...readCall(r),
+    ...readSigning(r),
+    ...readStorage(r),
+    ...readTasks(r),
+    ...readEndpoint(r),
+    ...readOperations(r),
+  };
+  checkRegion(r, config, target.region);
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return config;
 }
