@@ -28,6 +28,7 @@ import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import {
   AlternateTarget,
   Cluster,
+  type ContainerDefinition,
   ContainerImage,
   ContainerInsights,
   CpuArchitecture,
@@ -66,7 +67,7 @@ import {
   RecorderEnv,
 } from '../../common/contract.js';
 import { INFLIGHT_PREFIX, RECORDINGS_PREFIX } from '../../common/recording-keys.js';
-import { taskCapacity } from '../capacity.js';
+import { type TaskCapacity, taskCapacity } from '../capacity.js';
 import { nagRef } from '../nag.js';
 import { LOAD_BALANCER_LOGS_PREFIX } from './recordings-bucket.js';
 
@@ -220,6 +221,13 @@ export interface RecorderServiceProps {
  * CloudWatch Logs, Secrets Manager, in two AZs) about $58/month. A free S3 gateway endpoint keeps
  * recording uploads on the AWS network.
  */
+/** How calls reach the tasks: the listener rule and the blue and green target groups it weighs. */
+interface CallsRoute {
+  readonly targetGroup: ApplicationTargetGroup;
+  readonly greenTargetGroup: ApplicationTargetGroup;
+  readonly callsRule: ApplicationListenerRule;
+}
+
 export class RecorderService extends Construct {
   readonly vpc: IVpc;
   readonly cluster: Cluster;
@@ -235,12 +243,43 @@ export class RecorderService extends Construct {
   constructor(scope: Construct, id: string, props: RecorderServiceProps) {
     super(scope, id);
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
-    const drainSeconds = props.drainSeconds ?? 100;
     const tls = props.tls;
     if (tls && props.plaintextAudio) throw new Error('plaintextAudio and tls exclude each other');
     const behindCloudFront = !tls && !props.plaintextAudio;
     const checkpointBucket = props.checkpointBucket ?? props.bucket;
 
+    this.vpc = this.buildNetwork(behindCloudFront, logRetention);
+    this.cluster = new Cluster(this, 'Cluster', {
+      vpc: this.vpc,
+      containerInsightsV2: ContainerInsights.ENABLED,
+    });
+    const capacity = this.sizeTask(props);
+    this.maxCallsPerTask = capacity.maxCalls;
+    const { taskDefinition, container } = this.buildTask(props, capacity, checkpointBucket, logRetention);
+    this.grantTaskRole(taskDefinition, props, checkpointBucket);
+    const { albSecurityGroup, taskSecurityGroup } = this.buildSecurityGroups();
+    this.loadBalancer = this.buildLoadBalancer(albSecurityGroup, behindCloudFront, props.logBucket);
+    const route = this.buildCallsRoute(props, behindCloudFront);
+    this.service = this.buildService(taskDefinition, container, taskSecurityGroup, route);
+    this.buildScaling(props);
+    if (tls?.hostedZone) this.buildAliasRecord(tls.domainName, tls.hostedZone);
+
+    if (behindCloudFront) {
+      this.distribution = this.buildDistribution(this.vpc, albSecurityGroup, logRetention);
+      this.recorderUrl = `wss://${this.distribution.distributionDomainName}`;
+    } else {
+      this.recorderUrl = tls ? `wss://${tls.domainName}` : `ws://${this.loadBalancer.loadBalancerDnsName}`;
+      Validations.of(albSecurityGroup).acknowledge({
+        id: 'AwsSolutions-EC23',
+        reason:
+          'Vonage media servers open the recording websocket from addresses that are not a fixed, published list; every upgrade must carry a per-call HMAC token or it is refused with 401.',
+      });
+    }
+    this.acknowledgeFindings(taskDefinition, props.bucket, checkpointBucket);
+  }
+
+  /** Two AZs of public subnets for the tasks (no NAT), and isolated ones for an internal load balancer. */
+  private buildNetwork(behindCloudFront: boolean, logRetention: RetentionDays): Vpc {
     const vpc = new Vpc(this, 'Vpc', {
       maxAzs: 2,
       natGateways: 0,
@@ -259,12 +298,12 @@ export class RecorderService extends Construct {
       ),
       trafficType: FlowLogTrafficType.ALL,
     });
-    this.vpc = vpc;
+    return vpc;
+  }
 
-    this.cluster = new Cluster(this, 'Cluster', { vpc, containerInsightsV2: ContainerInsights.ENABLED });
-
+  /** The per-task call cap and the scratch disk it needs (the arithmetic is in lib/capacity.ts). */
+  private sizeTask(props: RecorderServiceProps): TaskCapacity {
     const maxCallSeconds = props.maxCallSeconds ?? DEFAULT_MAX_CALL_SECONDS;
-    // The per-task call cap and the scratch disk it needs (the arithmetic is in lib/capacity.ts).
     const capacity = taskCapacity({
       cpu: props.cpu ?? 512,
       memoryMiB: props.memoryMiB ?? 1024,
@@ -277,8 +316,18 @@ export class RecorderService extends Construct {
         `callsPerTask (${props.callsPerTask ?? 20}) must be at most the per-task call cap (${capacity.maxCalls}, limited by ${capacity.limitedBy})`,
       );
     }
-    this.maxCallsPerTask = capacity.maxCalls;
+    return capacity;
+  }
 
+  /** The ARM64 task: one read-only, non-root recorder container with a scratch volume. */
+  private buildTask(
+    props: RecorderServiceProps,
+    capacity: TaskCapacity,
+    checkpointBucket: IBucket,
+    logRetention: RetentionDays,
+  ): { taskDefinition: FargateTaskDefinition; container: ContainerDefinition } {
+    const drainSeconds = props.drainSeconds ?? 100;
+    const maxCallSeconds = props.maxCallSeconds ?? DEFAULT_MAX_CALL_SECONDS;
     const taskDefinition = new FargateTaskDefinition(this, 'TaskDefinition', {
       cpu: props.cpu ?? 512,
       memoryLimitMiB: props.memoryMiB ?? 1024,
@@ -353,6 +402,15 @@ export class RecorderService extends Construct {
     props.signatureSecret?.grantRead(taskDefinition.taskRole);
     container.addMountPoints({ sourceVolume: 'scratch', containerPath: SCRATCH_DIR, readOnly: false });
 
+    return { taskDefinition, container };
+  }
+
+  /** Least privilege for the recorder: its two prefixes, its secrets, its own tasks' protection. */
+  private grantTaskRole(
+    taskDefinition: FargateTaskDefinition,
+    props: RecorderServiceProps,
+    checkpointBucket: IBucket,
+  ): void {
     // Least privilege: create/continue/finish/abort uploads under recordings/ and nothing else.
     // (Create/UploadPart/CompleteMultipartUpload are authorized by s3:PutObject.)
     taskDefinition.addToTaskRolePolicy(
@@ -400,7 +458,11 @@ export class RecorderService extends Construct {
         ],
       }),
     );
+  }
 
+  /** The load balancer admits websocket clients; the tasks admit only the load balancer. */
+  private buildSecurityGroups(): { albSecurityGroup: SecurityGroup; taskSecurityGroup: SecurityGroup } {
+    const vpc = this.vpc;
     const albSecurityGroup = new SecurityGroup(this, 'LoadBalancerSecurityGroup', {
       vpc,
       description: 'Recorder load balancer: websocket clients in, recorder tasks out',
@@ -419,9 +481,16 @@ export class RecorderService extends Construct {
       'Websocket and health checks from the ALB',
     );
     albSecurityGroup.addEgressRule(taskSecurityGroup, Port.tcp(RECORDER_PORT), 'To recorder tasks');
+    return { albSecurityGroup, taskSecurityGroup };
+  }
 
-    this.loadBalancer = new ApplicationLoadBalancer(this, 'LoadBalancer', {
-      vpc,
+  private buildLoadBalancer(
+    albSecurityGroup: SecurityGroup,
+    behindCloudFront: boolean,
+    logBucket: IBucket,
+  ): ApplicationLoadBalancer {
+    const loadBalancer = new ApplicationLoadBalancer(this, 'LoadBalancer', {
+      vpc: this.vpc,
       // Behind CloudFront the load balancer is internal: no public address, nothing to reach from the internet.
       internetFacing: !behindCloudFront,
       securityGroup: albSecurityGroup,
@@ -434,8 +503,15 @@ export class RecorderService extends Construct {
       dropInvalidHeaderFields: true,
     });
     // These logs hold each call's URL with its token; the log bucket expires them within days.
-    this.loadBalancer.logAccessLogs(props.logBucket, LOAD_BALANCER_LOGS_PREFIX.replace(/\/$/, ''));
+    loadBalancer.logAccessLogs(logBucket, LOAD_BALANCER_LOGS_PREFIX.replace(/\/$/, ''));
+    return loadBalancer;
+  }
 
+  /** `/calls/*` to the tasks (two target groups for blue/green), everything else 404 at the load balancer. */
+  private buildCallsRoute(props: RecorderServiceProps, behindCloudFront: boolean): CallsRoute {
+    const vpc = this.vpc;
+    const tls = props.tls;
+    const drainSeconds = props.drainSeconds ?? 100;
     const targetGroupProps = {
       vpc,
       port: RECORDER_PORT,
@@ -500,8 +576,17 @@ export class RecorderService extends Construct {
         { targetGroup: greenTargetGroup, weight: 0 },
       ]),
     });
+    return { targetGroup, greenTargetGroup, callsRule };
+  }
 
-    this.service = new FargateService(this, 'Service', {
+  private buildService(
+    taskDefinition: FargateTaskDefinition,
+    container: ContainerDefinition,
+    taskSecurityGroup: SecurityGroup,
+    route: CallsRoute,
+  ): FargateService {
+    const { targetGroup, greenTargetGroup, callsRule } = route;
+    const service = new FargateService(this, 'Service', {
       cluster: this.cluster,
       taskDefinition,
       // Public subnets without NAT: the public IP is the task's only route to ECR and AWS APIs.
@@ -529,7 +614,7 @@ export class RecorderService extends Construct {
       circuitBreaker: { enable: true, rollback: true },
       healthCheckGracePeriod: Duration.seconds(60),
     });
-    this.service
+    service
       .loadBalancerTarget({
         containerName: container.containerName,
         containerPort: RECORDER_PORT,
@@ -539,7 +624,10 @@ export class RecorderService extends Construct {
         }),
       })
       .attachToApplicationTargetGroup(targetGroup);
+    return service;
+  }
 
+  private buildScaling(props: RecorderServiceProps): void {
     // Why ActiveCalls and not CPU: a call is a small steady stream (32 kB/s at 16 kHz) with
     // bursts only at upload time, so CPU stays low while a task fills up with sockets, file
     // handles and part buffers; CPU tracking would scale in a task full of live calls. The
@@ -562,32 +650,28 @@ export class RecorderService extends Construct {
       scaleOutCooldown: Duration.seconds(60),
       scaleInCooldown: Duration.minutes(10),
     });
+  }
 
-    if (tls?.hostedZone) {
-      new ARecord(this, 'AliasRecord', {
-        zone: HostedZone.fromHostedZoneAttributes(this, 'Zone', {
-          hostedZoneId: tls.hostedZone.id,
-          zoneName: tls.hostedZone.name,
-        }),
-        recordName: tls.domainName,
-        target: RecordTarget.fromAlias(new LoadBalancerTarget(this.loadBalancer)),
-      });
-    }
+  private buildAliasRecord(domainName: string, zone: { readonly id: string; readonly name: string }): void {
+    new ARecord(this, 'AliasRecord', {
+      zone: HostedZone.fromHostedZoneAttributes(this, 'Zone', {
+        hostedZoneId: zone.id,
+        zoneName: zone.name,
+      }),
+      recordName: domainName,
+      target: RecordTarget.fromAlias(new LoadBalancerTarget(this.loadBalancer)),
+    });
+  }
 
-    if (behindCloudFront) {
-      this.distribution = this.buildDistribution(vpc, albSecurityGroup, logRetention);
-      this.recorderUrl = `wss://${this.distribution.distributionDomainName}`;
-    } else {
-      this.recorderUrl = tls ? `wss://${tls.domainName}` : `ws://${this.loadBalancer.loadBalancerDnsName}`;
-      Validations.of(albSecurityGroup).acknowledge({
-        id: 'AwsSolutions-EC23',
-        reason:
-          'Vonage media servers open the recording websocket from addresses that are not a fixed, published list; every upgrade must carry a per-call HMAC token or it is refused with 401.',
-      });
-    }
+  /** cdk-nag findings that stay, each with why. */
+  private acknowledgeFindings(
+    taskDefinition: FargateTaskDefinition,
+    bucket: IBucket,
+    checkpointBucket: IBucket,
+  ): void {
     Validations.of(taskDefinition.taskRole).acknowledge(
       {
-        id: `AwsSolutions-IAM5[Resource::${nagRef(props.bucket, 'Arn')}/${RECORDINGS_PREFIX}*]`,
+        id: `AwsSolutions-IAM5[Resource::${nagRef(bucket, 'Arn')}/${RECORDINGS_PREFIX}*]`,
         reason:
           'Recording keys are made per call (recordings/YYYY/MM/DD/<uuid>.wav|.json), so the grant is the recordings/ prefix, PutObject and AbortMultipartUpload only.',
       },
