@@ -112,18 +112,13 @@ export class CachedSecret {
   }
 
   /**
-   * Fetches again unless the last fetch is younger than `minRefreshMs`; resolves whether the
-   * values changed. Never throws: a failed fetch keeps what was known.
+   * Fetches again unless the last fetch started less than `minRefreshMs` ago; a caller that finds a
+   * fetch under way waits for it, so verifiers racing through one rotation all see its result.
+   * Never throws: a failed fetch keeps what was known. Read the versions again with `get()`.
    */
-  async refresh(): Promise<boolean> {
-    if (this.#clock() - this.#triedAt < this.#minRefreshMs) return false;
-    const before = this.#value;
-    try {
-      const after = await this.#load();
-      return before?.current !== after.current || before?.previous !== after.previous;
-    } catch {
-      return false;
-    }
+  async refresh(): Promise<void> {
+    if (!this.#inFlight && this.#clock() - this.#triedAt < this.#minRefreshMs) return;
+    await this.#load().catch(() => undefined);
   }
 
   #load(): Promise<SecretVersions> {

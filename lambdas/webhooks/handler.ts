@@ -86,8 +86,11 @@ export async function handler(
       return unavailableResponse(event, environment.greeting);
     }
     const result = await handle(event);
-    if (badSignature(result) && (await signatureSecret?.refresh())) return await (await webhooks())(event);
-    return result;
+    if (!signatureSecret || !badSignature(result)) return result;
+    await signatureSecret.refresh();
+    const current = await webhooks();
+    // Rebuilt only when the refresh found new values: then this request is checked against them.
+    return current === handle ? result : await current(event);
   } finally {
     metrics.publishStoredMetrics();
   }
