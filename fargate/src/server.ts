@@ -18,6 +18,7 @@ import { AdmissionControl, type AudioRateOptions, type FreeSpaceSource } from '.
 import { CallSession, type SessionSettings } from './call-session.js';
 import { CheckpointStore, MAX_BATCH_BYTES } from './checkpoint.js';
 import { CloseCode } from './close-codes.js';
+import { Drain } from './drain.js';
 import { noMetrics, type RecorderMetrics } from './metrics.js';
 import { type RetryPolicy, TransferLimiter } from './retry.js';
 import { EcsTaskProtection, type TaskProtection } from './task-protection.js';
@@ -233,11 +234,29 @@ export function createRecorder(options: RecorderOptions): Recorder {
   const live = new Map<string, CallSession>();
   /** Tokens already used, until they expire: a replayed URI cannot overwrite a recording. */
   const usedTokens = new Map<string, number>();
-  let draining: Promise<void> | undefined;
-  let drainDeadline: NodeJS.Timeout | undefined;
-  let closed = false;
-  /** Set once live calls are being closed (drain deadline or close): later arrivals are closed too. */
-  let cutOff = false;
+  const drain = new Drain(
+    {
+      count: () => live.size,
+      settled: async () => {
+        while (live.size > 0) await Promise.all([...live.values()].map((session) => session.done));
+      },
+      closeAll: () => {
+        for (const session of sessions.values())
+          session.close('drain', CloseCode.GoingAway, 'recorder shutting down');
+      },
+    },
+    {
+      started: (activeCalls, drainTimeoutMs) =>
+        logger.info('draining: refusing new calls', { activeCalls, drainTimeoutMs }),
+      deadlineReached: (activeCalls) =>
+        logger.warn('drain deadline reached; closing live calls', { activeCalls }),
+      ended: (activeCalls) => {
+        metrics.activeCalls(activeCalls);
+        metrics.publish();
+      },
+    },
+  );
+  let closing: Promise<void> | undefined;
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -250,9 +269,9 @@ export function createRecorder(options: RecorderOptions): Recorder {
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
     const path = (request.url ?? '/').split('?')[0];
     if (path === '/healthz' && (request.method === 'GET' || request.method === 'HEAD')) {
-      const status = draining ? 503 : 200;
+      const status = drain.refusing ? 503 : 200;
       response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-      response.end(JSON.stringify({ status: draining ? 'draining' : 'ok', activeCalls: live.size }));
+      response.end(JSON.stringify({ status: drain.refusing ? 'draining' : 'ok', activeCalls: live.size }));
       return;
     }
     response.writeHead(404, { 'content-type': 'text/plain' });
@@ -280,7 +299,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
     const match = CALL_PATH.exec(url.pathname);
     const uuid = match?.[1];
     if (!uuid || !isValidCallUuid(uuid)) throw new HandshakeRefusedError(404, 'not a call path');
-    if (draining) throw new HandshakeRefusedError(503, 'recorder is draining');
+    if (drain.refusing) throw new HandshakeRefusedError(503, 'recorder is draining');
     const handshake = {
       uuid,
       token: url.searchParams.get('token'),
@@ -290,11 +309,11 @@ export function createRecorder(options: RecorderOptions): Recorder {
     let verdict = verifyHandshake(handshake, await credentials(), nowSeconds());
     // Made with a value newer than the one cached: the secret may just have been rotated.
     if (!verdict.ok && verdict.unknownKey) {
-      const refreshed = await Promise.all([callTokenSecret.refresh(), vonageSignatureSecret?.refresh()]);
-      if (refreshed.some(Boolean)) verdict = verifyHandshake(handshake, await credentials(), nowSeconds());
+      await Promise.all([callTokenSecret.refresh(), vonageSignatureSecret?.refresh()]);
+      verdict = verifyHandshake(handshake, await credentials(), nowSeconds());
     }
     if (!verdict.ok) throw new HandshakeRefusedError(401, verdict.reason);
-    if (draining) throw new HandshakeRefusedError(503, 'recorder is draining');
+    if (drain.refusing) throw new HandshakeRefusedError(503, 'recorder is draining');
     if (live.has(uuid)) throw new HandshakeRefusedError(409, 'call already connected');
     if (usedTokens.has(verdict.token)) throw new HandshakeRefusedError(401, 'token already used');
     const admitted = admission.admit(live.values());
@@ -369,7 +388,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
       if (live.size === 0) taskProtection.setActive(false);
     });
     // Upgraded just as the drain deadline passed: it would otherwise outlive the drain.
-    if (cutOff) session.close('drain', CloseCode.GoingAway, 'recorder shutting down');
+    if (drain.cutOff) session.close('drain', CloseCode.GoingAway, 'recorder shutting down');
   }
 
   const heartbeat = setInterval(() => {
@@ -404,37 +423,6 @@ export function createRecorder(options: RecorderOptions): Recorder {
   }, options.metricsIntervalMs ?? 60_000);
   for (const timer of [heartbeat, tick, metricsTimer]) timer.unref();
 
-  function closeAll(): void {
-    cutOff = true;
-    for (const session of sessions.values())
-      session.close('drain', CloseCode.GoingAway, 'recorder shutting down');
-  }
-
-  async function settle(): Promise<void> {
-    while (live.size > 0) await Promise.all([...live.values()].map((session) => session.done));
-  }
-
-  function drain(graceMs: number = drainTimeoutMs): Promise<void> {
-    if (!draining) {
-      logger.info('draining: refusing new calls', { activeCalls: live.size, drainTimeoutMs: graceMs });
-      const deadline = new Promise<void>((resolve) => {
-        drainDeadline = setTimeout(() => {
-          if (live.size > 0)
-            logger.warn('drain deadline reached; closing live calls', { activeCalls: live.size });
-          closeAll();
-          resolve();
-        }, graceMs);
-      });
-      // Calls that end by themselves end the drain early; the deadline only cuts the rest.
-      draining = Promise.race([settle(), deadline.then(settle)]).then(() => {
-        clearTimeout(drainDeadline);
-        metrics.activeCalls(live.size);
-        metrics.publish();
-      });
-    }
-    return draining;
-  }
-
   return {
     server,
     async listen(port, host = '0.0.0.0') {
@@ -448,22 +436,23 @@ export function createRecorder(options: RecorderOptions): Recorder {
         });
       });
     },
-    drain: () => drain(),
-    async close() {
-      if (closed) return;
-      closed = true;
-      closeAll();
-      await drain(0);
-      clearInterval(heartbeat);
-      clearInterval(tick);
-      clearInterval(metricsTimer);
-      await taskProtection.settled();
-      await storage.checkpoints?.close();
-      wss.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+    drain: () => drain.start(drainTimeoutMs),
+    close() {
+      closing ??= (async () => {
+        drain.cut();
+        await drain.start(0);
+        clearInterval(heartbeat);
+        clearInterval(tick);
+        clearInterval(metricsTimer);
+        await taskProtection.settled();
+        await storage.checkpoints?.close();
+        wss.close();
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+      })();
+      return closing;
     },
     activeCalls: () => live.size,
     hasCall: (uuid) => live.has(uuid),
