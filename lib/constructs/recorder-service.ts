@@ -78,10 +78,13 @@ export const SCRATCH_DIR = '/scratch';
 
 /**
  * Only what the recorder image is built from goes into the Docker build context (the repository
- * root, so `common/` is reachable): the image hash then changes only when recorder code does.
+ * root, so `common/` and the one lockfile are reachable): the image hash then changes only when
+ * recorder code or the root manifest and lockfile do.
  */
 export const RECORDER_IMAGE_EXCLUDES = [
   '*',
+  '!package.json',
+  '!package-lock.json',
   '!common',
   '!fargate',
   'fargate/node_modules',

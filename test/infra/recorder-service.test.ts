@@ -565,7 +565,7 @@ describe('RecorderService in the default stack', () => {
     });
   });
 
-  it('builds the image for ARM64 from a context holding only common/ and fargate/ sources', () => {
+  it('builds the image for ARM64 from a context holding only common/ and fargate/ sources and the root manifest and lockfile', () => {
     const manifest = JSON.parse(readFileSync(join(outdir, 'CallRecorder.assets.json'), 'utf8')) as {
       dockerImages: Record<string, { source: { directory: string; dockerFile: string; platform?: string } }>;
     };
@@ -578,9 +578,12 @@ describe('RecorderService in the default stack', () => {
     expect(files).toContain('fargate/Dockerfile');
     expect(files).toContain('fargate/package.json');
     expect(files).toContain('common/call-token.ts');
-    // The context's own .dockerignore goes with it (cdk stages it), so a docker build applies it too.
+    // The context's own .dockerignore goes with it (cdk stages it), so a docker build applies it too;
+    // the root manifest and lockfile are what the image installs the recorder's dependencies from.
     expect(files.filter((f) => !f.startsWith('common/') && !f.startsWith('fargate/'))).toEqual([
       '.dockerignore',
+      'package-lock.json',
+      'package.json',
     ]);
     expect(files.filter((f) => /^fargate\/(node_modules|test|dist)\//.test(f))).toEqual([]);
   });
@@ -594,13 +597,12 @@ describe('recorder image context filter', () => {
     rmSync(copy, { recursive: true, force: true });
   });
 
-  it('keeps common/ and fargate/ sources and drops everything else, however the repository grows', () => {
+  it('keeps common/, fargate/ sources and the root manifest and lockfile, and drops everything else, however the repository grows', () => {
     const tree = [
       'common/call-token.ts',
       'common/nested/deep.ts',
       'fargate/Dockerfile',
       'fargate/package.json',
-      'fargate/package-lock.json',
       'fargate/src/main.ts',
       'fargate/node_modules/ws/index.js',
       'fargate/test/server.test.ts',
@@ -613,6 +615,7 @@ describe('recorder image context filter', () => {
       '.local/recordings/x.wav',
       'README.md',
       'package.json',
+      'package-lock.json',
     ];
     for (const file of tree) {
       mkdirSync(dirname(join(root, file)), { recursive: true });
@@ -624,9 +627,10 @@ describe('recorder image context filter', () => {
         'common/call-token.ts',
         'common/nested/deep.ts',
         'fargate/Dockerfile',
-        'fargate/package-lock.json',
         'fargate/package.json',
         'fargate/src/main.ts',
+        'package-lock.json',
+        'package.json',
       ].sort(),
     );
   });

@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, globSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
-import { dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -39,10 +39,10 @@ function resolveLocal(from: string, specifier: string): string {
  * The packages the entry points load at run time, following their relative imports. Type-only
  * imports are left out: they are gone once the code is transpiled.
  */
-function runtimePackages(): Map<string, string> {
+function runtimePackages(entryPoints = ENTRY_POINTS): Map<string, string> {
   const packages = new Map<string, string>();
   const seen = new Set<string>();
-  const queue = ENTRY_POINTS.map((entry) => join(root, entry));
+  const queue = entryPoints.map((entry) => join(root, entry));
   for (let file = queue.pop(); file; file = queue.pop()) {
     if (seen.has(file)) continue;
     seen.add(file);
@@ -64,13 +64,20 @@ function runtimePackages(): Map<string, string> {
   return packages;
 }
 
-const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+interface Manifest {
+  name: string;
+  workspaces?: string[];
   dependencies: Record<string, string>;
   optionalDependencies?: Record<string, string>;
   devDependencies: Record<string, string>;
-};
+}
+const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Manifest;
+const recorderManifest = JSON.parse(readFileSync(join(root, 'fargate', 'package.json'), 'utf8')) as Manifest;
 const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as {
-  packages: Record<string, { dev?: boolean }>;
+  packages: Record<
+    string,
+    Partial<Manifest> & { dev?: boolean; version?: string; resolved?: string; link?: boolean }
+  >;
 };
 
 describe('production dependencies (npm ls --omit=dev)', () => {
@@ -97,5 +104,41 @@ describe('production dependencies (npm ls --omit=dev)', () => {
         true,
       );
     }
+  });
+});
+
+describe('one lockfile for the repository (npm workspaces)', () => {
+  it('is the root package-lock.json: no other lockfile anywhere in the repository', () => {
+    const lockfiles = globSync(
+      '**/{package-lock.json,npm-shrinkwrap.json,yarn.lock,pnpm-lock.yaml,bun.lock,bun.lockb}',
+      {
+        cwd: root,
+        exclude: (path) => ['node_modules', '.git', 'cdk.out'].includes(basename(String(path))),
+      },
+    );
+    expect(lockfiles).toEqual(['package-lock.json']);
+  });
+
+  it('locks the recorder (fargate/) as a workspace, as fargate/package.json declares it', () => {
+    expect(manifest.workspaces).toEqual(['fargate']);
+    const { name, dependencies, devDependencies } = recorderManifest;
+    expect(lock.packages.fargate, 'run npm install after editing fargate/package.json').toMatchObject({
+      name,
+      dependencies,
+      devDependencies,
+    });
+    expect(lock.packages[`node_modules/${name}`]).toEqual({ resolved: 'fargate', link: true });
+  });
+
+  it('resolves each of the recorder\u2019s packages to the one copy the tests load, declared in fargate/package.json', () => {
+    // A copy under fargate/node_modules would be a second version: common/ code in the image
+    // resolves from /build/node_modules, the tests' copy of it from the root's.
+    const nested = Object.keys(lock.packages).filter((path) => path.startsWith('fargate/node_modules/'));
+    expect(nested, 'pin in fargate/package.json the versions the root resolves').toEqual([]);
+    // The image installs the fargate workspace's packages only: a recorder import declared at the
+    // root alone would pass the tests and fail the image's bundle.
+    const declared = new Set(Object.keys(recorderManifest.dependencies));
+    const undeclared = [...runtimePackages(['fargate/src/main.ts'])].filter(([name]) => !declared.has(name));
+    expect(undeclared, 'loaded by the recorder, missing from fargate/package.json dependencies').toEqual([]);
   });
 });
