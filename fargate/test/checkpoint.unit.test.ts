@@ -1,5 +1,16 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CallCheckpoint, type InflightCall, MAX_SEGMENT_BYTES } from '../src/checkpoint.js';
+import { checkpointBatchKey } from '../../common/recording-keys.js';
+import {
+  type BatchIndex,
+  CallCheckpoint,
+  CheckpointStore,
+  type InflightCall,
+  MAX_BATCH_BYTES,
+  MAX_SEGMENT_BYTES,
+} from '../src/checkpoint.js';
+import { TransferLimiter } from '../src/retry.js';
 import type { AudioSpool } from '../src/spool.js';
 
 const INTERVAL_MS = 10_000;
@@ -163,5 +174,142 @@ describe('CallCheckpoint.caughtUp', () => {
     expect(release).not.toHaveBeenCalled();
     checkpoint.finish();
     expect(release).toHaveBeenCalledWith(checkpoint);
+  });
+});
+
+const TASK_ID = 'aaaaaaaa-0000-4000-8000-000000000001';
+const TICK_MS = 100;
+
+/** The audio byte at `position` of call number `n`: every call's bytes are told apart. */
+const audioByte = (n: number, position: number) => (n * 31 + position) & 0xff;
+
+/** A spool holding `storedBytes` of call `n`'s audio, read as the store reads it. */
+function memorySpool(n: number, storedBytes: number): AudioSpool {
+  return {
+    storedBytes,
+    async readInto(target: Buffer, offset: number, position: number, length: number) {
+      for (let i = 0; i < length; i++) target[offset + i] = audioByte(n, position + i);
+    },
+  } as unknown as AudioSpool;
+}
+
+/** The store's S3 requests, answered in memory: each PUT body copied as it was sent. */
+function recordingS3() {
+  const puts = new Map<string, Buffer>();
+  const deletes: string[][] = [];
+  const send = async (command: {
+    constructor: { name: string };
+    input: { Key?: string; Body?: Uint8Array | string; Delete?: { Objects: { Key?: string }[] } };
+  }) => {
+    const name = command.constructor.name;
+    if (name === 'PutObjectCommand') puts.set(command.input.Key ?? '', Buffer.from(command.input.Body ?? ''));
+    else if (name === 'DeleteObjectsCommand')
+      deletes.push((command.input.Delete?.Objects ?? []).map((object) => object.Key ?? ''));
+    else throw new Error(`the store was not expected to send ${name}`);
+    return {};
+  };
+  return { s3: { send } as unknown as S3Client, puts, deletes };
+}
+
+function parseBatch(body: Buffer): { index: BatchIndex; audio: Buffer } {
+  const end = body.indexOf(0x0a);
+  return { index: JSON.parse(body.subarray(0, end).toString('utf8')), audio: body.subarray(end + 1) };
+}
+
+function storeOf(s3: S3Client) {
+  return new CheckpointStore({
+    s3,
+    bucket: 'checkpoints',
+    taskId: TASK_ID,
+    intervalMs: 60_000,
+    tickMs: TICK_MS,
+    limiter: new TransferLimiter(2, { bufferBytes: MAX_BATCH_BYTES }),
+    logger: { debug: vi.fn(), info: vi.fn(), warn: vi.fn(), error: vi.fn() } as unknown as Logger,
+  });
+}
+
+const callNumber = (n: number): InflightCall => ({
+  ...call,
+  identity: { ...call.identity, uuid: `c0ffee00-0000-4000-8000-${String(n).padStart(12, '0')}` },
+});
+
+describe('CheckpointStore batches (one tick, fake timers)', () => {
+  it("puts every due call's audio in one object: an index line, then each call's bytes where the index says", async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const { s3, puts } = recordingS3();
+    const store = storeOf(s3);
+    const sizes = [640, 3200, 0];
+    sizes.map((bytes, n) =>
+      store.open({
+        call: callNumber(n),
+        spool: memorySpool(n, bytes),
+        intervalMs: 10_000,
+        intervalBytes: 640,
+        firstCheckpointFraction: 1,
+      }),
+    );
+    await vi.advanceTimersByTimeAsync(TICK_MS);
+
+    expect([...puts.keys()]).toEqual([checkpointBatchKey(TASK_ID, 1)]);
+    const { index, audio } = parseBatch(puts.get(checkpointBatchKey(TASK_ID, 1)) ?? Buffer.alloc(0));
+    expect(index).toMatchObject({ format: 'checkpoint-batch', version: 1, taskId: TASK_ID, seq: 1 });
+    expect(
+      index.entries.map(({ uuid, offset, length, at, call }) => ({ uuid, offset, length, at, call })),
+    ).toEqual(
+      sizes.map((length, n) => ({
+        uuid: callNumber(n).identity.uuid,
+        offset: 0,
+        length,
+        at: sizes.slice(0, n).reduce((sum, size) => sum + size, 0),
+        call: callNumber(n),
+      })),
+    );
+    for (const entry of index.entries) {
+      const n = sizes.findIndex((_, i) => callNumber(i).identity.uuid === entry.uuid);
+      const expected = Buffer.from(Array.from({ length: entry.length }, (_, i) => audioByte(n, i)));
+      expect(audio.subarray(entry.at, entry.at + entry.length).equals(expected)).toBe(true);
+    }
+    expect(audio.length).toBe(640 + 3200);
+    await store.close();
+  });
+
+  it('starts another object in the same tick once a batch would pass MAX_BATCH_BYTES', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const { s3, puts } = recordingS3();
+    const store = storeOf(s3);
+    const calls = Math.floor(MAX_BATCH_BYTES / MAX_SEGMENT_BYTES) + 1;
+    for (let n = 0; n < calls; n++) {
+      store.open({
+        call: callNumber(n),
+        spool: memorySpool(n, MAX_SEGMENT_BYTES),
+        intervalMs: 10_000,
+        intervalBytes: 640,
+      });
+    }
+    await vi.advanceTimersByTimeAsync(TICK_MS);
+
+    const bodies = [...puts.values()];
+    expect(bodies.length).toBe(2);
+    for (const body of bodies) expect(body.length).toBeLessThanOrEqual(MAX_BATCH_BYTES);
+    const entries = bodies.flatMap((body) => parseBatch(body).index.entries);
+    expect(entries.map((entry) => entry.length)).toEqual(Array(calls).fill(MAX_SEGMENT_BYTES));
+    await store.close();
+  });
+
+  it('deletes a batch once every call in it is stored, and keeps it while one is not', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const { s3, deletes } = recordingS3();
+    const store = storeOf(s3);
+    const [first, second] = [0, 1].map((n) =>
+      store.open({ call: callNumber(n), spool: memorySpool(n, 640), intervalMs: 10_000, intervalBytes: 640 }),
+    );
+    await vi.advanceTimersByTimeAsync(TICK_MS);
+    first?.finish();
+    await vi.advanceTimersByTimeAsync(TICK_MS);
+    expect(deletes).toEqual([]);
+    second?.finish();
+    await vi.advanceTimersByTimeAsync(TICK_MS);
+    expect(deletes).toEqual([[checkpointBatchKey(TASK_ID, 1)]]);
+    await store.close();
   });
 });
