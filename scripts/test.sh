@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test gate: types, lint, every test (unit, infra, end-to-end, reliability), then an
-# offline `cdk synth` with cdk-nag. Prints one closing line "N passed, N failed[, N skipped]".
+# The whole test gate: types, lint, every Vitest project (unit, infra, integration, reliability),
+# then an offline `cdk synth` with cdk-nag. Prints one closing line "N passed, N failed[, N skipped]".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 

@@ -76,7 +76,7 @@ interface TaskGroup {
 }
 
 /** Where one piece of a call's audio is: bytes [start, start + length) of a batch object. */
-interface Segment {
+export interface Segment {
   readonly key: string;
   readonly start: number;
   readonly offset: number;
@@ -231,7 +231,7 @@ async function readTaskCalls(
  * land holds the same bytes again (the spool file only grows), so overlaps are fine; a gap ends
  * the audio.
  */
-function planAudio(segments: readonly Segment[]): {
+export function planAudio(segments: readonly Segment[]): {
   pieces: { key: string; start: number; length: number }[];
   audioBytes: number;
   gapAt: number | undefined;

@@ -208,9 +208,8 @@ export class RecordingUpload {
     return this.#etags.size;
   }
 
-  /** Spool byte offset where part k (1-based) ends. */
   #partEnd(part: number): number {
-    return part * this.options.partSizeBytes - WAV_HEADER_BYTES;
+    return partAudioEnd(part, this.options.partSizeBytes);
   }
 
   /** Called whenever more audio reaches the disk: uploads any parts now complete. */
@@ -278,9 +277,7 @@ export class RecordingUpload {
   async #uploadPart(part: number, audioBytes: number, urgent: boolean): Promise<void> {
     const { s3, bucket, key, spool, partSizeBytes, limiter, format } = this.options;
     const uploadId = await this.#ensureMultipart();
-    const wavBytes = WAV_HEADER_BYTES + audioBytes;
-    const start = (part - 1) * partSizeBytes;
-    const length = Math.min(partSizeBytes, wavBytes - start);
+    const { start, length } = partRange(part, WAV_HEADER_BYTES + audioBytes, partSizeBytes);
     const etag = await withRetry(
       `UploadPart ${part} of ${key}`,
       (abortSignal) =>
@@ -335,12 +332,12 @@ export class RecordingUpload {
     try {
       // Decided by size, not by whether mid-call uploads got going: a long call whose
       // CreateMultipartUpload failed mid-call still goes up in parts, never as one huge buffer.
-      if (audioBytes < this.#partEnd(2)) {
+      const partCount = wavPartCount(audioBytes, partSizeBytes);
+      if (partCount === 1) {
         const sha256 = await this.#putWhole(audioBytes);
         lap('put', t);
         return { wavBytes, audioBytes, sha256, parts: 1, timings };
       }
-      const partCount = Math.ceil(wavBytes / partSizeBytes);
       const sha256 = spool.sha256(wavHeader(format, audioBytes)).finally(() => lap('sha256', t));
       // Awaited once the object is stored; a failure before that is not left unhandled.
       sha256.catch(() => {});
@@ -480,10 +477,11 @@ export class RecordingUpload {
     const listed = await s3.send(new ListObjectsCommand({ Bucket: bucket, Prefix: key, MaxKeys: 1 }), {
       abortSignal,
     });
-    const object = listed.Contents?.find((item) => item.Key === key);
-    if (!object || object.Size !== wavBytes) return false;
-    const etag = unquote(object.ETag ?? '');
-    return !etag.includes('-') || etag === multipartEtag(parts);
+    return isCompletedUpload(
+      listed.Contents?.find((item) => item.Key === key),
+      parts,
+      wavBytes,
+    );
   }
 
   /** Whether the object at the key is exactly `wavBytes` long with the ETag `md5` (a single PUT's). */
@@ -495,8 +493,11 @@ export class RecordingUpload {
         s3.send(new ListObjectsCommand({ Bucket: bucket, Prefix: key, MaxKeys: 1 }), { abortSignal }),
       this.options.retry,
     );
-    const object = listed.Contents?.find((item) => item.Key === key);
-    return object?.Size === wavBytes && unquote(object.ETag ?? '') === md5;
+    return isSinglePut(
+      listed.Contents?.find((item) => item.Key === key),
+      wavBytes,
+      md5,
+    );
   }
 
   /** Aborts the multipart upload, if one was started, so no stale parts are billed. */
@@ -567,6 +568,60 @@ async function withWavStream<T>(body: Readable, send: (body: Readable) => Promis
 
 function unquote(etag: string): string {
   return etag.replace(/"/g, '').toLowerCase();
+}
+
+/** Audio byte offset (in the spool file) where part `part` (1-based) of the WAV ends. */
+export function partAudioEnd(part: number, partSizeBytes: number): number {
+  return part * partSizeBytes - WAV_HEADER_BYTES;
+}
+
+/** Part `part` (1-based) of a WAV of `wavBytes`: WAV bytes [start, start + length). */
+export function partRange(
+  part: number,
+  wavBytes: number,
+  partSizeBytes: number,
+): { start: number; length: number } {
+  const start = (part - 1) * partSizeBytes;
+  return { start, length: Math.min(partSizeBytes, wavBytes - start) };
+}
+
+/**
+ * Parts of the stored WAV: 1 (a single PutObject) until the audio fills part 2, else as many as it
+ * takes.
+ */
+export function wavPartCount(audioBytes: number, partSizeBytes: number): number {
+  if (audioBytes < partAudioEnd(2, partSizeBytes)) return 1;
+  return Math.ceil((WAV_HEADER_BYTES + audioBytes) / partSizeBytes);
+}
+
+/** A listed object: its size and ETag (quoted, as S3 sends it). */
+export interface ListedEtag {
+  readonly Size?: number;
+  readonly ETag?: string;
+}
+
+/**
+ * Whether a listed object is the upload completed from `parts`: its size is the WAV's and, where
+ * the server gives S3's multipart ETag, that ETag is the one of exactly these parts (a server that
+ * gives a whole-object MD5 is judged by size; the key is this call's alone).
+ */
+export function isCompletedUpload(
+  object: ListedEtag | undefined,
+  parts: readonly CompletedPart[],
+  wavBytes: number,
+): boolean {
+  if (!object || object.Size !== wavBytes) return false;
+  const etag = unquote(object.ETag ?? '');
+  return !etag.includes('-') || etag === multipartEtag(parts);
+}
+
+/** Whether a listed object is a single PUT of these bytes: S3's ETag of one is the body's MD5. */
+export function isSinglePut(
+  object: ListedEtag | undefined,
+  wavBytes: number,
+  md5: string | undefined,
+): boolean {
+  return object?.Size === wavBytes && unquote(object.ETag ?? '') === md5;
 }
 
 /** The ETag S3 gives an object completed from these parts: MD5 of the concatenated part MD5s, `-N`. */

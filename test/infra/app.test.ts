@@ -1,7 +1,9 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from './support.js';
 
 const run = promisify(execFile);
@@ -10,7 +12,11 @@ const run = promisify(execFile);
 const cdkJsonContext = JSON.parse(readFileSync(`${repoRoot}cdk.json`, 'utf8')).context;
 
 /** Runs the CDK app as `cdk synth` does (the app command from cdk.json), with the given context. */
-const outdir = `${repoRoot}cdk.out.test-app`;
+let outdir: string;
+beforeAll(() => {
+  outdir = mkdtempSync(join(tmpdir(), 'cdk-app-'));
+});
+afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
 /** What the CLI prints as warnings: the stack's `aws:cdk:warning` metadata entries. */
 function warnings(): string[] {
