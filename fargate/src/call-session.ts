@@ -204,7 +204,8 @@ export class CallSession {
     this.#lastMessageAt = performance.now();
     this.alive = true;
     if (this.#state === 'awaiting-connected') {
-      this.#onFirstFrame(data, isBinary);
+      // Refused or timed out already: a first frame crossing our close frame starts nothing.
+      if (!this.#closing) this.#onFirstFrame(data, isBinary);
     } else if (this.#state === 'recording') {
       // Frames that cross the recorder's own close frame are still the call's audio: keep them.
       if (isBinary) this.#onAudio(data);

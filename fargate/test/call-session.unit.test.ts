@@ -96,6 +96,22 @@ describe('CallSession before websocket:connected', () => {
     },
   );
 
+  it('starts no recording from a valid websocket:connected that crosses its refusal or idle close', () => {
+    const connected = Buffer.from('{"event":"websocket:connected","content-type":"audio/l16;rate=16000"}');
+    const refused = sessionOf();
+    refused.session.onMessage(Buffer.alloc(640), true);
+    refused.session.onMessage(connected, false);
+    expect(refused.session.state).toBe('awaiting-connected');
+    expect(refused.socket.close).toHaveBeenCalledOnce();
+
+    const idle = sessionOf();
+    idle.session.tick(performance.now() + IDLE_MS + 1);
+    idle.session.onMessage(connected, false);
+    expect(idle.session.state).toBe('awaiting-connected');
+    idle.session.onClose(CloseCode.IdleTimeout, Buffer.alloc(0));
+    expect(idle.session.state).toBe('refused');
+  });
+
   it('closes with 4408 once no first frame has come for idleTimeoutMs, by the clock it is ticked with', () => {
     const before = performance.now();
     const { session, socket } = sessionOf();
