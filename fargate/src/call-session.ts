@@ -131,6 +131,20 @@ function wsErrorCloseCode(code: unknown): number | undefined {
   return 1002;
 }
 
+/** What a call records into, made when its `websocket:connected` frame arrives. */
+interface Recording {
+  readonly identity: CallIdentity;
+  readonly connected: ConnectedFrame;
+  readonly spool: AudioSpool;
+  readonly upload: RecordingUpload;
+  readonly checkpointer: CallCheckpoint | undefined;
+  /** Closes a call whose audio comes much faster than real time; undefined when the limit is off. */
+  readonly audioRate: AudioRateLimit | undefined;
+  readonly expectedFrameBytes: number;
+  /** `maxCallSeconds` of audio at the call's rate: then the call is closed with 4413. */
+  readonly maxAudioBytes: number;
+}
+
 /** Close codes with which a call ends normally (1005: the peer closed without a code). */
 const NORMAL_CLOSE_CODES = new Set([1000, 1005]);
 
@@ -148,17 +162,11 @@ export class CallSession {
   /** Heartbeat: set by any frame or pong, cleared by each ping. */
   alive = true;
 
-  #identity: CallIdentity | undefined;
-  #connected: ConnectedFrame | undefined;
-  #spool: AudioSpool | undefined;
-  #upload: RecordingUpload | undefined;
-  #checkpointer: CallCheckpoint | undefined;
+  /** Everything a started call records into; exists from `websocket:connected` on. */
+  #recording: Recording | undefined;
   #flushing: Promise<void> | undefined;
   #frameCount = 0;
   #oddSizeFrames = 0;
-  #expectedFrameBytes = 0;
-  #maxAudioBytes = 0;
-  #audioRate: AudioRateLimit | undefined;
   readonly #textEvents: RecordedTextEvent[] = [];
   #droppedTextEvents = 0;
   #textEventBytes = 0;
@@ -192,8 +200,9 @@ export class CallSession {
   remainingScratchBytes(): number {
     if (this.#state === 'awaiting-connected')
       return Math.floor(this.options.settings.maxCallMs / 1000) * MAX_BYTES_PER_SECOND;
-    if (this.#state !== 'recording') return 0;
-    return Math.max(0, this.#maxAudioBytes - this.#spool!.receivedBytes);
+    const recording = this.#recording;
+    if (this.#state !== 'recording' || !recording) return 0;
+    return Math.max(0, recording.maxAudioBytes - recording.spool.receivedBytes);
   }
 
   #log(): { callUuid: string } {
@@ -206,10 +215,10 @@ export class CallSession {
     if (this.#state === 'awaiting-connected') {
       // Refused or timed out already: a first frame crossing our close frame starts nothing.
       if (!this.#closing) this.#onFirstFrame(data, isBinary);
-    } else if (this.#state === 'recording') {
+    } else if (this.#state === 'recording' && this.#recording) {
       // Frames that cross the recorder's own close frame are still the call's audio: keep them.
-      if (isBinary) this.#onAudio(data);
-      else this.#onText(data);
+      if (isBinary) this.#onAudio(this.#recording, data);
+      else this.#onText(this.#recording, data);
     }
   }
 
@@ -250,17 +259,10 @@ export class CallSession {
     };
     const key = recordingKey(uuid, acceptedAt);
     const spoolPath = join(settings.scratchDir, `${uuid}.${acceptedAt.getTime()}.pcm`);
-    this.#identity = identity;
-    this.#connected = frame;
-    this.#expectedFrameBytes = frameBytes(sampleRate);
-    this.#maxAudioBytes = Math.floor(settings.maxCallMs / 1000) * bytesPerSecond(sampleRate);
-    if (settings.audioRate !== false)
-      this.#audioRate = new AudioRateLimit(performance.now(), settings.audioRate);
-    this.#spool = new AudioSpool(
-      spoolPath,
-      (stored) => this.#upload?.progress(stored),
-      settings.spoolFlushBytes,
-    );
+    // The upload is made below, with the spool it reads; the spool tells it of stored bytes.
+    let upload: RecordingUpload | undefined;
+    const spool = new AudioSpool(spoolPath, (stored) => upload?.progress(stored), settings.spoolFlushBytes);
+    let checkpointer: CallCheckpoint | undefined;
     if (storage.checkpoints) {
       // The interval bounds the audio a crash loses: audio reaches the file a batch at a time, due
       // calls are gathered once a tick, and their PUT takes a while to land, so a call falls due
@@ -269,8 +271,8 @@ export class CallSession {
       const rate = bytesPerSecond(sampleRate);
       const batchMs = Math.min(settings.spoolFlushIntervalMs, (settings.spoolFlushBytes / rate) * 1000);
       const leadMs = Math.max(1, settings.checkpointIntervalMs - batchMs - 2 * storage.checkpoints.tickMs);
-      this.#checkpointer = storage.checkpoints.open({
-        spool: this.#spool,
+      checkpointer = storage.checkpoints.open({
+        spool,
         call: { schemaVersion: 1, identity, headers: frame.headers, key, uploadId: null },
         intervalMs: leadMs,
         intervalBytes: Math.ceil((leadMs / 1000) * rate),
@@ -285,13 +287,13 @@ export class CallSession {
       uploadId: null,
       checkpointTaskId: storage.checkpoints?.taskId ?? null,
     };
-    this.#upload = new RecordingUpload({
+    upload = new RecordingUpload({
       s3: storage.s3,
       bucket: storage.bucket,
       key,
       objectMetadata: asciiMetadata(recordingObjectMetadata(identity)),
       format: { sampleRate },
-      spool: this.#spool,
+      spool,
       partSizeBytes: settings.partSizeBytes,
       limiter: storage.limiter,
       retry: storage.retry,
@@ -311,11 +313,22 @@ export class CallSession {
         }),
       onMultipartCreated: (uploadId) => {
         journal.uploadId = uploadId;
-        this.#writeJournal(journal);
-        this.#checkpointer?.setUploadId(uploadId);
+        this.#writeJournal(spoolPath, journal);
+        checkpointer?.setUploadId(uploadId);
       },
     });
-    this.#writeJournal(journal);
+    this.#recording = {
+      identity,
+      connected: frame,
+      spool,
+      upload,
+      checkpointer,
+      audioRate:
+        settings.audioRate === false ? undefined : new AudioRateLimit(performance.now(), settings.audioRate),
+      expectedFrameBytes: frameBytes(sampleRate),
+      maxAudioBytes: Math.floor(settings.maxCallMs / 1000) * bytesPerSecond(sampleRate),
+    };
+    this.#writeJournal(spoolPath, journal);
     this.#state = 'recording';
     this.#startedMono = performance.now();
     this.options.metrics.callStarted();
@@ -327,22 +340,22 @@ export class CallSession {
     });
   }
 
-  #writeJournal(journal: CallJournal): void {
-    writeJournal(this.#spool!.path, journal).catch((error: unknown) =>
+  #writeJournal(spoolPath: string, journal: CallJournal): void {
+    writeJournal(spoolPath, journal).catch((error: unknown) =>
       this.options.logger.error('writing the call journal failed', { ...this.#log(), error }),
     );
   }
 
-  #onAudio(data: Buffer): void {
+  #onAudio(recording: Recording, data: Buffer): void {
     // Closed for sending too fast: what it sends while the close handshake runs is not kept.
     if (this.#closing?.code === CloseCode.TooFast) return;
-    const spool = this.#spool!;
+    const { spool, audioRate, identity } = recording;
     this.#frameCount++;
-    if (data.length !== this.#expectedFrameBytes) this.#oddSizeFrames++;
+    if (data.length !== recording.expectedFrameBytes) this.#oddSizeFrames++;
     spool.append(data);
     const { spoolFlushBytes } = this.options.settings;
     if (spool.pendingBytes >= spoolFlushBytes) {
-      this.#flush();
+      this.#flush(spool);
       // A disk that cannot keep up would otherwise let queued audio grow without bound:
       // stop reading (TCP pushes back on the sender) until the queue is written.
       if (spool.pendingBytes >= 8 * spoolFlushBytes && !this.#paused) {
@@ -350,38 +363,39 @@ export class CallSession {
         this.options.socket.pause();
       }
     }
-    if (spool.receivedBytes >= this.#maxAudioBytes) {
+    if (spool.receivedBytes >= recording.maxAudioBytes) {
       this.close('max-duration', CloseCode.MaxDuration, 'call reached its maximum duration');
     } else if (
-      this.#audioRate &&
-      !this.#audioRate.take(data.length / bytesPerSecond(this.#identity!.sampleRate), performance.now())
+      audioRate &&
+      !audioRate.take(data.length / bytesPerSecond(identity.sampleRate), performance.now())
     ) {
       this.options.logger.warn('audio arriving much faster than real time; ending the call', {
         ...this.#log(),
-        receivedSeconds: spool.receivedBytes / bytesPerSecond(this.#identity!.sampleRate),
+        receivedSeconds: spool.receivedBytes / bytesPerSecond(identity.sampleRate),
       });
       this.close('too-fast', CloseCode.TooFast, 'audio sent faster than real time');
     }
   }
 
-  #onText(data: Buffer): void {
+  #onText(recording: Recording, data: Buffer): void {
     const { maxTextEvents, maxTextEventBytes } = this.options.settings;
     if (this.#textEvents.length >= maxTextEvents || this.#textEventBytes + data.length > maxTextEventBytes) {
       this.#droppedTextEvents++;
       return;
     }
     this.#textEventBytes += data.length;
-    const sampleRate = this.#identity!.sampleRate;
+    const sampleRate = recording.identity.sampleRate;
     this.#textEvents.push({
-      offsetMs: Math.round((this.#spool!.receivedBytes / bytesPerSecond(sampleRate)) * 1000),
+      offsetMs: Math.round((recording.spool.receivedBytes / bytesPerSecond(sampleRate)) * 1000),
       receivedAt: this.options.now().toISOString(),
       event: parseTextEvent(data.toString('utf8')),
     });
   }
 
-  #flush(): void {
+  #flush(spool: AudioSpool): void {
     this.#lastFlushAt = performance.now();
-    this.#flushing ??= this.#spool!.flush()
+    this.#flushing ??= spool
+      .flush()
       .catch((error: unknown) => {
         this.options.logger.error('spooling audio failed; ending the call', { ...this.#log(), error });
         this.close('error', CloseCode.InternalError, 'recording storage failed');
@@ -401,8 +415,9 @@ export class CallSession {
     const { idleTimeoutMs, spoolFlushIntervalMs, maxCallMs } = this.options.settings;
     if (this.#state === 'awaiting-connected' && nowMono - this.#lastMessageAt > idleTimeoutMs) {
       this.close('idle-timeout', CloseCode.IdleTimeout, 'no websocket:connected frame in time');
-    } else if (this.#state === 'recording') {
-      if (this.#spool!.pendingBytes > 0 && nowMono - this.#lastFlushAt >= spoolFlushIntervalMs) this.#flush();
+    } else if (this.#state === 'recording' && this.#recording) {
+      const { spool } = this.#recording;
+      if (spool.pendingBytes > 0 && nowMono - this.#lastFlushAt >= spoolFlushIntervalMs) this.#flush(spool);
       if (nowMono - this.#lastMessageAt > idleTimeoutMs) {
         this.close('idle-timeout', CloseCode.IdleTimeout, 'no audio received in time');
       } else if (nowMono - this.#startedMono > maxCallMs) {
@@ -456,7 +471,8 @@ export class CallSession {
       this.#resolveDone();
       return;
     }
-    if (this.#state !== 'recording') return;
+    const recording = this.#recording;
+    if (this.#state !== 'recording' || !recording) return;
     const end: RecordingEnd = this.#closing
       ? { by: this.#closing.by, code: this.#closing.code, reason: this.#closing.reason }
       : {
@@ -464,19 +480,17 @@ export class CallSession {
           code,
           reason: reason.toString('utf8') || (this.#socketError?.message ?? ''),
         };
-    this.#finalize(end).finally(() => this.#resolveDone());
+    this.#finalize(recording, end).finally(() => this.#resolveDone());
   }
 
-  async #finalize(end: RecordingEnd): Promise<void> {
+  async #finalize(recording: Recording, end: RecordingEnd): Promise<void> {
     this.#state = 'finalizing';
     const endedAt = this.options.now();
     const hungUpMono = performance.now();
     const { logger, metrics, storage } = this.options;
-    const spool = this.#spool!;
-    const upload = this.#upload!;
-    const identity = this.#identity!;
+    const { spool, upload, checkpointer } = recording;
     // A crash from here on still loses at most one interval; the spool file goes once stored.
-    this.#checkpointer?.stop();
+    checkpointer?.stop();
     try {
       await this.#flushing;
       await spool.flush().catch(() => {
@@ -485,7 +499,7 @@ export class CallSession {
       const flushedMono = performance.now();
       const stored = await upload.finish();
       const storedMono = performance.now();
-      const metadata = this.#metadata(identity, endedAt, end, stored);
+      const metadata = this.#metadata(recording, endedAt, end, stored);
       if (!(await putRecordingMetadata(storage.s3, storage.bucket, metadata, storage.retry))) {
         logger.warn('metadata already stored beside the recording; kept, not written over', {
           ...this.#log(),
@@ -495,7 +509,7 @@ export class CallSession {
       const metadataMono = performance.now();
       await spool.remove();
       // Only now: until the recording is stored, the checkpoints may be all that survives a crash.
-      this.#checkpointer?.finish();
+      checkpointer?.finish();
       this.#state = 'stored';
       const uploadLatencyMs = performance.now() - hungUpMono;
       metrics.callFinished(metadata.durationSeconds, uploadLatencyMs);
@@ -519,7 +533,7 @@ export class CallSession {
         // checkpoints, so nothing retries it.
         this.#state = 'duplicate';
         await spool.remove().catch(() => {});
-        this.#checkpointer?.finish();
+        checkpointer?.finish();
         metrics.callFailed();
         logger.warn(
           "a recording of this call is already stored; it was kept and this connection's audio dropped",
@@ -534,7 +548,7 @@ export class CallSession {
       // Its checkpoints stay (no finish): with the disk gone they are what a sweeper can recover.
       // The tail after the last checkpoint goes up first (a tick or two, if S3 takes PUTs at all).
       metrics.callFailed();
-      await this.#checkpointer?.caughtUp(TAIL_CHECKPOINT_WAIT_MS);
+      await checkpointer?.caughtUp(TAIL_CHECKPOINT_WAIT_MS);
       await spool.close().catch(() => {});
       logger.error('recording could not be stored; its audio is kept on the scratch disk', {
         ...this.#log(),
@@ -545,16 +559,15 @@ export class CallSession {
   }
 
   #metadata(
-    identity: CallIdentity,
+    recording: Recording,
     endedAt: Date,
     end: RecordingEnd,
     stored: StoredRecording,
   ): RecordingMetadata {
-    const headers: Record<string, unknown> = { ...this.#connected!.headers };
-    if (this.#connected!.uuid !== null && this.#connected!.uuid !== identity.uuid)
-      headers.uuid = this.#connected!.uuid;
-    const interrupted =
-      end.by !== 'peer' || !NORMAL_CLOSE_CODES.has(end.code) || this.#spool!.failure !== undefined;
+    const { identity, connected, spool } = recording;
+    const headers: Record<string, unknown> = { ...connected.headers };
+    if (connected.uuid !== null && connected.uuid !== identity.uuid) headers.uuid = connected.uuid;
+    const interrupted = end.by !== 'peer' || !NORMAL_CLOSE_CODES.has(end.code) || spool.failure !== undefined;
     return recordingMetadata(identity, stored, {
       endedAt: endedAt.toISOString(),
       frameCount: this.#frameCount,
