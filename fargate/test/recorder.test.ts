@@ -21,6 +21,7 @@ import {
   closed,
   connectedFrame,
   frames,
+  HandshakeAcceptedError,
   handshakeStatus,
   listKeys,
   newCallUuid,
@@ -75,7 +76,10 @@ function sha256(data: Buffer): string {
 
 /** 101 if the handshake is accepted (the socket is then closed), else the refusal's status. */
 function handshakeStatusOrOpen(url: string): Promise<number> {
-  return handshakeStatus(url).catch(() => 101);
+  return handshakeStatus(url).catch((error: unknown) => {
+    if (error instanceof HandshakeAcceptedError) return 101;
+    throw error;
+  });
 }
 
 /** Sends a websocket upgrade with a raw request target (one `ws` would refuse to send). */

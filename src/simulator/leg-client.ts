@@ -45,8 +45,10 @@ export interface LegSocketOptions {
   readonly authorization?: string;
   /** Fails the handshake after this long. @default ws's (none) */
   readonly handshakeTimeoutMs?: number;
-  /** Other `ws` client options (e.g. `autoPong: false`); headers here are sent as well. */
-  readonly socket?: ClientOptions;
+  /** Other handshake headers; an undefined value is left out. */
+  readonly headers?: Readonly<Record<string, string | undefined>>;
+  /** Other `ws` client options, e.g. `autoPong: false`. */
+  readonly socket?: Omit<ClientOptions, 'headers'>;
 }
 
 /**
@@ -54,10 +56,11 @@ export interface LegSocketOptions {
  * Authorization header when the NCCO asks for one. The caller listens for its events.
  */
 export function legSocket(uri: string, options: LegSocketOptions = {}): WebSocket {
-  const headers = {
-    ...options.socket?.headers,
-    ...(options.authorization ? { authorization: options.authorization } : {}),
-  };
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(options.headers ?? {})) {
+    if (value !== undefined) headers[name] = value;
+  }
+  if (options.authorization) headers.authorization = options.authorization;
   return new WebSocket(uri, {
     perMessageDeflate: false,
     ...options.socket,
