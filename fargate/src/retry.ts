@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { describeS3Error } from '../../common/s3-errors.js';
+import type { S3Attempts } from '../../common/s3-objects.js';
 
 /** How S3 calls are retried. The audio stays on the scratch disk meanwhile, so waiting costs nothing. */
 export interface RetryPolicy {
@@ -75,6 +76,11 @@ export async function withRetry<T>(
       await sleep(delayMs);
     }
   }
+}
+
+/** The shared S3 helpers' requests (`common/s3-objects.ts`), each retried under `policy`. */
+export function retrying(policy?: RetryPolicy): S3Attempts {
+  return (operation, request) => withRetry(operation, request, policy);
 }
 
 /**

@@ -4,7 +4,7 @@ import type { ClientOptions, WebSocket } from 'ws';
 import { contentTypeFor, frameBytes, type SampleRate } from '../../common/audio-format.js';
 import { signCallToken } from '../../common/call-token.js';
 import type { RecordingMetadata } from '../../common/recording-metadata.js';
-import { listObjects } from '../src/checkpoint.js';
+import { listObjects } from '../../common/s3-objects.js';
 import {
   callUri,
   LegOpenError,
