@@ -5,8 +5,9 @@ import { checkpointBatchKey, inflightTaskPrefix, taskAliveKey } from '../../comm
 import type { CallIdentity } from '../../common/recording-metadata.js';
 import { describeS3Error } from '../../common/s3-errors.js';
 import { deleteKeys, listObjects } from '../../common/s3-objects.js';
-import { putObjectWithRetry, type RetryPolicy, retrying, type TransferLimiter } from './retry.js';
+import { putObjectWithRetry, type RetryPolicy, retrying } from './retry.js';
 import type { AudioSpool } from './spool.js';
+import type { TransferLimiter } from './transfer-limiter.js';
 
 /** What a sweeper needs to store a call whose recorder vanished with its disk. */
 export interface InflightCall {

@@ -12,8 +12,9 @@ import {
 import { deleteKeys, getObject, type ListedObject, listObjects } from '../../common/s3-objects.js';
 import { type BatchIndex, type InflightCall, MAX_BATCH_BYTES } from './checkpoint.js';
 import { abortEarlierUpload, storeInterrupted } from './recovery.js';
-import { type RetryPolicy, retrying, type TransferLimiter } from './retry.js';
+import { type RetryPolicy, retrying } from './retry.js';
 import { reopenSpool } from './spool.js';
+import type { TransferLimiter } from './transfer-limiter.js';
 import { RecordingExistsError } from './upload.js';
 import { WAV_HEADER_BYTES } from './wav.js';
 
