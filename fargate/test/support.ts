@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { ClientOptions, WebSocket } from 'ws';
 import { contentTypeFor, frameBytes, type SampleRate } from '../../common/audio-format.js';
 import { signCallToken } from '../../common/call-token.js';
 import type { RecordingMetadata } from '../../common/recording-metadata.js';
-import { listObjects } from '../../common/s3-objects.js';
+import { getObject, listObjects } from '../../common/s3-objects.js';
 import {
   callUri,
   LegOpenError,
@@ -80,13 +80,15 @@ export class HandshakeAcceptedError extends Error {
 export const closed = legClosed;
 
 export async function readObject(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
-  const result = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const result = await getObject(s3, bucket, key);
   return Buffer.from(await result.Body!.transformToByteArray());
 }
 
+/** Every key under the prefix, in key order. */
 export async function listKeys(s3: S3Client, bucket: string, prefix = ''): Promise<string[]> {
-  const result = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
-  return (result.Contents ?? []).map((item) => item.Key!);
+  const keys: string[] = [];
+  for await (const object of listObjects(s3, bucket, prefix)) keys.push(object.key);
+  return keys;
 }
 
 /** Waits for a call's metadata JSON (written last) and returns it with the WAV's bytes. */
