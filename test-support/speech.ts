@@ -1,42 +1,17 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { SampleRate } from '../common/audio-format.js';
+import { loadPcm } from '../src/simulator/audio.js';
 
 const run = promisify(execFile);
 
 /**
- * Real speech for tests: espeak-ng speaks the text, sox resamples it to 16-bit signed
- * little-endian mono PCM at the rate (no header), exactly what Vonage streams.
+ * Real speech for tests, made by the simulator's own audio source (espeak-ng, then sox): 16-bit
+ * signed little-endian mono PCM at the rate, no header, exactly what Vonage streams.
  * Needs the Debian packages espeak-ng and sox.
  */
-export async function speechPcm(text: string, sampleRate: SampleRate): Promise<Buffer> {
-  const dir = await mkdtemp(join(tmpdir(), 'speech-'));
-  try {
-    const wav = join(dir, 'speech.wav');
-    const raw = join(dir, 'speech.raw');
-    await run('espeak-ng', ['-w', wav, text]);
-    await run('sox', [
-      wav,
-      '-r',
-      String(sampleRate),
-      '-c',
-      '1',
-      '-b',
-      '16',
-      '-e',
-      'signed-integer',
-      '-L',
-      '-t',
-      'raw',
-      raw,
-    ]);
-    return await readFile(raw);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+export function speechPcm(text: string, sampleRate: SampleRate): Promise<Buffer> {
+  return loadPcm({ text }, sampleRate);
 }
 
 /** Repeats PCM until it is at least `seconds` long, then cuts it to exactly that many whole samples. */

@@ -9,12 +9,15 @@ import {
 } from '../../common/audio-format.js';
 import { signCallToken } from '../../common/call-token.js';
 import { recordingKey } from '../../common/recording-keys.js';
+import { callUri, connectedFrame, FrameSchedule, legSocket } from '../../src/simulator/leg-client.js';
 
 /**
- * Drives websocket calls the way Vonage does: open `/calls/<uuid>?token=…`, send the
+ * Drives websocket calls the way Vonage does, with the shared leg client's handshake, first frame
+ * and frame schedule (`src/simulator/leg-client.ts`): open `/calls/<uuid>?token=…`, send the
  * `websocket:connected` text frame, then one binary frame of 16-bit PCM every 20 ms (or faster,
- * with `speed`), on a drift-corrected schedule: a late tick sends every frame that is due, so the
- * audio rate holds over the call. Hangs up with a normal close.
+ * with `speed`). One timer serves every call (not a paced loop per call, which would cost a timer
+ * per call per frame): a late tick sends every frame that is due, so the audio rate holds.
+ * Hangs up with a normal close.
  *
  * Ingest lag is measured with websocket pings: the server's parser answers a ping only after it
  * has parsed every frame sent before it, so the ping's round trip is how far the server's intake
@@ -167,8 +170,8 @@ interface CallState {
   readonly pcmOffset: number;
   ws?: WebSocket;
   openedAt: number;
-  /** performance.now() of frame 0's due time. */
-  startedAtPerf: number;
+  /** When each frame is due; set once the socket opens. */
+  schedule?: FrameSchedule;
   frameIndex: number;
   totalFrames: number;
   framesFailed: number;
@@ -195,7 +198,7 @@ export function startLoad(options: LoadOptions): RunningLoad {
   const sampleRate = options.sampleRate ?? 16000;
   const speed = options.speed ?? 1;
   const frameSize = frameBytes(sampleRate);
-  const frameInterval = FRAME_MILLISECONDS / speed;
+  const tickMs = Math.min(5, FRAME_MILLISECONDS / speed);
   const totalFrames = Math.round((options.seconds * 1000) / FRAME_MILLISECONDS);
   const pingInterval = options.pingIntervalMs ?? 1000;
   const rampMs = options.rampMs ?? 0;
@@ -222,7 +225,6 @@ export function startLoad(options: LoadOptions): RunningLoad {
       uuid: options.uuids?.[i] ?? randomUUID(),
       pcmOffset: offset,
       openedAt: 0,
-      startedAtPerf: 0,
       frameIndex: 0,
       totalFrames,
       framesFailed: 0,
@@ -326,9 +328,7 @@ export function startLoad(options: LoadOptions): RunningLoad {
 
   const connect = (state: CallState): void => {
     const token = signCallToken(options.secret, state.uuid, Math.floor(Date.now() / 1000) + 3600);
-    const ws = new WebSocket(`${options.url}/calls/${state.uuid}?token=${encodeURIComponent(token)}`, {
-      perMessageDeflate: false,
-    });
+    const ws = legSocket(callUri(options.url, state.uuid, token));
     state.ws = ws;
     ws.on('unexpected-response', (_request, response) => {
       state.rejectedStatus = response.statusCode;
@@ -339,11 +339,9 @@ export function startLoad(options: LoadOptions): RunningLoad {
     ws.on('open', () => {
       open += 1;
       state.openedAt = Date.now();
-      ws.send(
-        JSON.stringify({ event: 'websocket:connected', 'content-type': contentType, ...options.headers }),
-      );
-      state.startedAtPerf = performance.now();
-      state.lastPingAt = state.startedAtPerf;
+      ws.send(connectedFrame(contentType, options.headers));
+      state.schedule = new FrameSchedule(speed);
+      state.lastPingAt = state.schedule.startedAt;
       state.streaming = true;
     });
     ws.on('pong', (data) => {
@@ -383,12 +381,13 @@ export function startLoad(options: LoadOptions): RunningLoad {
     for (const state of states) {
       if (!state.streaming) continue;
       const ws = state.ws as WebSocket;
+      const schedule = state.schedule as FrameSchedule;
       if (ws.readyState !== WebSocket.OPEN) {
         state.streaming = false;
         continue;
       }
       while (state.frameIndex < state.totalFrames) {
-        const due = state.startedAtPerf + state.frameIndex * frameInterval;
+        const due = schedule.dueAt(state.frameIndex);
         if (due > now) break;
         lateness.add(now - due);
         if (inSteadyState) steadyLateness.add(now - due);
@@ -401,7 +400,7 @@ export function startLoad(options: LoadOptions): RunningLoad {
       if (now - state.lastPingAt >= pingInterval) sendPing(state, now);
       if (state.frameIndex >= state.totalFrames) void hangup(state);
     }
-    tickTimer = setTimeout(tick, Math.min(5, frameInterval));
+    tickTimer = setTimeout(tick, tickMs);
   };
   tickTimer = setTimeout(tick, 0);
 

@@ -23,8 +23,9 @@ import {
   parseConnectedFrame,
   parseTextEvent,
 } from './protocol.js';
-import type { RetryPolicy, TransferLimiter } from './retry.js';
+import type { RetryPolicy } from './retry.js';
 import { AudioSpool, type CallJournal, writeJournal } from './spool.js';
+import type { TransferLimiter } from './transfer-limiter.js';
 import {
   putRecordingMetadata,
   RecordingExistsError,

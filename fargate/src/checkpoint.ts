@@ -1,16 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import {
-  DeleteObjectsCommand,
-  ListObjectsCommand,
-  type ObjectIdentifier,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { checkpointBatchKey, inflightTaskPrefix, taskAliveKey } from '../../common/recording-keys.js';
 import type { CallIdentity } from '../../common/recording-metadata.js';
 import { describeS3Error } from '../../common/s3-errors.js';
-import { putObjectWithRetry, type RetryPolicy, type TransferLimiter, withRetry } from './retry.js';
+import { deleteKeys, listObjects } from '../../common/s3-objects.js';
+import { putObjectWithRetry, type RetryPolicy, retrying } from './retry.js';
 import type { AudioSpool } from './spool.js';
+import type { TransferLimiter } from './transfer-limiter.js';
 
 /** What a sweeper needs to store a call whose recorder vanished with its disk. */
 export interface InflightCall {
@@ -375,7 +372,12 @@ export class CheckpointStore {
 
   #deletePending(): void {
     const keys = this.#pendingDeletes.splice(0, 1000);
-    this.#deleting = deleteKeys(this.options.s3, this.options.bucket, keys, this.#policy(DELETE_DEADLINE_MS))
+    this.#deleting = deleteKeys(
+      this.options.s3,
+      this.options.bucket,
+      keys,
+      retrying(this.#policy(DELETE_DEADLINE_MS)),
+    )
       .catch((error: unknown) => {
         const failure = new CheckpointError(`removing ${keys.length} checkpoint batches failed`, {
           cause: error,
@@ -550,72 +552,6 @@ export class CallCheckpoint {
   }
 }
 
-/** Deletes keys, up to 1000 per request; a key that could not be deleted fails the whole call. */
-export async function deleteKeys(
-  s3: S3Client,
-  bucket: string,
-  keys: readonly string[],
-  retry?: RetryPolicy,
-): Promise<void> {
-  for (let start = 0; start < keys.length; start += 1000) {
-    const objects: ObjectIdentifier[] = keys.slice(start, start + 1000).map((Key) => ({ Key }));
-    const result = await withRetry(
-      `DeleteObjects ${objects.length} keys`,
-      (abortSignal) =>
-        s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects, Quiet: true } }), {
-          abortSignal,
-        }),
-      retry,
-    );
-    const failed = result.Errors ?? [];
-    if (failed.length > 0) {
-      throw new CheckpointError(
-        `DeleteObjects left ${failed.length} keys, e.g. ${failed[0]?.Key}: ${failed[0]?.Code} ${failed[0]?.Message}`,
-      );
-    }
-  }
-}
-
-/** One object of a listing. */
-export interface ListedObject {
-  readonly key: string;
-  readonly size: number;
-  readonly lastModified: Date | undefined;
-}
-
-/**
- * Every object under a prefix, a page at a time. ListObjects (v1) with `Marker`: the local S3
- * server (s3rver 3.7) cannot page ListObjectsV2 under Node's OpenSSL 3 (its continuation tokens
- * use DES), so v2 would stop at 1000 keys locally; S3 lists the same keys either way.
- */
-export async function* listObjects(
-  s3: S3Client,
-  bucket: string,
-  prefix: string,
-  retry?: RetryPolicy,
-): AsyncGenerator<ListedObject> {
-  let marker: string | undefined;
-  for (;;) {
-    const page = await withRetry(
-      `ListObjects ${prefix}`,
-      (abortSignal) =>
-        s3.send(
-          new ListObjectsCommand({ Bucket: bucket, Prefix: prefix, ...(marker ? { Marker: marker } : {}) }),
-          { abortSignal },
-        ),
-      retry,
-    );
-    const contents = page.Contents ?? [];
-    for (const object of contents) {
-      if (object.Key) yield { key: object.Key, size: object.Size ?? 0, lastModified: object.LastModified };
-    }
-    // Without a delimiter S3 sends no NextMarker: the last key is the next page's marker.
-    const last = page.NextMarker ?? contents.at(-1)?.Key;
-    if (!page.IsTruncated || !last) return;
-    marker = last;
-  }
-}
-
 /** Deletes everything a task has under `inflight/` (once all its calls are stored some other way). */
 export async function deleteInflightTask(
   s3: S3Client,
@@ -624,8 +560,10 @@ export async function deleteInflightTask(
   retry?: RetryPolicy,
 ): Promise<number> {
   const keys: string[] = [];
-  for await (const object of listObjects(s3, bucket, inflightTaskPrefix(taskId), retry))
+  for await (const object of listObjects(s3, bucket, inflightTaskPrefix(taskId), {
+    attempts: retrying(retry),
+  }))
     keys.push(object.key);
-  await deleteKeys(s3, bucket, keys, retry);
+  await deleteKeys(s3, bucket, keys, retrying(retry));
   return keys.length;
 }

@@ -13,10 +13,10 @@ import { statfsFreeSpace } from './admission.js';
 import { ConfigError, loadConfig, type SecretReference } from './config.js';
 import { EmfRecorderMetrics } from './metrics.js';
 import { findJournals, recoverSpools } from './recovery.js';
-import { TransferLimiter } from './retry.js';
 import { createRecorder } from './server.js';
 import { type InflightSweeper, startInflightSweeper } from './sweeper.js';
 import { EcsTaskProtection } from './task-protection.js';
+import { TransferLimiter } from './transfer-limiter.js';
 import { MIN_PART_BYTES } from './upload.js';
 
 /** How often each task looks for abandoned calls' checkpoints (besides once at start). */

@@ -11,8 +11,9 @@ import {
 } from '../../common/recording-metadata.js';
 import { asciiMetadata } from './call-session.js';
 import { deleteInflightTask } from './checkpoint.js';
-import { type RetryPolicy, type TransferLimiter, withRetry } from './retry.js';
+import { type RetryPolicy, withRetry } from './retry.js';
 import { type AudioSpool, type CallJournal, reopenSpool } from './spool.js';
+import type { TransferLimiter } from './transfer-limiter.js';
 import { putRecordingMetadata, RecordingExistsError, RecordingUpload, recordingMetadata } from './upload.js';
 
 /** The journals on the scratch disk now. Take this before accepting calls: later ones are live. */

@@ -20,8 +20,9 @@ import { CheckpointStore, MAX_BATCH_BYTES } from './checkpoint.js';
 import { CloseCode } from './close-codes.js';
 import { Drain } from './drain.js';
 import { noMetrics, type RecorderMetrics } from './metrics.js';
-import { type RetryPolicy, TransferLimiter } from './retry.js';
+import type { RetryPolicy } from './retry.js';
 import { EcsTaskProtection, type TaskProtection } from './task-protection.js';
+import { TransferLimiter } from './transfer-limiter.js';
 import { type HandshakeCredentials, verifyHandshake } from './upgrade-auth.js';
 import { MIN_PART_BYTES } from './upload.js';
 

@@ -1,7 +1,7 @@
 import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import {
   INFLIGHT_PREFIX,
   metadataKey,
@@ -9,18 +9,13 @@ import {
   recordingKey,
   recordingStem,
 } from '../../common/recording-keys.js';
+import { deleteKeys, getObject, type ListedObject, listObjects } from '../../common/s3-objects.js';
 import { WAV_HEADER_BYTES } from '../../common/wav.js';
-import {
-  type BatchIndex,
-  deleteKeys,
-  type InflightCall,
-  type ListedObject,
-  listObjects,
-  MAX_BATCH_BYTES,
-} from './checkpoint.js';
+import { type BatchIndex, type InflightCall, MAX_BATCH_BYTES } from './checkpoint.js';
 import { abortEarlierUpload, storeInterrupted } from './recovery.js';
-import { type RetryPolicy, type TransferLimiter, withRetry } from './retry.js';
+import { type RetryPolicy, retrying } from './retry.js';
 import { reopenSpool } from './spool.js';
+import type { TransferLimiter } from './transfer-limiter.js';
 import { RecordingExistsError } from './upload.js';
 
 /** Recovering a call from its checkpoints failed; they stay for the next sweep. */
@@ -134,7 +129,9 @@ export async function sweepInflight(options: SweepOptions): Promise<SweepResult>
 
   // Keys sort by task, so each task's objects arrive together: one task is held at a time.
   let group: TaskGroup | undefined;
-  for await (const object of listObjects(s3, checkpointBucket, INFLIGHT_PREFIX, options.retry)) {
+  for await (const object of listObjects(s3, checkpointBucket, INFLIGHT_PREFIX, {
+    attempts: retrying(options.retry),
+  })) {
     const parsed = parseInflightKey(object.key);
     if (!parsed) {
       if (strayCount++ < 10) strays.push(object.key);
@@ -154,17 +151,6 @@ export async function sweepInflight(options: SweepOptions): Promise<SweepResult>
   return result;
 }
 
-async function getObject(s3: S3Client, bucket: string, key: string, retry?: RetryPolicy, range?: string) {
-  return withRetry(
-    `GetObject ${key}${range ? ` ${range}` : ''}`,
-    (abortSignal) =>
-      s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(range ? { Range: range } : {}) }), {
-        abortSignal,
-      }),
-    retry,
-  );
-}
-
 /** Reads a batch's index line: the index, and where the audio starts in the object. */
 async function readBatchIndex(
   s3: S3Client,
@@ -174,7 +160,10 @@ async function readBatchIndex(
 ): Promise<{ index: BatchIndex; dataStart: number }> {
   let probe = INDEX_PROBE_BYTES;
   for (;;) {
-    const object = await getObject(s3, bucket, key, retry, `bytes=0-${probe - 1}`);
+    const object = await getObject(s3, bucket, key, {
+      range: `bytes=0-${probe - 1}`,
+      attempts: retrying(retry),
+    });
     const bytes = await object.Body!.transformToByteArray();
     const end = bytes.indexOf(0x0a);
     if (end < 0) {
@@ -288,7 +277,7 @@ async function sweepTask(
     s3,
     checkpointBucket,
     group.objects.map((object) => object.key),
-    retry,
+    retrying(retry),
   );
   logger.info('removed the checkpoints of a stopped task', {
     taskId,
@@ -323,7 +312,8 @@ async function sweepCall(
   // Never replace a stored recording: its recorder or a disk recovery stored more than this.
   const stem = recordingStem(callUuid, startedAt);
   const stored = new Map<string, number>();
-  for await (const object of listObjects(s3, bucket, `${stem}.`, retry)) stored.set(object.key, object.size);
+  for await (const object of listObjects(s3, bucket, `${stem}.`, { attempts: retrying(retry) }))
+    stored.set(object.key, object.size);
   const wavSize = stored.get(call.key);
   const alreadyStored =
     stored.has(metadataKey(callUuid, startedAt)) ||
@@ -340,7 +330,10 @@ async function sweepCall(
       for (const piece of pieces) {
         // One piece (at most MAX_SEGMENT_BYTES) in memory at a time.
         const range = `bytes=${piece.start}-${piece.start + piece.length - 1}`;
-        const object = await getObject(s3, options.checkpointBucket ?? bucket, piece.key, retry, range);
+        const object = await getObject(s3, options.checkpointBucket ?? bucket, piece.key, {
+          range,
+          attempts: retrying(retry),
+        });
         const bytes = await object.Body!.transformToByteArray();
         if (bytes.length !== piece.length) {
           throw new SweepError(`${piece.key} ${range} held ${bytes.length} bytes, not ${piece.length}`);

@@ -16,14 +16,9 @@ import { metadataKey } from '../../common/recording-keys.js';
 import type { CallIdentity, RecordingMetadata } from '../../common/recording-metadata.js';
 import { describeS3Error } from '../../common/s3-errors.js';
 import { WAV_HEADER_BYTES, type WavFormat, wavHeader } from '../../common/wav.js';
-import {
-  httpStatusOf,
-  putObjectWithRetry,
-  type RetryPolicy,
-  type TransferLimiter,
-  withRetry,
-} from './retry.js';
+import { httpStatusOf, putObjectWithRetry, type RetryPolicy, withRetry } from './retry.js';
 import { type AudioSpool, SpoolError } from './spool.js';
+import type { TransferLimiter } from './transfer-limiter.js';
 
 /** S3's smallest part (all but the last part of a multipart upload). */
 export const MIN_PART_BYTES = 5 * 1024 * 1024;

@@ -7,7 +7,7 @@ import { MAX_BYTES_PER_SECOND } from '../src/admission.js';
 import { asciiMetadata, CallSession, closeReason, type SessionSettings } from '../src/call-session.js';
 import { CloseCode } from '../src/close-codes.js';
 import type { RecorderMetrics } from '../src/metrics.js';
-import type { TransferLimiter } from '../src/retry.js';
+import type { TransferLimiter } from '../src/transfer-limiter.js';
 
 const IDLE_MS = 5_000;
 const CLOSE_GRACE_MS = 2_000;

@@ -10,8 +10,8 @@ import {
   MAX_BATCH_BYTES,
   MAX_SEGMENT_BYTES,
 } from '../src/checkpoint.js';
-import { TransferLimiter } from '../src/retry.js';
 import type { AudioSpool } from '../src/spool.js';
+import { TransferLimiter } from '../src/transfer-limiter.js';
 
 const INTERVAL_MS = 10_000;
 /** Ten seconds at 16 kHz. */

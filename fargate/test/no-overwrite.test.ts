@@ -24,9 +24,9 @@ import type { RecordingMetadata } from '../../common/recording-metadata.js';
 import { createS3Client } from '../../common/s3-client.js';
 import { loopPcm, speechPcm } from '../../test-support/speech.js';
 import { recoverSpools } from '../src/recovery.js';
-import { TransferLimiter } from '../src/retry.js';
 import { createRecorder, type Recorder } from '../src/server.js';
 import { writeJournal } from '../src/spool.js';
+import { TransferLimiter } from '../src/transfer-limiter.js';
 import {
   callUrl,
   closed,

@@ -13,14 +13,15 @@ import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../common/s3-client.js'
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
 import { loopPcm, soxi, speechPcm } from '../../test-support/speech.js';
 import { findJournals, recoverSpools } from '../src/recovery.js';
-import { TransferLimiter } from '../src/retry.js';
 import { createRecorder, type Recorder, type RecorderOptions } from '../src/server.js';
+import { TransferLimiter } from '../src/transfer-limiter.js';
 import {
   callUrl,
   checkpointedCall,
   closed,
   connectedFrame,
   frames,
+  HandshakeAcceptedError,
   handshakeStatus,
   listKeys,
   newCallUuid,
@@ -75,7 +76,10 @@ function sha256(data: Buffer): string {
 
 /** 101 if the handshake is accepted (the socket is then closed), else the refusal's status. */
 function handshakeStatusOrOpen(url: string): Promise<number> {
-  return handshakeStatus(url).catch(() => 101);
+  return handshakeStatus(url).catch((error: unknown) => {
+    if (error instanceof HandshakeAcceptedError) return 101;
+    throw error;
+  });
 }
 
 /** Sends a websocket upgrade with a raw request target (one `ws` would refuse to send). */

@@ -1,10 +1,21 @@
 import { randomUUID } from 'node:crypto';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { WebSocket } from 'ws';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { ClientOptions, WebSocket } from 'ws';
 import { contentTypeFor, frameBytes, type SampleRate } from '../../common/audio-format.js';
 import { signCallToken } from '../../common/call-token.js';
 import type { RecordingMetadata } from '../../common/recording-metadata.js';
-import { listObjects } from '../src/checkpoint.js';
+import { getObject, listObjects } from '../../common/s3-objects.js';
+import {
+  callUri,
+  LegOpenError,
+  legClosed,
+  openLeg,
+  paceFrames,
+  splitFrames,
+  connectedFrame as vonageConnectedFrame,
+} from '../../src/simulator/leg-client.js';
+
+export { sendAll } from '../../src/simulator/leg-client.js';
 
 export const SECRET = 'test-secret-0123456789abcdefghijklmnopqrstuvwxyz';
 
@@ -17,21 +28,17 @@ export function callUrl(
   uuid: string,
   token: string | null = signCallToken(SECRET, uuid, Math.floor(Date.now() / 1000) + 600),
 ): string {
-  return `${base}/calls/${uuid}${token === null ? '' : `?token=${encodeURIComponent(token)}`}`;
+  return callUri(base, uuid, token);
 }
 
 /** Splits PCM into 20 ms frames, as Vonage sends it (the last one may be short). */
 export function frames(pcm: Buffer, rate: SampleRate): Buffer[] {
-  const size = frameBytes(rate);
-  const out: Buffer[] = [];
-  for (let offset = 0; offset < pcm.length; offset += size) out.push(pcm.subarray(offset, offset + size));
-  return out;
+  return splitFrames(pcm, frameBytes(rate));
 }
 
+/** The `websocket:connected` frame of a call from 447700900001 to 447700900002, plus `extra`. */
 export function connectedFrame(rate: SampleRate, uuid: string, extra: Record<string, unknown> = {}): string {
-  return JSON.stringify({
-    event: 'websocket:connected',
-    'content-type': contentTypeFor(rate),
+  return vonageConnectedFrame(contentTypeFor(rate), {
     uuid,
     conversation_uuid: `CON-${uuid}`,
     from: '447700900001',
@@ -40,56 +47,48 @@ export function connectedFrame(rate: SampleRate, uuid: string, extra: Record<str
   });
 }
 
-export async function openSocket(
+export function openSocket(
   url: string,
-  options: ConstructorParameters<typeof WebSocket>[2] = {},
+  options: Omit<ClientOptions, 'headers'> & { headers?: Record<string, string | undefined> } = {},
 ): Promise<WebSocket> {
-  const ws = new WebSocket(url, options);
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  return ws;
+  const { headers, ...socket } = options;
+  return openLeg(url, { ...(headers ? { headers } : {}), socket });
 }
 
 /** The HTTP status of a refused handshake (rejects if the handshake is accepted). */
-export function handshakeStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers });
-    ws.on('unexpected-response', (request, response) => {
-      resolve(response.statusCode ?? 0);
-      request.destroy();
-    });
-    ws.on('open', () => {
-      ws.terminate();
-      reject(new Error('handshake was accepted'));
-    });
-    ws.on('error', () => {});
-  });
+export async function handshakeStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
+  let ws: WebSocket;
+  try {
+    ws = await openLeg(url, { headers });
+  } catch (error) {
+    if (error instanceof LegOpenError && error.status !== undefined) return error.status;
+    throw error;
+  }
+  ws.terminate();
+  throw new HandshakeAcceptedError();
+}
+
+/** What {@link handshakeStatus} throws when the server accepted the upgrade. */
+export class HandshakeAcceptedError extends Error {
+  constructor() {
+    super('handshake was accepted');
+    this.name = 'HandshakeAcceptedError';
+  }
 }
 
 /** Resolves with the close code and reason the client saw. */
-export function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {
-  return new Promise((resolve) => {
-    if (ws.readyState === WebSocket.CLOSED) resolve({ code: 1006, reason: '' });
-    ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() }));
-  });
-}
-
-/** Sends without waiting for real time; resolves once ws has handed everything to the socket. */
-export async function sendAll(ws: WebSocket, items: (Buffer | string)[]): Promise<void> {
-  for (const item of items) ws.send(item, { binary: Buffer.isBuffer(item) });
-  while (ws.bufferedAmount > 0) await new Promise((resolve) => setTimeout(resolve, 5));
-}
+export const closed = legClosed;
 
 export async function readObject(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
-  const result = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const result = await getObject(s3, bucket, key);
   return Buffer.from(await result.Body!.transformToByteArray());
 }
 
+/** Every key under the prefix, in key order. */
 export async function listKeys(s3: S3Client, bucket: string, prefix = ''): Promise<string[]> {
-  const result = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
-  return (result.Contents ?? []).map((item) => item.Key!);
+  const keys: string[] = [];
+  for await (const object of listObjects(s3, bucket, prefix)) keys.push(object.key);
+  return keys;
 }
 
 /** Waits for a call's metadata JSON (written last) and returns it with the WAV's bytes. */
@@ -120,26 +119,7 @@ export function streamRealTime(
   ws: WebSocket,
   audio: readonly Buffer[],
 ): { readonly done: Promise<void>; sent(): number; stop(): void } {
-  let sent = 0;
-  let stopped = false;
-  const started = performance.now();
-  const done = (async () => {
-    while (!stopped && sent < audio.length && ws.readyState === WebSocket.OPEN) {
-      const due = started + sent * 20;
-      const wait = due - performance.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      if (stopped || ws.readyState !== WebSocket.OPEN) break;
-      ws.send(audio[sent]!, { binary: true });
-      sent++;
-    }
-  })();
-  return {
-    done,
-    sent: () => sent,
-    stop: () => {
-      stopped = true;
-    },
-  };
+  return paceFrames(ws, audio.length, (index) => audio[index] as Buffer);
 }
 
 /** Every key under `inflight/`, in key order (optionally one task's: `inflight/<taskId>/`). */

@@ -3,8 +3,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it, vi } from 'vitest';
 import { checkpointBatchKey, metadataKey, recordingKey, taskAliveKey } from '../../common/recording-keys.js';
 import type { InflightCall } from '../src/checkpoint.js';
-import type { TransferLimiter } from '../src/retry.js';
 import { planAudio, type Segment, type SweepOptions, sweepInflight } from '../src/sweeper.js';
+import type { TransferLimiter } from '../src/transfer-limiter.js';
 
 /** A piece of a call's audio: `length` bytes at call offset `offset`, at `start` in batch `key`. */
 const segment = (key: string, offset: number, length: number, start = 100): Segment => ({

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, ListObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import {
   datePath,
   EVENTS_PREFIX,
@@ -9,6 +9,7 @@ import {
   RECORDINGS_PREFIX,
 } from '../../common/recording-keys.js';
 import type { RecordingMetadata } from '../../common/recording-metadata.js';
+import { getObject, type ListedObject, listObjects } from '../../common/s3-objects.js';
 import { RecordingNotFoundError, UsageError } from './errors.js';
 
 /**
@@ -16,11 +17,8 @@ import { RecordingNotFoundError, UsageError } from './errors.js';
  * paired with their metadata, and a call's stored events.
  */
 
-export interface StoredObject {
-  readonly key: string;
-  readonly size: number;
-  readonly lastModified?: Date;
-}
+/** An object as a listing shows it. */
+export type StoredObject = ListedObject;
 
 /** One recording as found in a listing: its WAV, its metadata JSON, or both. */
 export interface RecordingEntry {
@@ -209,49 +207,8 @@ export function eventDays(metadata: Pick<RecordingMetadata, 'startedAt' | 'ended
   return days.map((ms) => new Date(ms));
 }
 
-/**
- * Every object under a prefix, in key order, one page at a time (1000 keys by default), each page
- * starting after the previous page's last key.
- *
- * This uses ListObjects (v1) with `Marker`, not ListObjectsV2 with continuation tokens: S3 lists
- * the same keys either way, but the local S3 server (s3rver 3.7) encrypts its v2 continuation
- * tokens with DES, which Node's OpenSSL 3 refuses, so every truncated v2 page fails there with
- * InternalError and the CLI could not read past 1000 objects on the local stack.
- */
-export async function* listObjects(
-  s3: S3Client,
-  bucket: string,
-  prefix: string,
-  options: { startAfter?: string; pageSize?: number } = {},
-): AsyncGenerator<StoredObject> {
-  let marker = options.startAfter;
-  for (;;) {
-    const page = await s3.send(
-      new ListObjectsCommand({
-        Bucket: bucket,
-        Prefix: prefix,
-        MaxKeys: options.pageSize ?? 1000,
-        ...(marker ? { Marker: marker } : {}),
-      }),
-    );
-    const contents = page.Contents ?? [];
-    for (const object of contents) {
-      if (!object.Key) continue;
-      yield {
-        key: object.Key,
-        size: object.Size ?? 0,
-        ...(object.LastModified ? { lastModified: object.LastModified } : {}),
-      };
-    }
-    // Without a delimiter S3 sends no NextMarker: the last key is the marker for the next page.
-    const last = page.NextMarker ?? contents.at(-1)?.Key;
-    if (!page.IsTruncated || !last) return;
-    marker = last;
-  }
-}
-
 export async function getObjectText(s3: S3Client, bucket: string, key: string): Promise<string> {
-  const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const response = await getObject(s3, bucket, key);
   if (!response.Body) return '';
   return response.Body.transformToString('utf8');
 }
@@ -262,7 +219,7 @@ export async function getObjectStream(
   bucket: string,
   key: string,
 ): Promise<{ stream: Readable; contentLength: number | undefined }> {
-  const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const response = await getObject(s3, bucket, key);
   return { stream: response.Body as Readable, contentLength: response.ContentLength };
 }
 

@@ -23,6 +23,8 @@ export type StackOutputs = Readonly<Record<string, string>>;
 export async function readOutputsFile(
   path: string,
   stackName: string = DEFAULT_STACK_NAME,
+  /** What else to try when the file is missing (the CLIs can read CloudFormation instead). */
+  otherwise = 'or use --stack',
 ): Promise<StackOutputs> {
   let text: string;
   try {
@@ -31,7 +33,7 @@ export async function readOutputsFile(
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
       throw new StackOutputsError(
-        `outputs file ${path} not found: deploy with \`cdk deploy --outputs-file ${path}\` or use --stack`,
+        `outputs file ${path} not found: deploy with \`cdk deploy --outputs-file ${path}\`${otherwise ? ` ${otherwise}` : ''}`,
       );
     }
     throw new StackOutputsError(`cannot read outputs file ${path}: ${(error as Error).message}`);

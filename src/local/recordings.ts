@@ -3,9 +3,10 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { metadataKey } from '../../common/recording-keys.js';
 import type { RecordingMetadata } from '../../common/recording-metadata.js';
+import { getObject } from '../../common/s3-objects.js';
 
 /** The recording of one call was not stored in time. */
 export class RecordingNotFoundError extends Error {
@@ -26,7 +27,7 @@ export function callDays(...dates: Date[]): Date[] {
 /** Reads an object as text; undefined when it does not exist. */
 export async function readText(s3: S3Client, bucket: string, key: string): Promise<string | undefined> {
   try {
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const object = await getObject(s3, bucket, key);
     return await (object.Body as { transformToString(): Promise<string> }).transformToString();
   } catch (error) {
     if (httpStatus(error) === 404 || (error as Error).name === 'NoSuchKey') return undefined;
@@ -79,7 +80,7 @@ export { listCallEvents, type StoredCallEvent } from '../cli/recording-store.js'
 
 /** Downloads an object to a local file through the S3 API. */
 export async function downloadObject(s3: S3Client, bucket: string, key: string, path: string): Promise<void> {
-  const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const object = await getObject(s3, bucket, key);
   await mkdir(dirname(path), { recursive: true });
   await pipeline(object.Body as NodeJS.ReadableStream, createWriteStream(path));
 }

@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { StackOutputsError } from '../cli/errors.js';
+import { DEFAULT_STACK_NAME, readOutputsFile, requireOutput } from '../cli/stack-outputs.js';
 import { SimulatorConfigError } from './errors.js';
 
 /** The outputs of a deployed stack that a simulated call needs. */
@@ -10,45 +11,25 @@ export interface StackOutputs {
 }
 
 /** The stack name `cdk deploy --outputs-file` keys the outputs by. */
-export const STACK_NAME = 'CallRecorder';
+export const STACK_NAME = DEFAULT_STACK_NAME;
 
 /**
  * Reads `cdk-outputs.json` (`{ "CallRecorder": { "AnswerUrl": …, "EventUrl": …, … } }`), the file
- * `cdk deploy --outputs-file cdk-outputs.json` writes.
+ * `cdk deploy --outputs-file cdk-outputs.json` writes, with the CLI's reader; its errors become
+ * the simulator's configuration errors.
  */
 export async function readStackOutputs(path: string, stackName: string = STACK_NAME): Promise<StackOutputs> {
-  let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    const outputs = await readOutputsFile(path, stackName, '');
+    const source = `outputs file ${path} (stack ${stackName})`;
+    return {
+      answerUrl: requireOutput(outputs, 'AnswerUrl', source),
+      eventUrl: requireOutput(outputs, 'EventUrl', source),
+      ...(outputs.RecorderUrl ? { recorderUrl: outputs.RecorderUrl } : {}),
+      ...(outputs.RecordingsBucketName ? { bucket: outputs.RecordingsBucketName } : {}),
+    };
   } catch (error) {
-    throw new SimulatorConfigError(
-      `cannot read stack outputs ${path} (${(error as NodeJS.ErrnoException).code ?? String(error)}): expected the file written by cdk deploy --outputs-file`,
-      undefined,
-      { cause: error },
-    );
+    if (!(error instanceof StackOutputsError)) throw error;
+    throw new SimulatorConfigError(error.message, undefined, { cause: error });
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new SimulatorConfigError(
-      `stack outputs ${path} are not JSON: expected {"${stackName}":{"AnswerUrl":"…","EventUrl":"…"}}`,
-    );
-  }
-  const stack = (parsed as Record<string, unknown> | null)?.[stackName] as
-    | Record<string, unknown>
-    | undefined;
-  const answerUrl = stack?.AnswerUrl;
-  const eventUrl = stack?.EventUrl;
-  if (typeof answerUrl !== 'string' || typeof eventUrl !== 'string') {
-    throw new SimulatorConfigError(
-      `stack outputs ${path} have no ${stackName}.AnswerUrl and ${stackName}.EventUrl: expected {"${stackName}":{"AnswerUrl":"…","EventUrl":"…"}}`,
-    );
-  }
-  return {
-    answerUrl,
-    eventUrl,
-    ...(typeof stack?.RecorderUrl === 'string' ? { recorderUrl: stack.RecorderUrl } : {}),
-    ...(typeof stack?.RecordingsBucketName === 'string' ? { bucket: stack.RecordingsBucketName } : {}),
-  };
 }

@@ -1,7 +1,16 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { FRAME_MILLISECONDS, frameBytes } from '../../common/audio-format.js';
 import { WebsocketError } from './errors.js';
+import {
+  connectedFrame,
+  dtmfFrame,
+  hangUp,
+  LegOpenError,
+  openLeg,
+  paceFrames,
+  padToFrames,
+  sendFrame,
+} from './leg-client.js';
 import type { WebsocketEndpoint } from './ncco.js';
 
 /** A DTMF key press, sent as a text frame when `atMs` of audio has been streamed. */
@@ -44,56 +53,31 @@ export interface StreamResult {
   readonly failure?: WebsocketError;
 }
 
-/** How often, in fast mode, to wait for the socket to take what was queued. */
-const FAST_BATCH_FRAMES = 25;
-
-/** Pads PCM with silence to whole 20 ms frames: Vonage only ever sends full frames. */
-export function padToFrames(pcm: Buffer, bytesPerFrame: number): Buffer {
-  const remainder = pcm.length % bytesPerFrame;
-  if (remainder === 0) return pcm;
-  return Buffer.concat([pcm, Buffer.alloc(bytesPerFrame - remainder)]);
-}
-
-function open(options: StreamOptions): Promise<WebSocket> {
+/** Opens the leg, naming a refusal or failure in the simulator's terms. */
+async function open(options: StreamOptions): Promise<WebSocket> {
   const { endpoint, callUuid } = options;
   const shown = redactedUri(endpoint.uri);
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(endpoint.uri, {
-      handshakeTimeout: options.timeoutMs,
-      perMessageDeflate: false,
-      headers: options.authorizationHeader ? { authorization: options.authorizationHeader } : {},
+  try {
+    return await openLeg(endpoint.uri, {
+      handshakeTimeoutMs: options.timeoutMs,
+      ...(options.authorizationHeader ? { authorization: options.authorizationHeader } : {}),
     });
-    socket.once('open', () => resolve(socket));
-    socket.once('unexpected-response', (request, response) => {
-      const status = response.statusCode ?? 0;
-      reject(
-        new WebsocketError(
-          `websocket ${shown} refused the upgrade with HTTP ${status}${response.statusMessage ? ` ${response.statusMessage}` : ''}: expected 101 Switching Protocols`,
-          callUuid,
-          status,
-        ),
+  } catch (error) {
+    if (!(error instanceof LegOpenError)) throw error;
+    if (error.status !== undefined) {
+      throw new WebsocketError(
+        `websocket ${shown} refused the upgrade with HTTP ${error.status}${error.statusText ? ` ${error.statusText}` : ''}: expected 101 Switching Protocols`,
+        callUuid,
+        error.status,
       );
-      response.resume();
-      request.destroy();
-    });
-    socket.on('error', (error) => {
-      const code = (error as { code?: unknown }).code;
-      const why =
-        code === 'ECONNREFUSED'
-          ? 'connection refused'
-          : /timeout/i.test(error.message)
-            ? 'handshake timed out'
-            : error.message;
-      reject(
-        new WebsocketError(
-          `websocket ${shown} could not be opened (${why}): expected a websocket server there`,
-          callUuid,
-          undefined,
-          { cause: error },
-        ),
-      );
-    });
-  });
+    }
+    throw new WebsocketError(
+      `websocket ${shown} could not be opened (${error.message}): expected a websocket server there`,
+      callUuid,
+      undefined,
+      { cause: error.cause },
+    );
+  }
 }
 
 /** The websocket URI without its query (it carries the per-call token), for messages and logs. */
@@ -104,10 +88,6 @@ export function redactedUri(uri: string): string {
   } catch {
     return '(invalid uri)';
   }
-}
-
-function send(socket: WebSocket, data: Buffer | string): Promise<void> {
-  return new Promise((resolve, reject) => socket.send(data, (error) => (error ? reject(error) : resolve())));
 }
 
 /**
@@ -135,71 +115,49 @@ export async function streamCall(options: StreamOptions): Promise<StreamResult> 
     lastError = error;
   });
 
-  const framesSent = { count: 0 };
   const dtmfSent: { digit: string; atMs: number }[] = [];
   const pending = [...options.dtmf].sort((a, b) => a.atMs - b.atMs);
-  const sendDueDtmf = async (atMs: number) => {
+  const sendDueDtmf = async (atMs: number, sentMs: number) => {
     while (pending.length > 0 && (pending[0] as DtmfTone).atMs <= atMs) {
       const tone = pending.shift() as DtmfTone;
-      await send(
-        socket,
-        JSON.stringify({ event: 'websocket:dtmf', digit: tone.digit, duration: tone.durationMs ?? 260 }),
-      );
-      dtmfSent.push({ digit: tone.digit, atMs: framesSent.count * FRAME_MILLISECONDS });
+      await sendFrame(socket, dtmfFrame(tone.digit, tone.durationMs));
+      dtmfSent.push({ digit: tone.digit, atMs: sentMs });
     }
   };
   const streaming = () => socket.readyState === WebSocket.OPEN && !options.signal?.aborted;
 
+  const totalFrames = pcm.length / bytesPerFrame;
+  let framesSent = 0;
   try {
     await options.onOpen?.();
-    if (streaming()) {
-      await send(
-        socket,
-        JSON.stringify({
-          event: 'websocket:connected',
-          'content-type': endpoint.contentType,
-          ...endpoint.headers,
-        }),
-      );
-    }
-    const totalFrames = pcm.length / bytesPerFrame;
-    const started = performance.now();
-    const frameInterval = FRAME_MILLISECONDS / options.speed;
-    while (framesSent.count < totalFrames && streaming()) {
-      await sendDueDtmf(framesSent.count * FRAME_MILLISECONDS);
-      if (!streaming()) break;
-      const offset = framesSent.count * bytesPerFrame;
-      const frame = pcm.subarray(offset, offset + bytesPerFrame);
-      if (Number.isFinite(frameInterval)) {
-        const due = started + framesSent.count * frameInterval;
-        const wait = due - performance.now();
-        if (wait > 1) await sleep(wait);
-        if (!streaming()) break;
-        socket.send(frame);
-      } else if (framesSent.count % FAST_BATCH_FRAMES === FAST_BATCH_FRAMES - 1) {
-        // Fast mode still honours backpressure: wait for the socket to flush every few frames.
-        await send(socket, frame);
-      } else {
-        socket.send(frame);
-      }
-      framesSent.count += 1;
+    if (streaming()) await sendFrame(socket, connectedFrame(endpoint.contentType, endpoint.headers));
+    const sending = paceFrames(
+      socket,
+      totalFrames,
+      (index) => pcm.subarray(index * bytesPerFrame, (index + 1) * bytesPerFrame),
+      {
+        speed: options.speed,
+        beforeFrame: (index) => sendDueDtmf(index * FRAME_MILLISECONDS, index * FRAME_MILLISECONDS),
+        stopped: () => options.signal?.aborted ?? false,
+      },
+    );
+    try {
+      await sending.done;
+    } finally {
+      framesSent = sending.sent();
     }
     // Key presses timed after the audio still go out before the hang-up.
-    if (streaming()) await sendDueDtmf(Number.POSITIVE_INFINITY);
+    if (streaming()) await sendDueDtmf(Number.POSITIVE_INFINITY, framesSent * FRAME_MILLISECONDS);
   } catch (error) {
     lastError = error as Error;
   }
 
-  if (socket.readyState === WebSocket.OPEN) {
-    closedBy ??= 'simulator';
-    socket.close(1000, 'call ended');
-  }
-  const timer = setTimeout(() => socket.terminate(), options.timeoutMs);
+  if (socket.readyState === WebSocket.OPEN) closedBy ??= 'simulator';
+  await hangUp(socket, options.timeoutMs);
   const { code, reason } = await closed;
-  clearTimeout(timer);
   const closedAt = new Date();
   let failure: WebsocketError | undefined;
-  const seconds = ((framesSent.count * FRAME_MILLISECONDS) / 1000).toFixed(2);
+  const seconds = ((framesSent * FRAME_MILLISECONDS) / 1000).toFixed(2);
   if (closedBy === 'server' && code !== 1000) {
     failure = new WebsocketError(
       `websocket ${redactedUri(endpoint.uri)} was closed by the server with code ${code}${reason ? ` (${reason})` : ''}${lastError ? ` after error: ${lastError.message}` : ''} after ${seconds} s of audio: expected it to stay open until the call hangs up`,
@@ -216,8 +174,8 @@ export async function streamCall(options: StreamOptions): Promise<StreamResult> 
     );
   }
   return {
-    pcm: pcm.subarray(0, framesSent.count * bytesPerFrame),
-    framesSent: framesSent.count,
+    pcm: pcm.subarray(0, framesSent * bytesPerFrame),
+    framesSent: framesSent,
     dtmfSent,
     openedAt,
     closedAt,

@@ -7,7 +7,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { frameBytes } from '../../common/audio-format.js';
 import { LOCAL_S3_ENV } from '../../common/s3-client.js';
 import { downloadRecording } from '../../src/cli/download.js';
@@ -16,6 +15,7 @@ import { listRecordings, type RecordingRow } from '../../src/cli/list.js';
 import { showRecording } from '../../src/cli/show.js';
 import { verifyRecordings } from '../../src/cli/verify.js';
 import { type LocalStack, startLocalStack } from '../../src/local/stack.js';
+import { connectedFrame, openLeg, sendAll, splitFrames } from '../../src/simulator/leg-client.js';
 import { type SimulatedCall, simulateCall } from '../../src/simulator/simulate-call.js';
 import { soxi, speechPcm } from '../../test-support/speech.js';
 
@@ -52,21 +52,9 @@ async function droppedCall(pcm: Buffer): Promise<string> {
     endpoint: [{ uri: string; 'content-type': string; headers: Record<string, unknown> }];
   };
   const endpoint = connect.endpoint[0];
-  const ws = new WebSocket(endpoint.uri);
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', resolve);
-    ws.once('error', reject);
-  });
-  ws.send(
-    JSON.stringify({
-      event: 'websocket:connected',
-      'content-type': endpoint['content-type'],
-      ...endpoint.headers,
-    }),
-  );
-  const size = frameBytes(16000);
-  for (let offset = 0; offset < 16000 * 2; offset += size) ws.send(pcm.subarray(offset, offset + size));
-  while (ws.bufferedAmount > 0) await sleep(5);
+  const ws = await openLeg(endpoint.uri);
+  const second = splitFrames(pcm.subarray(0, 16000 * 2), frameBytes(16000));
+  await sendAll(ws, [connectedFrame(endpoint['content-type'], endpoint.headers), ...second]);
   await sleep(200);
   ws.terminate();
   return uuid;

@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import WebSocket from 'ws';
 import { checkWav } from '../../bench/lib/harness.js';
 import type { CallResult } from '../../bench/lib/load-generator.js';
 import { ROOT } from '../../bench/lib/processes.js';
@@ -16,6 +15,7 @@ import { metadataKey, recordingKey } from '../../common/recording-keys.js';
 import type { RecordingMetadata } from '../../common/recording-metadata.js';
 import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../common/s3-client.js';
 import { createRecorder, type Recorder, type RecorderOptions } from '../../fargate/src/server.js';
+import { callUri, LegOpenError, openLeg } from '../../src/simulator/leg-client.js';
 import { loopPcm, speechPcm } from '../../test-support/speech.js';
 
 /**
@@ -254,25 +254,19 @@ export function callUrl(
   uuid: string,
   token: string | null = signCallToken(SECRET, uuid, Math.floor(Date.now() / 1000) + 600),
 ): string {
-  return `${base}/calls/${uuid}${token === null ? '' : `?token=${encodeURIComponent(token)}`}`;
+  return callUri(base, uuid, token);
 }
 
 /**
  * What a websocket upgrade gets: 101 when it is accepted (the socket is closed again at once),
  * else the HTTP status of the refusal; 0 when the connection failed without a response.
  */
-export function upgradeStatus(url: string): Promise<number> {
-  return new Promise((resolve) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false });
-    ws.once('unexpected-response', (_request, response) => {
-      resolve(response.statusCode ?? 0);
-      response.resume();
-      ws.terminate();
-    });
-    ws.once('open', () => {
-      resolve(101);
-      ws.terminate();
-    });
-    ws.once('error', () => resolve(0));
-  });
+export async function upgradeStatus(url: string): Promise<number> {
+  try {
+    (await openLeg(url)).terminate();
+    return 101;
+  } catch (error) {
+    if (error instanceof LegOpenError) return error.status ?? 0;
+    throw error;
+  }
 }

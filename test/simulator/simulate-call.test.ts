@@ -8,7 +8,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import jwt from 'jsonwebtoken';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AnswerUrlError, NccoError, WebsocketError } from '../../src/simulator/errors.js';
+import {
+  AnswerUrlError,
+  NccoError,
+  SimulatorConfigError,
+  WebsocketError,
+} from '../../src/simulator/errors.js';
 import { readStackOutputs } from '../../src/simulator/outputs.js';
 import { simulateCall, simulateCalls } from '../../src/simulator/simulate-call.js';
 import { speechPcm } from '../../test-support/speech.js';
@@ -391,11 +396,23 @@ describe('readStackOutputs', () => {
     });
   });
 
-  it('says what it expected when the stack is missing', async () => {
-    const file = join(dir, 'other.json');
-    await writeFile(file, '{"Other":{}}');
-    await expect(readStackOutputs(file)).rejects.toThrow(
-      /have no CallRecorder\.AnswerUrl and CallRecorder\.EventUrl/,
+  it('says which stack the file lacks, or which output the stack lacks', async () => {
+    const other = join(dir, 'other.json');
+    await writeFile(other, '{"Other":{}}');
+    await expect(readStackOutputs(other)).rejects.toThrow(SimulatorConfigError);
+    await expect(readStackOutputs(other)).rejects.toThrow(
+      `outputs file ${other} has no stack CallRecorder (it has: Other)`,
+    );
+    const missing = join(dir, 'missing.json');
+    await expect(readStackOutputs(missing)).rejects.toThrow(
+      new SimulatorConfigError(
+        `outputs file ${missing} not found: deploy with \`cdk deploy --outputs-file ${missing}\``,
+      ),
+    );
+    const partial = join(dir, 'partial.json');
+    await writeFile(partial, '{"CallRecorder":{"AnswerUrl":"https://a.example/answer"}}');
+    await expect(readStackOutputs(partial)).rejects.toThrow(
+      `outputs file ${partial} (stack CallRecorder) has no EventUrl output (it has: AnswerUrl)`,
     );
   });
 });

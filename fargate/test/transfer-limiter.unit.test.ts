@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TransferLimiter } from '../src/retry.js';
+import { TransferLimiter } from '../src/transfer-limiter.js';
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
