@@ -3,7 +3,7 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { runConfigureVonageCli } = await import('../src/cli/configure-vonage.ts');
+const { runConfigureVonageCli } = await import('../tools/cli/configure-vonage.ts');
 process.exitCode = await runConfigureVonageCli(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,

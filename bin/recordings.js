@@ -3,7 +3,7 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { runRecordingsCli } = await import('../src/cli/recordings.ts');
+const { runRecordingsCli } = await import('../tools/cli/recordings.ts');
 process.exitCode = await runRecordingsCli(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,

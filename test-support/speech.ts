@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { SampleRate } from '../common/audio-format.js';
-import { loadPcm } from '../src/simulator/audio.js';
+import { loadPcm } from '../tools/simulator/audio.js';
 
 const run = promisify(execFile);
 

@@ -9,11 +9,11 @@ import {
 } from '../../common/audio-format.js';
 import { signCallToken } from '../../common/call-token.js';
 import { recordingKey } from '../../common/recording-keys.js';
-import { callUri, connectedFrame, FrameSchedule, legSocket } from '../../src/simulator/leg-client.js';
+import { callUri, connectedFrame, FrameSchedule, legSocket } from '../../tools/simulator/leg-client.js';
 
 /**
  * Drives websocket calls the way Vonage does, with the shared leg client's handshake, first frame
- * and frame schedule (`src/simulator/leg-client.ts`): open `/calls/<uuid>?token=…`, send the
+ * and frame schedule (`tools/simulator/leg-client.ts`): open `/calls/<uuid>?token=…`, send the
  * `websocket:connected` text frame, then one binary frame of 16-bit PCM every 20 ms (or faster,
  * with `speed`). One timer serves every call (not a paced loop per call, which would cost a timer
  * per call per frame): a late tick sends every frame that is due, so the audio rate holds.

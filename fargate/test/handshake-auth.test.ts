@@ -6,12 +6,12 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signCallToken } from '../../common/call-token.js';
 import { CachedSecret, secretsManagerVersions } from '../../common/secret-versions.js';
-import { signWebhook } from '../../src/simulator/signature.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
 import {
   type SecretsManagerDouble,
   startSecretsManagerDouble,
 } from '../../test-support/secrets-manager-double.js';
+import { signWebhook } from '../../tools/simulator/signature.js';
 import { createRecorder, type Recorder, type RecorderOptions } from '../src/server.js';
 import {
   callUrl,

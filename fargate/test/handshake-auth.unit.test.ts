@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { signCallToken } from '../../common/call-token.js';
-import { signWebhook } from '../../src/simulator/signature.js';
+import { signWebhook } from '../../tools/simulator/signature.js';
 import { verifyHandshake } from '../src/upgrade-auth.js';
 
 const NOW = 1_800_000_000;

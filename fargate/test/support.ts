@@ -13,9 +13,9 @@ import {
   paceFrames,
   splitFrames,
   connectedFrame as vonageConnectedFrame,
-} from '../../src/simulator/leg-client.js';
+} from '../../tools/simulator/leg-client.js';
 
-export { sendAll } from '../../src/simulator/leg-client.js';
+export { sendAll } from '../../tools/simulator/leg-client.js';
 
 export const SECRET = 'test-secret-0123456789abcdefghijklmnopqrstuvwxyz';
 

@@ -4,14 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { runConfigureVonageCli } from '../../src/cli/configure-vonage.js';
+import { startVonageApiDouble, type VonageApiDouble } from '../../test-support/vonage-api-double.js';
+import { runConfigureVonageCli } from '../../tools/cli/configure-vonage.js';
 import {
   configureVonageApplication,
   createVonageClient,
   type VoiceWebhooks,
   VonageApiError,
-} from '../../src/cli/vonage-application.js';
-import { startVonageApiDouble, type VonageApiDouble } from '../../test-support/vonage-api-double.js';
+} from '../../tools/cli/vonage-application.js';
 import { captureIo } from './capture-io.js';
 import { startCloudFormationDouble } from './cloudformation-double.js';
 

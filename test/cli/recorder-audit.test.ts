@@ -9,15 +9,15 @@ import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sd
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { frameBytes } from '../../common/audio-format.js';
 import { LOCAL_S3_ENV } from '../../common/s3-client.js';
-import { downloadRecording } from '../../src/cli/download.js';
-import { formatDetails, formatListCsv } from '../../src/cli/format.js';
-import { listRecordings, type RecordingRow } from '../../src/cli/list.js';
-import { showRecording } from '../../src/cli/show.js';
-import { verifyRecordings } from '../../src/cli/verify.js';
-import { type LocalStack, startLocalStack } from '../../src/local/stack.js';
-import { connectedFrame, openLeg, sendAll, splitFrames } from '../../src/simulator/leg-client.js';
-import { type SimulatedCall, simulateCall } from '../../src/simulator/simulate-call.js';
 import { soxi, speechPcm } from '../../test-support/speech.js';
+import { downloadRecording } from '../../tools/cli/download.js';
+import { formatDetails, formatListCsv } from '../../tools/cli/format.js';
+import { listRecordings, type RecordingRow } from '../../tools/cli/list.js';
+import { showRecording } from '../../tools/cli/show.js';
+import { verifyRecordings } from '../../tools/cli/verify.js';
+import { type LocalStack, startLocalStack } from '../../tools/local/stack.js';
+import { connectedFrame, openLeg, sendAll, splitFrames } from '../../tools/simulator/leg-client.js';
+import { type SimulatedCall, simulateCall } from '../../tools/simulator/simulate-call.js';
 
 /**
  * The audit CLI on recordings the recorder itself made: calls placed through the local stack

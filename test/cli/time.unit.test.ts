@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../src/cli/errors.js';
-import { formatBytes, formatSeconds, parseDuration, parseInstant } from '../../src/cli/time.js';
+import { UsageError } from '../../tools/cli/errors.js';
+import { formatBytes, formatSeconds, parseDuration, parseInstant } from '../../tools/cli/time.js';
 
 describe('flag values', () => {
   it('parses durations with units, combined units and bare seconds', () => {

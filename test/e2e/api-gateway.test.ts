@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createHttpApiServer } from '../../src/local/api-gateway.js';
+import { createHttpApiServer } from '../../tools/local/api-gateway.js';
 
 let server: Server | undefined;
 const received: APIGatewayProxyEventV2[] = [];

@@ -11,7 +11,7 @@ it('npm run demo records one call and shows its recording and events, then exits
   const dataDir = await mkdtemp(join(tmpdir(), 'demo-'));
   try {
     // Port 0 everywhere so the test never collides with a running local stack.
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/local/demo.ts'], {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'tools/local/demo.ts'], {
       env: { ...process.env, WEBHOOKS_PORT: '0', RECORDER_PORT: '0', S3_PORT: '0', LOCAL_DATA_DIR: dataDir },
       timeout: 45_000,
     });

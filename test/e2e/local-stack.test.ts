@@ -8,11 +8,11 @@ import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metadataKey, recordingKey } from '../../common/recording-keys.js';
 import { redactCallTokens } from '../../lambdas/webhooks/event.js';
-import { callDays, listCallEvents, readText, waitForRecording } from '../../src/local/recordings.js';
-import { type LocalStack, startLocalStack } from '../../src/local/stack.js';
-import { AnswerUrlError } from '../../src/simulator/errors.js';
-import { simulateCall } from '../../src/simulator/simulate-call.js';
 import { soxi, speechPcm } from '../../test-support/speech.js';
+import { callDays, listCallEvents, readText, waitForRecording } from '../../tools/local/recordings.js';
+import { type LocalStack, startLocalStack } from '../../tools/local/stack.js';
+import { AnswerUrlError } from '../../tools/simulator/errors.js';
+import { simulateCall } from '../../tools/simulator/simulate-call.js';
 
 const SENTENCE =
   'Please record this message. My account number is four two seven, and I will call back tomorrow.';

@@ -15,8 +15,8 @@ import { metadataKey, recordingKey } from '../../common/recording-keys.js';
 import type { RecordingMetadata } from '../../common/recording-metadata.js';
 import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../common/s3-client.js';
 import { createRecorder, type Recorder, type RecorderOptions } from '../../fargate/src/server.js';
-import { callUri, LegOpenError, openLeg } from '../../src/simulator/leg-client.js';
 import { loopPcm, speechPcm } from '../../test-support/speech.js';
+import { callUri, LegOpenError, openLeg } from '../../tools/simulator/leg-client.js';
 
 /**
  * `RELIABILITY_SCALE=full` runs the counts and durations the reliability figures quote; the

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { loadPcm } from '../../src/simulator/audio.js';
-import { AudioSourceError } from '../../src/simulator/errors.js';
-import { simulateCall } from '../../src/simulator/simulate-call.js';
 import { speechPcm } from '../../test-support/speech.js';
+import { loadPcm } from '../../tools/simulator/audio.js';
+import { AudioSourceError } from '../../tools/simulator/errors.js';
+import { simulateCall } from '../../tools/simulator/simulate-call.js';
 
 const run = promisify(execFile);
 let dir: string;

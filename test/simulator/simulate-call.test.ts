@@ -8,15 +8,15 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import jwt from 'jsonwebtoken';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { speechPcm } from '../../test-support/speech.js';
 import {
   AnswerUrlError,
   NccoError,
   SimulatorConfigError,
   WebsocketError,
-} from '../../src/simulator/errors.js';
-import { readStackOutputs } from '../../src/simulator/outputs.js';
-import { simulateCall, simulateCalls } from '../../src/simulator/simulate-call.js';
-import { speechPcm } from '../../test-support/speech.js';
+} from '../../tools/simulator/errors.js';
+import { readStackOutputs } from '../../tools/simulator/outputs.js';
+import { simulateCall, simulateCalls } from '../../tools/simulator/simulate-call.js';
 import {
   type FakeApplication,
   type ReceivedFrame,
@@ -352,7 +352,7 @@ describe('simulateCall errors, one line each', () => {
     const result = await run(process.execPath, [
       '--import',
       'tsx',
-      'src/simulator/cli.ts',
+      'tools/simulator/cli.ts',
       '--answer-url',
       app.answerUrl,
       '--quiet',
