@@ -32,7 +32,7 @@ function warnings(): string[] {
 
 async function synthApp(context: Record<string, string>): Promise<{ code: number; output: string }> {
   try {
-    const { stdout, stderr } = await run('npx', ['tsx', 'bin/recorder.ts'], {
+    const { stdout, stderr } = await run('npx', ['tsx', 'bin/call-recorder.ts'], {
       cwd: repoRoot,
       env: {
         ...process.env,

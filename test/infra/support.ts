@@ -33,7 +33,7 @@ export interface SynthOptions {
 }
 
 /**
- * Builds the stack the way bin/recorder.ts does, minus Lambda bundling and the built-in
+ * Builds the stack the way bin/call-recorder.ts does, minus Lambda bundling and the built-in
  * CloudFormation schema validation (seconds per synth; `cdk synth` runs it).
  */
 export function synthRecorderStack(options: SynthOptions = {}): {

@@ -7,7 +7,7 @@ const root = join(import.meta.dirname, '..', '..');
 
 /** What runs in production or in the published CLIs; the local stack, simulator and tests do not. */
 const ENTRY_POINTS = [
-  'bin/recorder.ts', // the CDK app (cdk.json: npx tsx bin/recorder.ts)
+  'bin/call-recorder.ts', // the CDK app (cdk.json: npx tsx bin/call-recorder.ts)
   'bin/recordings.js',
   'bin/configure-vonage.js',
   'lambdas/webhooks/handler.ts',
