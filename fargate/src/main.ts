@@ -12,8 +12,8 @@ import { CachedSecret, fixedSecret, secretsManagerVersions } from '../../common/
 import { statfsFreeSpace } from './admission.js';
 import { ConfigError, loadConfig, type SecretReference } from './config.js';
 import { EmfRecorderMetrics } from './metrics.js';
+import { createRecorder } from './recorder.js';
 import { findJournals, recoverSpools } from './recovery.js';
-import { createRecorder } from './server.js';
 import { type InflightSweeper, startInflightSweeper } from './sweeper.js';
 import { EcsTaskProtection } from './task-protection.js';
 import { TransferLimiter } from './transfer-limiter.js';

@@ -11,7 +11,7 @@ import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../common/s3-client.js'
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
 import { loopPcm, soxi, speechPcm } from '../../test-support/speech.js';
 import type { InflightCall } from '../src/checkpoint.js';
-import { createRecorder, type Recorder, type RecorderOptions } from '../src/server.js';
+import { createRecorder, type Recorder, type RecorderOptions } from '../src/recorder.js';
 import { sweepInflight } from '../src/sweeper.js';
 import { TransferLimiter } from '../src/transfer-limiter.js';
 import {

@@ -12,7 +12,7 @@ import {
   startSecretsManagerDouble,
 } from '../../test-support/secrets-manager-double.js';
 import { signWebhook } from '../../tools/simulator/signature.js';
-import { createRecorder, type Recorder, type RecorderOptions } from '../src/server.js';
+import { createRecorder, type Recorder, type RecorderOptions } from '../src/recorder.js';
 import {
   callUrl,
   closed,

@@ -21,8 +21,8 @@ import { type FaultProxy, startFaultProxy } from '../../test-support/fault-proxy
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
 import { loopPcm, soxi, speechPcm } from '../../test-support/speech.js';
 import type { InflightCall } from '../src/checkpoint.js';
+import { createRecorder, type Recorder } from '../src/recorder.js';
 import { recoverSpools } from '../src/recovery.js';
-import { createRecorder, type Recorder } from '../src/server.js';
 import { writeJournal } from '../src/spool.js';
 import { sweepInflight } from '../src/sweeper.js';
 import { TransferLimiter } from '../src/transfer-limiter.js';

@@ -23,8 +23,8 @@ import { metadataKey, recordingKey } from '../../common/recording-keys.js';
 import type { RecordingMetadata } from '../../common/recording-metadata.js';
 import { createS3Client } from '../../common/s3-client.js';
 import { loopPcm, speechPcm } from '../../test-support/speech.js';
+import { createRecorder, type Recorder } from '../src/recorder.js';
 import { recoverSpools } from '../src/recovery.js';
-import { createRecorder, type Recorder } from '../src/server.js';
 import { writeJournal } from '../src/spool.js';
 import { TransferLimiter } from '../src/transfer-limiter.js';
 import {

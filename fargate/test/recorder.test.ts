@@ -12,8 +12,8 @@ import { signCallToken } from '../../common/call-token.js';
 import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../common/s3-client.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
 import { loopPcm, soxi, speechPcm } from '../../test-support/speech.js';
+import { createRecorder, type Recorder, type RecorderOptions } from '../src/recorder.js';
 import { findJournals, recoverSpools } from '../src/recovery.js';
-import { createRecorder, type Recorder, type RecorderOptions } from '../src/server.js';
 import { TransferLimiter } from '../src/transfer-limiter.js';
 import {
   callUrl,

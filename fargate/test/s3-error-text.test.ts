@@ -14,7 +14,7 @@ import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../common/s3-client.js'
 import { CachedSecret } from '../../common/secret-versions.js';
 import { startS3ErrorDouble } from '../../test-support/s3-error-double.js';
 import { loopPcm, speechPcm } from '../../test-support/speech.js';
-import { createRecorder, type Recorder, type RecorderOptions } from '../src/server.js';
+import { createRecorder, type Recorder, type RecorderOptions } from '../src/recorder.js';
 import { LogLines } from './log-lines.js';
 import {
   callUrl,

@@ -5,7 +5,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
 import { speechPcm } from '../../test-support/speech.js';
-import { createRecorder } from '../src/server.js';
+import { createRecorder } from '../src/recorder.js';
 import { EcsTaskProtection } from '../src/task-protection.js';
 import { type EcsAgentDouble, startEcsAgentDouble } from './ecs-agent-double.js';
 import {

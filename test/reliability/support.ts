@@ -14,7 +14,7 @@ import { signCallToken } from '../../common/call-token.js';
 import { metadataKey, recordingKey } from '../../common/recording-keys.js';
 import type { RecordingMetadata } from '../../common/recording-metadata.js';
 import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../common/s3-client.js';
-import { createRecorder, type Recorder, type RecorderOptions } from '../../fargate/src/server.js';
+import { createRecorder, type Recorder, type RecorderOptions } from '../../fargate/src/recorder.js';
 import { loopPcm, speechPcm } from '../../test-support/speech.js';
 import { callUri, LegOpenError, openLeg } from '../../tools/simulator/leg-client.js';
 

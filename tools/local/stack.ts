@@ -11,7 +11,7 @@ import S3rver from 's3rver';
 import type { SampleRate } from '../../common/audio-format.js';
 import { DEFAULT_MAX_CALL_SECONDS } from '../../common/contract.js';
 import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../common/s3-client.js';
-import { createRecorder, type Recorder } from '../../fargate/src/server.js';
+import { createRecorder, type Recorder } from '../../fargate/src/recorder.js';
 import type { TaskProtection } from '../../fargate/src/task-protection.js';
 import {
   createWebhookHandler,
