@@ -16,7 +16,7 @@ export const CALL_PATH_PREFIX = '/calls/';
 /** The port the recorder container listens on. */
 export const RECORDER_PORT = 8080;
 
-/** Environment of the recorder container: what the stack sets and `fargate/src/config.ts` reads. */
+/** Environment of the recorder container: what the stack sets and `fargate/src/environment.ts` reads. */
 export const RecorderEnv = {
   port: 'PORT',
   host: 'HOST',

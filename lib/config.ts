@@ -46,7 +46,7 @@ const FARGATE_MEMORY: Record<number, FargateMemory> = {
 const FARGATE_CPUS = [256, 512, 1024, 2048, 4096, 8192, 16384] as const;
 
 /** Validated configuration for {@link RecorderStack}. */
-export interface RecorderConfig {
+export interface StackConfig {
   /** What callers hear before recording starts. */
   readonly greetingText: string;
   /** Vonage text-to-speech language (BCP-47, e.g. `en-US`). */
@@ -188,10 +188,10 @@ export type ConfigKey = (typeof CONFIG_KEYS)[number];
 export type RawConfig = Partial<Record<ConfigKey, unknown>>;
 
 /** Thrown when context holds a bad value; the message lists every bad key at once. */
-export class ConfigError extends Error {
+export class StackConfigError extends Error {
   constructor(readonly problems: readonly string[]) {
     super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
-    this.name = 'ConfigError';
+    this.name = 'StackConfigError';
   }
 }
 
@@ -294,7 +294,7 @@ export interface DeployTarget {
   readonly region?: string;
 }
 
-type Section<K extends keyof RecorderConfig> = Pick<RecorderConfig, K>;
+type Section<K extends keyof StackConfig> = Pick<StackConfig, K>;
 
 /** What the caller hears and how long a call may last. */
 function readCall(
@@ -410,7 +410,7 @@ function readStorage(
 }
 
 /** Object Lock: both keys or neither, and no retention shorter than the lock. */
-function readObjectLock(r: Reader, retentionDays: number): RecorderConfig['objectLock'] {
+function readObjectLock(r: Reader, retentionDays: number): StackConfig['objectLock'] {
   if (!r.has('objectLockMode')) {
     if (r.has('objectLockRetentionDays')) {
       r.problem(
@@ -555,7 +555,7 @@ function readOperations(
  */
 function checkRegion(
   r: Reader,
-  config: Pick<RecorderConfig, 'tls' | 'signatureSecretArn' | 'allowPlaintextAudio'>,
+  config: Pick<StackConfig, 'tls' | 'signatureSecretArn' | 'allowPlaintextAudio'>,
   region: string | undefined,
 ): void {
   if (region === undefined || Token.isUnresolved(region)) return;
@@ -581,11 +581,11 @@ function checkRegion(
  * Validates raw context and fills in defaults, one section at a time; every problem is collected
  * so one failed synth names them all.
  *
- * @throws {ConfigError} naming each bad key and the value it was given.
+ * @throws {StackConfigError} naming each bad key and the value it was given.
  */
-export function parseConfig(raw: RawConfig, target: DeployTarget = {}): RecorderConfig {
+export function parseConfig(raw: RawConfig, target: DeployTarget = {}): StackConfig {
   const r = new Reader(raw);
-  const config: RecorderConfig = {
+  const config: StackConfig = {
     ...readCall(r),
     ...readSigning(r),
     ...readStorage(r),
@@ -594,6 +594,6 @@ export function parseConfig(raw: RawConfig, target: DeployTarget = {}): Recorder
     ...readOperations(r),
   };
   checkRegion(r, config, target.region);
-  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  if (r.problems.length > 0) throw new StackConfigError(r.problems);
   return config;
 }

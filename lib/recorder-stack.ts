@@ -3,14 +3,14 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { StackOutputs } from '../common/contract.js';
-import type { RecorderConfig } from './config.js';
+import type { StackConfig } from './config.js';
 import { RecorderService } from './constructs/recorder-service.js';
 import { RecordingsBucket } from './constructs/recordings-bucket.js';
 import { WebhookApi } from './constructs/webhook-api.js';
 
 export interface RecorderStackProps extends StackProps {
   /** Validated configuration (see `parseConfig`). */
-  readonly config: RecorderConfig;
+  readonly config: StackConfig;
 }
 
 /**

@@ -10,7 +10,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createS3Client } from '../../common/s3-client.js';
 import { CachedSecret, fixedSecret, secretsManagerVersions } from '../../common/secret-versions.js';
 import { statfsFreeSpace } from './admission.js';
-import { ConfigError, loadConfig, type SecretReference } from './config.js';
+import { loadRecorderEnvironment, RecorderEnvironmentError, type SecretReference } from './environment.js';
 import { EmfRecorderMetrics } from './metrics.js';
 import { createRecorder } from './recorder.js';
 import { findJournals, recoverSpools } from './recovery.js';
@@ -30,13 +30,16 @@ const SECRET_MAX_AGE_MS = 5 * 60_000;
 const bootLogger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'recorder' });
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadRecorderEnvironment();
   const logger = new Logger({
     serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'recorder',
     logLevel: config.logLevel as LogLevel,
   });
   await access(config.scratchDir, constants.W_OK).catch((error: unknown) => {
-    throw new ConfigError('SCRATCH_DIR', `must be a writable folder: ${(error as Error).message}`);
+    throw new RecorderEnvironmentError(
+      'SCRATCH_DIR',
+      `must be a writable folder: ${(error as Error).message}`,
+    );
   });
   const s3 = createS3Client({
     endpoint: config.s3Endpoint,

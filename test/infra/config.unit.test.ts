@@ -1,14 +1,14 @@
 import { Aws } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULTS, parseConfig, type RawConfig } from '../../lib/config.js';
+import { DEFAULTS, parseConfig, type RawConfig, StackConfigError } from '../../lib/config.js';
 import { CERTIFICATE_ARN, SIGNATURE_SECRET_ARN } from './support.js';
 
 function problemsOf(raw: RawConfig): readonly string[] {
   try {
     parseConfig(raw);
   } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).problems;
+    expect(error).toBeInstanceOf(StackConfigError);
+    return (error as StackConfigError).problems;
   }
   throw new Error(`expected ${JSON.stringify(raw)} to be rejected`);
 }
@@ -234,7 +234,7 @@ describe('parseConfig', () => {
             { region: 'eu-west-1' },
           );
         } catch (error) {
-          return (error as ConfigError).problems;
+          return (error as StackConfigError).problems;
         }
         throw new Error('expected ARNs from us-east-1 to be rejected for a stack in eu-west-1');
       })();
@@ -300,7 +300,7 @@ describe('parseConfig', () => {
       try {
         parseConfig({ signatureSecretArn: secret }, { region: 'us-gov-west-1' });
       } catch (error) {
-        problems = (error as ConfigError).problems;
+        problems = (error as StackConfigError).problems;
       }
       expect(problems).toEqual([
         'the default recorder endpoint (wss:// through a CloudFront VPC origin) is not available in us-gov-west-1; set certificateArn and domainName (wss:// at the load balancer), or deploy to a region that has VPC origins',

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { loadRecorderEnvironment, RecorderEnvironmentError } from '../src/environment.js';
 
 const base = { RECORDINGS_BUCKET: 'recordings', CALL_TOKEN_SECRET: 'x'.repeat(64) };
 
-describe('loadConfig', () => {
+describe('loadRecorderEnvironment', () => {
   it('applies the documented defaults', () => {
-    expect(loadConfig(base)).toEqual({
+    expect(loadRecorderEnvironment(base)).toEqual({
       port: 8080,
       host: '0.0.0.0',
       bucket: 'recordings',
@@ -32,22 +32,24 @@ describe('loadConfig', () => {
   });
 
   it('turns checkpoints off with CHECKPOINT_SECONDS=0 and derives the staleness window from the settings', () => {
-    expect(loadConfig({ ...base, CHECKPOINT_SECONDS: '0' })).toMatchObject({
+    expect(loadRecorderEnvironment({ ...base, CHECKPOINT_SECONDS: '0' })).toMatchObject({
       checkpointSeconds: 0,
       inflightStaleSeconds: 30,
     });
-    expect(loadConfig({ ...base, CHECKPOINT_SECONDS: '5', IDLE_TIMEOUT_SECONDS: '10' })).toMatchObject({
+    expect(
+      loadRecorderEnvironment({ ...base, CHECKPOINT_SECONDS: '5', IDLE_TIMEOUT_SECONDS: '10' }),
+    ).toMatchObject({
       checkpointSeconds: 5,
       inflightStaleSeconds: 25,
     });
   });
 
   it('turns the audio speed limit off with MAX_AUDIO_SPEED=0', () => {
-    expect(loadConfig({ ...base, MAX_AUDIO_SPEED: '0' })).toMatchObject({ maxAudioSpeed: 0 });
+    expect(loadRecorderEnvironment({ ...base, MAX_AUDIO_SPEED: '0' })).toMatchObject({ maxAudioSpeed: 0 });
   });
 
   it('reads every variable', () => {
-    const config = loadConfig({
+    const config = loadRecorderEnvironment({
       ...base,
       PORT: '9000',
       HOST: '127.0.0.1',
@@ -89,7 +91,7 @@ describe('loadConfig', () => {
   it('takes the secrets by Secrets Manager ARN instead of by value (as the stack passes them)', () => {
     const arn = (name: string) => `arn:aws:secretsmanager:eu-west-2:123456789012:secret:${name}-AbCdEf`;
     expect(
-      loadConfig({
+      loadRecorderEnvironment({
         RECORDINGS_BUCKET: 'b',
         CALL_TOKEN_SECRET_ARN: arn('token'),
         VONAGE_SIGNATURE_SECRET_ARN: arn('vonage'),
@@ -129,7 +131,7 @@ describe('loadConfig', () => {
     [{ ...base, MAX_AUDIO_SPEED: '0.5' }, 'MAX_AUDIO_SPEED'],
     [{ ...base, MAX_AUDIO_SPEED: 'fast' }, 'MAX_AUDIO_SPEED'],
   ])('names the bad variable (%j → %s)', (env, variable) => {
-    expect(() => loadConfig(env)).toThrow(ConfigError);
-    expect(() => loadConfig(env)).toThrow(new RegExp(`^${variable} `));
+    expect(() => loadRecorderEnvironment(env)).toThrow(RecorderEnvironmentError);
+    expect(() => loadRecorderEnvironment(env)).toThrow(new RegExp(`^${variable} `));
   });
 });

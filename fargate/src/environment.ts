@@ -10,7 +10,7 @@ import {
   RecorderEnv,
 } from '../../common/contract.js';
 
-export interface RecorderConfig {
+export interface RecorderEnvironment {
   readonly port: number;
   readonly host: string;
   readonly bucket: string;
@@ -51,13 +51,13 @@ export interface RecorderConfig {
 export type SecretReference = { readonly value: string } | { readonly arn: string };
 
 /** A missing or malformed environment variable. */
-export class ConfigError extends Error {
+export class RecorderEnvironmentError extends Error {
   constructor(
     readonly variable: string,
     problem: string,
   ) {
     super(`${variable} ${problem}`);
-    this.name = 'ConfigError';
+    this.name = 'RecorderEnvironmentError';
   }
 }
 
@@ -65,7 +65,7 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 function required(env: Env, name: string): string {
   const value = env[name]?.trim();
-  if (!value) throw new ConfigError(name, 'is required');
+  if (!value) throw new RecorderEnvironmentError(name, 'is required');
   return value;
 }
 
@@ -74,23 +74,26 @@ const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:\S+$
 function secretReference(env: Env, name: string, minLength: number): SecretReference | undefined {
   const value = env[name]?.trim();
   const arn = env[`${name}_ARN`]?.trim();
-  if (value && arn) throw new ConfigError(name, `and ${name}_ARN are both set; set one`);
+  if (value && arn) throw new RecorderEnvironmentError(name, `and ${name}_ARN are both set; set one`);
   if (arn) {
-    if (!SECRET_ARN.test(arn)) throw new ConfigError(`${name}_ARN`, 'must be a secrets manager secret arn');
+    if (!SECRET_ARN.test(arn))
+      throw new RecorderEnvironmentError(`${name}_ARN`, 'must be a secrets manager secret arn');
     return { arn };
   }
   if (!value) return undefined;
-  if (value.length < minLength) throw new ConfigError(name, `must be at least ${minLength} characters`);
+  if (value.length < minLength)
+    throw new RecorderEnvironmentError(name, `must be at least ${minLength} characters`);
   return { value };
 }
 
 function wholeNumber(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name]?.trim();
   if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got ${JSON.stringify(raw)}`);
+  if (!/^\d+$/.test(raw))
+    throw new RecorderEnvironmentError(name, `must be a whole number, got ${JSON.stringify(raw)}`);
   const value = Number(raw);
   if (value < min || value > max)
-    throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+    throw new RecorderEnvironmentError(name, `must be between ${min} and ${max}, got ${value}`);
   return value;
 }
 
@@ -105,25 +108,31 @@ function decimal(
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!/^\d+(\.\d+)?$/.test(raw) || !check(value))
-    throw new ConfigError(name, `must be ${what}, got ${JSON.stringify(raw)}`);
+    throw new RecorderEnvironmentError(name, `must be ${what}, got ${JSON.stringify(raw)}`);
   return value;
 }
 
 const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'];
 
 /** Reads the recorder's settings from `env` (see fargate/README.md for the list). */
-export function loadConfig(env: Env = process.env): RecorderConfig {
+export function loadRecorderEnvironment(env: Env = process.env): RecorderEnvironment {
   const callTokenSecret = secretReference(env, RecorderEnv.callTokenSecret, 32);
   if (!callTokenSecret)
-    throw new ConfigError(RecorderEnv.callTokenSecret, `or ${RecorderEnv.callTokenSecretArn} is required`);
+    throw new RecorderEnvironmentError(
+      RecorderEnv.callTokenSecret,
+      `or ${RecorderEnv.callTokenSecretArn} is required`,
+    );
   const vonageSignatureSecret = secretReference(env, RecorderEnv.vonageSignatureSecret, 1);
   const s3Endpoint = env[RecorderEnv.s3Endpoint]?.trim() || undefined;
   if (s3Endpoint !== undefined && !/^https?:\/\/[^/]+/.test(s3Endpoint)) {
-    throw new ConfigError('S3_ENDPOINT', `must be an http(s) URL, got ${JSON.stringify(s3Endpoint)}`);
+    throw new RecorderEnvironmentError(
+      'S3_ENDPOINT',
+      `must be an http(s) URL, got ${JSON.stringify(s3Endpoint)}`,
+    );
   }
   const logLevel = (env[RecorderEnv.logLevel] ?? env.POWERTOOLS_LOG_LEVEL ?? 'INFO').trim().toUpperCase();
   if (!LOG_LEVELS.includes(logLevel)) {
-    throw new ConfigError(
+    throw new RecorderEnvironmentError(
       RecorderEnv.logLevel,
       `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`,
     );
@@ -140,7 +149,7 @@ export function loadConfig(env: Env = process.env): RecorderConfig {
     86_400,
   );
   if (inflightStaleSeconds < 2 * checkpointSeconds) {
-    throw new ConfigError(
+    throw new RecorderEnvironmentError(
       RecorderEnv.inflightStaleSeconds,
       `must be at least twice CHECKPOINT_SECONDS (${checkpointSeconds}), got ${inflightStaleSeconds}`,
     );
@@ -148,7 +157,7 @@ export function loadConfig(env: Env = process.env): RecorderConfig {
   const drainTimeoutSeconds = wholeNumber(env, RecorderEnv.drainTimeoutSeconds, 100, 0, 110);
   const stopTimeoutSeconds = wholeNumber(env, RecorderEnv.stopTimeoutSeconds, 120, 2, 86_400);
   if (drainTimeoutSeconds >= stopTimeoutSeconds) {
-    throw new ConfigError(
+    throw new RecorderEnvironmentError(
       RecorderEnv.drainTimeoutSeconds,
       `must be less than STOP_TIMEOUT_SECONDS (${stopTimeoutSeconds}), got ${drainTimeoutSeconds}`,
     );
