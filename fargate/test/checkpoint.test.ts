@@ -7,7 +7,7 @@ import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytesPerSecond, type SampleRate } from '../../common/audio-format.js';
 import { checkpointBatchKey, recordingKey } from '../../common/recording-keys.js';
-import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../common/s3-client.js';
+import { createS3Client } from '../../common/s3-client.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
 import { loopPcm, soxi, speechPcm } from '../../test-support/speech.js';
 import type { InflightCall } from '../src/checkpoint.js';
@@ -245,7 +245,7 @@ describe('S3 checkpoints of live calls', () => {
   });
 
   it('survive batch PUTs that fail, and ones reported failed that did land: the audio in S3 stays exact and catches up, and every batch goes once the call is stored', async () => {
-    const client = createS3Client({ endpoint: s3.endpoint, credentials: LOCAL_S3_CREDENTIALS });
+    const client = createS3Client({ endpoint: s3.endpoint, credentials: s3.credentials });
     let faultsUntil = 0;
     let faults = 0;
     client.middlewareStack.add(

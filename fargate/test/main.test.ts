@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytesPerSecond, type SampleRate } from '../../common/audio-format.js';
-import { LOCAL_S3_ENV } from '../../common/s3-client.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
 import { imageEnv, imageNodeFlags } from '../../test-support/recorder-image.js';
 import { loopPcm, soxi, speechPcm } from '../../test-support/speech.js';
@@ -62,7 +61,7 @@ async function startProcess(
       RECORDINGS_BUCKET: s3.bucket,
       CALL_TOKEN_SECRET: SECRET,
       S3_ENDPOINT: s3.endpoint,
-      ...LOCAL_S3_ENV,
+      ...s3.env,
       AWS_REGION: 'us-east-1',
       SCRATCH_DIR: scratchDir,
       DRAIN_TIMEOUT_SECONDS: '1',

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { bytesPerSecond, frameBytes, type SampleRate } from '../../common/audio-format.js';
 import { signCallToken } from '../../common/call-token.js';
-import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../common/s3-client.js';
+import { createS3Client } from '../../common/s3-client.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
 import { loopPcm, soxi, speechPcm } from '../../test-support/speech.js';
 import { createRecorder, type Recorder, type RecorderOptions } from '../src/recorder.js';
@@ -189,7 +189,7 @@ describe('a call streamed to the recorder', () => {
   );
 
   it('longer than one 5 MiB part goes up in parts during the call and is byte-identical', async () => {
-    const client = createS3Client({ endpoint: s3.endpoint, credentials: LOCAL_S3_CREDENTIALS });
+    const client = createS3Client({ endpoint: s3.endpoint, credentials: s3.credentials });
     const sentCommands: string[] = [];
     client.middlewareStack.add(
       (next, context) => async (args) => {
@@ -245,7 +245,7 @@ describe('a call streamed to the recorder', () => {
     const directory = await mkdtemp(join(work, 'outage-s3-'));
     let flaky = await startLocalS3({ directory });
     const port = flaky.port;
-    const client = createS3Client({ endpoint: flaky.endpoint, credentials: LOCAL_S3_CREDENTIALS });
+    const client = createS3Client({ endpoint: flaky.endpoint, credentials: flaky.credentials });
     const { base } = await startRecorder({
       s3: client,
       bucket: flaky.bucket,
@@ -276,93 +276,101 @@ describe('a call streamed to the recorder', () => {
       await flaky.close();
     }
   });
-  it('aborts the multipart upload and keeps the spool file when S3 keeps failing; the next start recovers it', async () => {
-    const client = createS3Client({ endpoint: s3.endpoint, credentials: LOCAL_S3_CREDENTIALS });
-    const sentCommands: string[] = [];
-    client.middlewareStack.add(
-      (next, context) => async (args) => {
-        sentCommands.push(context.commandName as string);
-        const input = args.input as { PartNumber?: number };
-        if (context.commandName === 'UploadPartCommand' && input.PartNumber === 1) {
-          throw Object.assign(new Error('injected: S3 unavailable'), { $metadata: { httpStatusCode: 503 } });
-        }
-        return next(args);
-      },
-      { step: 'initialize' },
-    );
-    const counts = { started: 0, finished: 0, failed: 0 };
-    const { base, scratchDir } = await startRecorder({
-      s3: client,
-      partSizeBytes: 64 * 1024,
-      retry: { baseDelayMs: 10, maxDelayMs: 50, deadlineMs: 300 },
-      metrics: {
-        callStarted: () => counts.started++,
-        callFinished: () => counts.finished++,
-        callFailed: () => counts.failed++,
-        activeCalls() {},
-        publish() {},
-      },
-    });
-    const rate = 16000;
-    const uuid = newCallUuid();
-    const audio = frames(loopPcm(await speechAt(rate), rate, 6), rate);
-    const ws = await openSocket(callUrl(base, uuid));
-    const end = closed(ws);
-    await sendAll(ws, [connectedFrame(rate, uuid), ...audio]);
-    ws.close(1000);
-    await end;
-    const until = Date.now() + 10_000;
-    while (counts.failed === 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(counts).toEqual({ started: 1, finished: 0, failed: 1 });
-    expect(sentCommands).toContain('AbortMultipartUploadCommand');
-    expect(sentCommands).not.toContain('CompleteMultipartUploadCommand');
-    // No recording; the call's S3 checkpoints stay, for a sweeper should the disk be lost: its
-    // identity, and all its audio (the tail after hangup too).
-    expect((await keysFor(uuid)).filter((key) => !key.startsWith('inflight/'))).toEqual([]);
-    await waitUntil(
-      async () =>
-        (await checkpointedCall(s3.client, s3.bucket, uuid)).audio.length === Buffer.concat(audio).length,
-    );
-    const checkpointed = await checkpointedCall(s3.client, s3.bucket, uuid);
-    expect(checkpointed.call).toMatchObject({ identity: { uuid, sampleRate: rate } });
-    expect(checkpointed.audio.equals(Buffer.concat(audio))).toBe(true);
-    // The audio stays on the scratch disk, whole, with its journal, for recovery.
-    const left = (await readdir(scratchDir)).sort();
-    expect(left).toHaveLength(2);
-    expect(left[0]).toMatch(new RegExp(`^${uuid}\\.\\d+\\.journal\\.json$`));
-    const spooled = await readFile(join(scratchDir, left[1]!));
-    expect(spooled.equals(Buffer.concat(audio))).toBe(true);
-    const journal = JSON.parse(await readFile(join(scratchDir, left[0]!), 'utf8'));
-    expect(journal).toMatchObject({ bucket: s3.bucket, identity: { uuid, sampleRate: rate } });
-    expect(journal.uploadId).toEqual(expect.any(String));
+  // 64 KiB parts keep this fast; a real S3 (RGW, as AWS) refuses parts under 5 MiB with
+  // EntityTooSmall, so this one runs on s3rver only.
+  it.skipIf(process.env.S3_TEST_SERVER === 'rgw')(
+    'aborts the multipart upload and keeps the spool file when S3 keeps failing; the next start recovers it',
+    async () => {
+      const client = createS3Client({ endpoint: s3.endpoint, credentials: s3.credentials });
+      const sentCommands: string[] = [];
+      client.middlewareStack.add(
+        (next, context) => async (args) => {
+          sentCommands.push(context.commandName as string);
+          const input = args.input as { PartNumber?: number };
+          if (context.commandName === 'UploadPartCommand' && input.PartNumber === 1) {
+            throw Object.assign(new Error('injected: S3 unavailable'), {
+              $metadata: { httpStatusCode: 503 },
+            });
+          }
+          return next(args);
+        },
+        { step: 'initialize' },
+      );
+      const counts = { started: 0, finished: 0, failed: 0 };
+      const { base, scratchDir } = await startRecorder({
+        s3: client,
+        partSizeBytes: 64 * 1024,
+        retry: { baseDelayMs: 10, maxDelayMs: 50, deadlineMs: 300 },
+        metrics: {
+          callStarted: () => counts.started++,
+          callFinished: () => counts.finished++,
+          callFailed: () => counts.failed++,
+          activeCalls() {},
+          publish() {},
+        },
+      });
+      const rate = 16000;
+      const uuid = newCallUuid();
+      const audio = frames(loopPcm(await speechAt(rate), rate, 6), rate);
+      const ws = await openSocket(callUrl(base, uuid));
+      const end = closed(ws);
+      await sendAll(ws, [connectedFrame(rate, uuid), ...audio]);
+      ws.close(1000);
+      await end;
+      const until = Date.now() + 10_000;
+      while (counts.failed === 0 && Date.now() < until)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(counts).toEqual({ started: 1, finished: 0, failed: 1 });
+      expect(sentCommands).toContain('AbortMultipartUploadCommand');
+      expect(sentCommands).not.toContain('CompleteMultipartUploadCommand');
+      // No recording; the call's S3 checkpoints stay, for a sweeper should the disk be lost: its
+      // identity, and all its audio (the tail after hangup too).
+      expect((await keysFor(uuid)).filter((key) => !key.startsWith('inflight/'))).toEqual([]);
+      await waitUntil(
+        async () =>
+          (await checkpointedCall(s3.client, s3.bucket, uuid)).audio.length === Buffer.concat(audio).length,
+      );
+      const checkpointed = await checkpointedCall(s3.client, s3.bucket, uuid);
+      expect(checkpointed.call).toMatchObject({ identity: { uuid, sampleRate: rate } });
+      expect(checkpointed.audio.equals(Buffer.concat(audio))).toBe(true);
+      // The audio stays on the scratch disk, whole, with its journal, for recovery.
+      const left = (await readdir(scratchDir)).sort();
+      expect(left).toHaveLength(2);
+      expect(left[0]).toMatch(new RegExp(`^${uuid}\\.\\d+\\.journal\\.json$`));
+      const spooled = await readFile(join(scratchDir, left[1]!));
+      expect(spooled.equals(Buffer.concat(audio))).toBe(true);
+      const journal = JSON.parse(await readFile(join(scratchDir, left[0]!), 'utf8'));
+      expect(journal).toMatchObject({ bucket: s3.bucket, identity: { uuid, sampleRate: rate } });
+      expect(journal.uploadId).toEqual(expect.any(String));
 
-    // The next start recovers it into a complete, playable recording marked interrupted.
-    const recovered = await recoverSpools({
-      journals: await findJournals(scratchDir),
-      s3: s3.client,
-      limiter: new TransferLimiter(2),
-      partSizeBytes: 64 * 1024,
-      logger: silent,
-    });
-    expect(recovered).toBe(1);
-    const { metadata, wav } = await waitForRecording(s3.client, s3.bucket, uuid, 1000);
-    expect(wav.subarray(44).equals(Buffer.concat(audio))).toBe(true);
-    expect(metadata).toMatchObject({
-      uuid,
-      conversationUuid: `CON-${uuid}`,
-      sha256: sha256(wav),
-      interrupted: true,
-      end: { by: 'recovered' },
-      audioBytes: Buffer.concat(audio).length,
-    });
-    const file = join(work, `${uuid}.wav`);
-    await writeFile(file, wav);
-    expect((await soxi(file)).samples).toBe(Buffer.concat(audio).length / 2);
-    expect(await readdir(scratchDir)).toEqual([]);
-    // The disk copy was the complete one: the checkpoints are removed.
-    expect((await checkpointedCall(s3.client, s3.bucket, uuid)).batches).toEqual([]);
-    client.destroy();
-  });
+      // The next start recovers it into a complete, playable recording marked interrupted.
+      const recovered = await recoverSpools({
+        journals: await findJournals(scratchDir),
+        s3: s3.client,
+        limiter: new TransferLimiter(2),
+        partSizeBytes: 64 * 1024,
+        logger: silent,
+      });
+      expect(recovered).toBe(1);
+      const { metadata, wav } = await waitForRecording(s3.client, s3.bucket, uuid, 1000);
+      expect(wav.subarray(44).equals(Buffer.concat(audio))).toBe(true);
+      expect(metadata).toMatchObject({
+        uuid,
+        conversationUuid: `CON-${uuid}`,
+        sha256: sha256(wav),
+        interrupted: true,
+        end: { by: 'recovered' },
+        audioBytes: Buffer.concat(audio).length,
+      });
+      const file = join(work, `${uuid}.wav`);
+      await writeFile(file, wav);
+      expect((await soxi(file)).samples).toBe(Buffer.concat(audio).length / 2);
+      expect(await readdir(scratchDir)).toEqual([]);
+      // The disk copy was the complete one: the checkpoints are removed.
+      expect((await checkpointedCall(s3.client, s3.bucket, uuid)).batches).toEqual([]);
+      client.destroy();
+    },
+  );
 });
 
 describe('handshakes', () => {

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { LOCAL_S3_ENV } from '../../common/s3-client.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
 import { loopPcm, speechPcm } from '../../test-support/speech.js';
 import { StackOutputsError } from '../../tools/cli/errors.js';
@@ -61,7 +60,7 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
     // from the environment (the credential chain); the double takes any. Never real credentials.
     AWS_ENDPOINT_URL_CLOUDFORMATION: cloudFormation.url,
     AWS_REGION: 'eu-west-2',
-    ...LOCAL_S3_ENV,
+    ...s3.env,
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
   try {
@@ -115,7 +114,7 @@ describe('recordings (the bin)', () => {
     const url = captureIo();
     const urlArgs = ['url', UUID, '--expires', '15m', '--bucket', s3.bucket, '--endpoint', s3.endpoint];
     // Presigning signs with the credential chain's keys, the local server's here.
-    for (const [name, value] of Object.entries(LOCAL_S3_ENV)) vi.stubEnv(name, value);
+    for (const [name, value] of Object.entries(s3.env)) vi.stubEnv(name, value);
     expect(await runRecordingsCli(urlArgs, url)).toBe(0);
     vi.unstubAllEnvs();
     expect(url.out()).toMatch(

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../common/s3-client.js';
+import { createS3Client } from '../../common/s3-client.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
 import { loopPcm, soxi, speechPcm } from '../../test-support/speech.js';
 import { downloadRecording, presignRecordingUrl } from '../../tools/cli/download.js';
@@ -92,7 +92,7 @@ describe('list', () => {
   });
 
   it('pages through the listing one page after another', async () => {
-    const client = createS3Client({ endpoint: s3.endpoint, credentials: LOCAL_S3_CREDENTIALS });
+    const client = createS3Client({ endpoint: s3.endpoint, credentials: s3.credentials });
     const listCalls: string[] = [];
     client.middlewareStack.add(
       (next, context) => async (args) => {

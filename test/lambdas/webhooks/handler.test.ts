@@ -3,7 +3,6 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { verifyCallToken } from '../../../common/call-token.js';
-import { LOCAL_S3_ENV } from '../../../common/s3-client.js';
 import {
   CANNOT_RECORD_TEXT,
   ConfigurationError,
@@ -62,7 +61,7 @@ describe('AWS entry (handler.ts)', () => {
     const env: Record<string, string> = {
       AWS_REGION: 'eu-west-2',
       // The local S3 server checks its keys; the Secrets Manager double takes any.
-      ...LOCAL_S3_ENV,
+      ...s3.env,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.url,
       S3_ENDPOINT: s3.endpoint,
       RECORDINGS_BUCKET: s3.bucket,
