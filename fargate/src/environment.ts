@@ -140,7 +140,7 @@ export function loadRecorderEnvironment(env: Env = process.env): RecorderEnviron
   const idleTimeoutSeconds = wholeNumber(env, RecorderEnv.idleTimeoutSeconds, 30, 1, 3600);
   const checkpointSeconds = wholeNumber(env, RecorderEnv.checkpointSeconds, 10, 0, 300);
   // A running task with calls writes a checkpoint batch or its heartbeat every interval, so three
-  // missed intervals mean it is gone (the idle timeout on top is margin kept from before heartbeats).
+  // missed intervals mean it is gone; the idle timeout on top is a margin for a slow PUT.
   const inflightStaleSeconds = wholeNumber(
     env,
     RecorderEnv.inflightStaleSeconds,
