@@ -68,14 +68,14 @@ export const MetricNames = {
 } as const;
 
 /** The stack's CloudFormation outputs, read by `configure-vonage`, `recordings` and the simulator. */
-export const StackOutputs = {
+export const OutputNames = {
   answerUrl: 'AnswerUrl',
   answerMethod: 'AnswerMethod',
   eventUrl: 'EventUrl',
   recorderUrl: 'RecorderUrl',
   recordingsBucketName: 'RecordingsBucketName',
 } as const;
-export type StackOutputName = (typeof StackOutputs)[keyof typeof StackOutputs];
+export type StackOutputName = (typeof OutputNames)[keyof typeof OutputNames];
 
 /** The stack's name when none is given. */
 export const DEFAULT_STACK_NAME = 'CallRecorder';

@@ -2,7 +2,7 @@ import { Annotations, CfnOutput, Stack, type StackProps, Validations } from 'aws
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { StackOutputs } from '../common/contract.js';
+import { OutputNames } from '../common/contract.js';
 import type { StackConfig } from './config.js';
 import { RecorderService } from './constructs/recorder-service.js';
 import { RecordingsBucket } from './constructs/recordings-bucket.js';
@@ -106,24 +106,24 @@ export class RecorderStack extends Stack {
       logLevel: config.logLevel,
     });
 
-    new CfnOutput(this, StackOutputs.answerUrl, {
+    new CfnOutput(this, OutputNames.answerUrl, {
       value: this.webhooks.answerUrl,
       description: 'Vonage application answer URL (method: AnswerMethod)',
     });
     // Signed answers must be POSTed, so that the JWT's payload_hash covers the call's uuid.
-    new CfnOutput(this, StackOutputs.answerMethod, {
+    new CfnOutput(this, OutputNames.answerMethod, {
       value: signatureSecret ? 'POST' : 'GET',
       description: 'HTTP method the Vonage application must use for the answer URL',
     });
-    new CfnOutput(this, StackOutputs.eventUrl, {
+    new CfnOutput(this, OutputNames.eventUrl, {
       value: this.webhooks.eventUrl,
       description: 'Vonage application event URL (POST)',
     });
-    new CfnOutput(this, StackOutputs.recorderUrl, {
+    new CfnOutput(this, OutputNames.recorderUrl, {
       value: this.recorder.recorderUrl,
       description: 'Base URL of the recording websocket',
     });
-    new CfnOutput(this, StackOutputs.recordingsBucketName, {
+    new CfnOutput(this, OutputNames.recordingsBucketName, {
       value: this.recordings.bucket.bucketName,
       description: 'Bucket holding recordings/ and events/',
     });

@@ -9,6 +9,7 @@
  * bundle uses, so the bundle's own share is the difference of medians measured side by side.
  * Warm: a worker process imports the bundle and calls `handler` in a loop (see warm-worker.ts).
  */
+
 import { execFile, spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
@@ -19,6 +20,7 @@ import { gzipSync } from 'node:zlib';
 import { verifySignature } from '@vonage/jwt';
 import { build, type Metafile } from 'esbuild';
 import jwt from 'jsonwebtoken';
+import { MetricNames } from '../../common/contract.js';
 import { checkSignedWebhook, signatureKey } from '../../common/vonage-signature.js';
 import { median, quantile, ratio } from '../lib/stats.js';
 
@@ -98,7 +100,7 @@ const benchEnv: Record<string, string> = {
   CALL_TOKEN_TTL_SECONDS: '300',
   SIGNATURE_MAX_AGE_SECONDS: '300',
   POWERTOOLS_SERVICE_NAME: 'webhooks',
-  POWERTOOLS_METRICS_NAMESPACE: 'CallRecorder',
+  POWERTOOLS_METRICS_NAMESPACE: MetricNames.namespace,
   POWERTOOLS_LOG_LEVEL: 'INFO',
 };
 

@@ -1,5 +1,6 @@
 import { contentTypeFor } from '../../common/audio-format.js';
 import { signCallToken } from '../../common/call-token.js';
+import { CALL_PATH_PREFIX } from '../../common/contract.js';
 import { isValidCallUuid } from '../../common/recording-keys.js';
 import type { Greeting, WebhookConfig } from './config.js';
 import { BadRequestError } from './errors.js';
@@ -113,7 +114,7 @@ export function buildAnswerNcco(
 ): NccoAction[] {
   const expiresAt = Math.floor(now.getTime() / 1000) + config.tokenTtlSeconds;
   const token = signCallToken(config.callTokenSecret, call.uuid, expiresAt);
-  const uri = `${config.recorderUrl}/calls/${encodeURIComponent(call.uuid)}?token=${encodeURIComponent(token)}`;
+  const uri = `${config.recorderUrl}${CALL_PATH_PREFIX}${encodeURIComponent(call.uuid)}?token=${encodeURIComponent(token)}`;
   return [
     talk(config.greeting, config.greeting.text),
     {

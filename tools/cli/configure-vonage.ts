@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { OutputNames } from '../../common/contract.js';
 import { CliError, ExitCode } from './errors.js';
 import { type CliIo, runProgram } from './run.js';
 import {
@@ -135,9 +136,17 @@ export function buildConfigureVonageProgram(io: CliIo, env: NodeJS.ProcessEnv = 
           outputs = await readOutputsFile(file, stackName);
           source = `stack ${stackName} in ${file}`;
         }
-        const answerUrl = checkUrl(requireOutput(outputs, 'AnswerUrl', source), 'AnswerUrl', io);
-        const eventUrl = checkUrl(requireOutput(outputs, 'EventUrl', source), 'EventUrl', io);
-        const signed = outputs.AnswerMethod === 'POST';
+        const answerUrl = checkUrl(
+          requireOutput(outputs, OutputNames.answerUrl, source),
+          OutputNames.answerUrl,
+          io,
+        );
+        const eventUrl = checkUrl(
+          requireOutput(outputs, OutputNames.eventUrl, source),
+          OutputNames.eventUrl,
+          io,
+        );
+        const signed = outputs[OutputNames.answerMethod] === 'POST';
         if (signed && flags.answerMethod === 'GET') {
           throw new CliError(
             `${source} verifies signed webhooks, which needs the answer webhook on POST (its payload_hash then covers the call's uuid); drop --answer-method GET`,

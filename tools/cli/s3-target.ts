@@ -1,5 +1,6 @@
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { OutputNames } from '../../common/contract.js';
 import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../common/s3-client.js';
 import { UsageError } from './errors.js';
 import { DEFAULT_STACK_NAME, readOutputsFile, readStackOutputs, requireOutput } from './stack-outputs.js';
@@ -53,7 +54,7 @@ export async function resolveTarget(
       ? await readOutputsFile(flags.outputs, stackName)
       : await readStackOutputs(stackName, deps.cloudFormation);
     const source = flags.outputs ? `stack ${stackName} in ${flags.outputs}` : `stack ${stackName}`;
-    bucket = requireOutput(outputs, 'RecordingsBucketName', source);
+    bucket = requireOutput(outputs, OutputNames.recordingsBucketName, source);
   }
   const s3 = createS3Client({
     ...(endpoint ? { endpoint } : {}),

@@ -1,17 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { CloudFormationClient, DescribeStacksCommand, type Stack } from '@aws-sdk/client-cloudformation';
+import { DEFAULT_STACK_NAME, type StackOutputName } from '../../common/contract.js';
 import { StackOutputsError } from './errors.js';
 
-/** The stack's name when deployed with the project's defaults. */
-export const DEFAULT_STACK_NAME = 'CallRecorder';
+export { DEFAULT_STACK_NAME };
 
-/** The outputs the stack declares; tools read the ones they need. */
-export type StackOutputKey =
-  | 'AnswerUrl'
-  | 'AnswerMethod'
-  | 'EventUrl'
-  | 'RecorderUrl'
-  | 'RecordingsBucketName';
+/** The outputs the stack declares (common/contract.ts); tools read the ones they need. */
+export type StackOutputKey = StackOutputName;
 
 /** One stack's outputs, by output key. */
 export type StackOutputs = Readonly<Record<string, string>>;

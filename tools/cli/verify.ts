@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { bytesPerSecond, isSupportedSampleRate } from '../../common/audio-format.js';
+import { CALL_PATH_PREFIX } from '../../common/contract.js';
 import type { RecordingMetadata } from '../../common/recording-metadata.js';
 import { parseWavHeader, WAV_HEADER_BYTES } from '../../common/wav.js';
 import {
@@ -239,7 +240,7 @@ function checkHeader(
 
 /** The `/calls/<uuid>` websocket path as it appears in the websocket leg's `to`/`from`. */
 function isWebsocketLegOf(event: Record<string, unknown>, uuid: string): boolean {
-  const path = new RegExp(`/calls/${uuid}(?:[/?#]|$)`);
+  const path = new RegExp(`${CALL_PATH_PREFIX}${uuid}(?:[/?#]|$)`);
   return [event.to, event.from].some((value) => typeof value === 'string' && path.test(value));
 }
 

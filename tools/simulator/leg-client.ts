@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket, { type ClientOptions } from 'ws';
 import { FRAME_MILLISECONDS } from '../../common/audio-format.js';
+import { CALL_PATH_PREFIX } from '../../common/contract.js';
 
 /**
  * The client side of Vonage's websocket leg, shared by the call simulator, the benchmarks' load
@@ -11,7 +12,7 @@ import { FRAME_MILLISECONDS } from '../../common/audio-format.js';
 
 /** The recorder's websocket URI for a call: `<base>/calls/<uuid>?token=…` (no query when `token` is null). */
 export function callUri(base: string, uuid: string, token: string | null): string {
-  return `${base}/calls/${uuid}${token === null ? '' : `?token=${encodeURIComponent(token)}`}`;
+  return `${base}${CALL_PATH_PREFIX}${uuid}${token === null ? '' : `?token=${encodeURIComponent(token)}`}`;
 }
 
 /** The first text frame: the audio's content type, then the NCCO's `headers` echoed as fields. */

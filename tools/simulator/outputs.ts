@@ -1,3 +1,4 @@
+import { OutputNames } from '../../common/contract.js';
 import { StackOutputsError } from '../cli/errors.js';
 import { DEFAULT_STACK_NAME, readOutputsFile, requireOutput } from '../cli/stack-outputs.js';
 import { SimulatorConfigError } from './errors.js';
@@ -23,8 +24,8 @@ export async function readStackOutputs(path: string, stackName: string = STACK_N
     const outputs = await readOutputsFile(path, stackName, '');
     const source = `outputs file ${path} (stack ${stackName})`;
     return {
-      answerUrl: requireOutput(outputs, 'AnswerUrl', source),
-      eventUrl: requireOutput(outputs, 'EventUrl', source),
+      answerUrl: requireOutput(outputs, OutputNames.answerUrl, source),
+      eventUrl: requireOutput(outputs, OutputNames.eventUrl, source),
       ...(outputs.RecorderUrl ? { recorderUrl: outputs.RecorderUrl } : {}),
       ...(outputs.RecordingsBucketName ? { bucket: outputs.RecordingsBucketName } : {}),
     };
