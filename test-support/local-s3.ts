@@ -43,6 +43,13 @@ export interface LocalS3Options {
   readonly server?: 's3rver' | 'rgw';
 }
 
+/** Whether an RGW is there to test against (`source <(bash scripts/rgw.sh env)` sets these). */
+export function rgwAvailable(): boolean {
+  return Boolean(
+    process.env.RGW_ENDPOINT && process.env.RGW_ACCESS_KEY_ID && process.env.RGW_SECRET_ACCESS_KEY,
+  );
+}
+
 /** The RGW the CI script started, when this run asks for it (`S3_TEST_SERVER=rgw`). */
 function rgwFromEnv(): { endpoint: string; accessKeyId: string; secretAccessKey: string } | undefined {
   const { RGW_ENDPOINT, RGW_ACCESS_KEY_ID, RGW_SECRET_ACCESS_KEY } = process.env;
