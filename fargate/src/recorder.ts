@@ -15,7 +15,7 @@ import { CALL_PATH_PREFIX, DEFAULT_MAX_CALL_SECONDS } from '../../common/contrac
 import { isValidCallUuid } from '../../common/recording-keys.js';
 import { CachedSecret, fixedSecret } from '../../common/secret-versions.js';
 import { AdmissionControl, type AudioRateOptions, type FreeSpaceSource } from './admission.js';
-import { CallSession, type SessionSettings } from './call-session.js';
+import { CallSession, type SessionSettings, type SessionStorage } from './call-session.js';
 import { CheckpointStore, MAX_BATCH_BYTES } from './checkpoint.js';
 import { CloseCode } from './close-codes.js';
 import { Drain } from './drain.js';
@@ -163,23 +163,19 @@ function refuseUpgrade(socket: Duplex, status: number, body: string): void {
   );
 }
 
-/**
- * Builds the recorder (does not listen): an HTTP server answering `GET /healthz`, and a websocket
- * endpoint at `/calls/<uuid>?token=…` whose token is checked before the upgrade.
- */
-export function createRecorder(options: RecorderOptions): Recorder {
-  const now = options.now ?? (() => new Date());
-  const logger = options.logger ?? new Logger({ serviceName: 'recorder' });
-  const metrics = options.metrics ?? noMetrics;
-  const taskProtection =
-    options.taskProtection ??
-    new EcsTaskProtection({ logger, maxCallSeconds: options.maxCallSeconds ?? DEFAULT_MAX_CALL_SECONDS });
+/** The recorder's limits and timings, defaulted and checked once (a bad value throws RangeError). */
+function resolveTimings(options: RecorderOptions): {
+  settings: SessionSettings;
+  drainTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  maxPayloadBytes: number;
+  signatureMaxAgeSeconds: number;
+} {
   const drainTimeoutMs = positive('drainTimeoutMs', options.drainTimeoutMs ?? 100_000);
   const heartbeatIntervalMs = positive('heartbeatIntervalMs', options.heartbeatIntervalMs ?? 15_000);
-  const partSizeBytes = positive('partSizeBytes', options.partSizeBytes ?? MIN_PART_BYTES);
   const settings: SessionSettings = {
     scratchDir: options.scratchDir,
-    partSizeBytes,
+    partSizeBytes: positive('partSizeBytes', options.partSizeBytes ?? MIN_PART_BYTES),
     idleTimeoutMs: positive('idleTimeoutMs', options.idleTimeoutMs ?? 30_000),
     maxCallMs: positive('maxCallSeconds', options.maxCallSeconds ?? DEFAULT_MAX_CALL_SECONDS) * 1000,
     spoolFlushBytes: positive('spoolFlushBytes', options.spoolFlushBytes ?? 32 * 1024),
@@ -190,26 +186,29 @@ export function createRecorder(options: RecorderOptions): Recorder {
     checkpointIntervalMs: options.checkpointIntervalMs ?? 10_000,
     ...(options.audioRate !== undefined ? { audioRate: options.audioRate } : {}),
   };
-  const admission = new AdmissionControl({
-    maxCalls: options.maxCalls ?? Number.POSITIVE_INFINITY,
-    maxCallSeconds: settings.maxCallMs / 1000,
-    freeSpace: options.scratchFreeSpace ?? unlimitedSpace,
-  });
-  const sampleFreeSpace = () =>
-    admission
-      .refresh()
-      .catch((error: unknown) => logger.error('reading scratch free space failed', { error }));
   if (!Number.isFinite(settings.checkpointIntervalMs) || settings.checkpointIntervalMs < 0) {
     throw new RangeError(
       `checkpointIntervalMs must be 0 (off) or positive, got ${settings.checkpointIntervalMs}`,
     );
   }
-  const taskId = options.taskId ?? randomUUID();
-  const callTokenSecret = cachedSecret(options.callTokenSecret);
-  const vonageSignatureSecret =
-    options.vonageSignatureSecret === undefined ? undefined : cachedSecret(options.vonageSignatureSecret);
-  const signatureMaxAgeSeconds = positive('signatureMaxAgeSeconds', options.signatureMaxAgeSeconds ?? 300);
-  const storage = {
+  return {
+    settings,
+    drainTimeoutMs,
+    heartbeatIntervalMs,
+    maxPayloadBytes: positive('maxPayloadBytes', options.maxPayloadBytes ?? 64 * 1024),
+    signatureMaxAgeSeconds: positive('signatureMaxAgeSeconds', options.signatureMaxAgeSeconds ?? 300),
+  };
+}
+
+/** Where calls are stored: the recordings bucket, and live checkpoints unless they are off. */
+function createStorage(
+  options: RecorderOptions,
+  settings: SessionSettings,
+  taskId: string,
+  logger: Logger,
+  metrics: RecorderMetrics,
+): SessionStorage {
+  return {
     s3: options.s3,
     bucket: options.bucket,
     limiter: new TransferLimiter(options.uploadConcurrency ?? 8),
@@ -230,6 +229,35 @@ export function createRecorder(options: RecorderOptions): Recorder {
         : undefined,
     retry: options.retry,
   };
+}
+
+/**
+ * Builds the recorder (does not listen): an HTTP server answering `GET /healthz`, and a websocket
+ * endpoint at `/calls/<uuid>?token=…` whose token is checked before the upgrade.
+ */
+export function createRecorder(options: RecorderOptions): Recorder {
+  const now = options.now ?? (() => new Date());
+  const logger = options.logger ?? new Logger({ serviceName: 'recorder' });
+  const metrics = options.metrics ?? noMetrics;
+  const taskProtection =
+    options.taskProtection ??
+    new EcsTaskProtection({ logger, maxCallSeconds: options.maxCallSeconds ?? DEFAULT_MAX_CALL_SECONDS });
+  const { settings, drainTimeoutMs, heartbeatIntervalMs, maxPayloadBytes, signatureMaxAgeSeconds } =
+    resolveTimings(options);
+  const admission = new AdmissionControl({
+    maxCalls: options.maxCalls ?? Number.POSITIVE_INFINITY,
+    maxCallSeconds: settings.maxCallMs / 1000,
+    freeSpace: options.scratchFreeSpace ?? unlimitedSpace,
+  });
+  const sampleFreeSpace = () =>
+    admission
+      .refresh()
+      .catch((error: unknown) => logger.error('reading scratch free space failed', { error }));
+  const taskId = options.taskId ?? randomUUID();
+  const callTokenSecret = cachedSecret(options.callTokenSecret);
+  const vonageSignatureSecret =
+    options.vonageSignatureSecret === undefined ? undefined : cachedSecret(options.vonageSignatureSecret);
+  const storage = createStorage(options, settings, taskId, logger, metrics);
   const sessions = new Map<WebSocket, CallSession>();
   /** Sessions not yet done (sockets open or recordings finalizing), by uuid. */
   const live = new Map<string, CallSession>();
@@ -261,7 +289,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
 
   const wss = new WebSocketServer({
     noServer: true,
-    maxPayload: positive('maxPayloadBytes', options.maxPayloadBytes ?? 64 * 1024),
+    maxPayload: maxPayloadBytes,
     perMessageDeflate: false,
     clientTracking: false,
   });
