@@ -9,11 +9,6 @@ import { bytesPerSecond, type SampleRate } from '../../common/audio-format.js';
 import { checkpointBatchKey, recordingKey } from '../../common/recording-keys.js';
 import { createS3Client } from '../../common/s3-client.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
-import { loopPcm, soxi, speechPcm } from '../../test-support/speech.js';
-import type { InflightCall } from '../src/checkpoint.js';
-import { createRecorder, type Recorder, type RecorderOptions } from '../src/recorder.js';
-import { sweepInflight } from '../src/sweeper.js';
-import { TransferLimiter } from '../src/transfer-limiter.js';
 import {
   callUrl,
   checkpointedCall,
@@ -29,7 +24,12 @@ import {
   streamRealTime,
   waitForRecording,
   waitUntil,
-} from './support.js';
+} from '../../test-support/recorder.js';
+import { loopPcm, soxi, speechPcm } from '../../test-support/speech.js';
+import type { InflightCall } from '../src/checkpoint.js';
+import { createRecorder, type Recorder, type RecorderOptions } from '../src/recorder.js';
+import { sweepInflight } from '../src/sweeper.js';
+import { TransferLimiter } from '../src/transfer-limiter.js';
 
 const silent = new Logger({ logLevel: 'SILENT' });
 const rate: SampleRate = 16000;

@@ -8,12 +8,6 @@ import { signCallToken } from '../../common/call-token.js';
 import { CachedSecret, secretsManagerVersions } from '../../common/secret-versions.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
 import {
-  type SecretsManagerDouble,
-  startSecretsManagerDouble,
-} from '../../test-support/secrets-manager-double.js';
-import { signWebhook } from '../../tools/simulator/signature.js';
-import { createRecorder, type Recorder, type RecorderOptions } from '../src/recorder.js';
-import {
   callUrl,
   closed,
   connectedFrame,
@@ -23,7 +17,13 @@ import {
   SECRET,
   sendAll,
   waitForRecording,
-} from './support.js';
+} from '../../test-support/recorder.js';
+import {
+  type SecretsManagerDouble,
+  startSecretsManagerDouble,
+} from '../../test-support/secrets-manager-double.js';
+import { signWebhook } from '../../tools/simulator/signature.js';
+import { createRecorder, type Recorder, type RecorderOptions } from '../src/recorder.js';
 
 const OLD_TOKEN_KEY = 'call-token-key-before-rotation-0123456789abcdef';
 const NEW_TOKEN_KEY = 'call-token-key-after-rotation-0123456789abcdefg';

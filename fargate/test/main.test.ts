@@ -9,8 +9,6 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytesPerSecond, type SampleRate } from '../../common/audio-format.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
-import { imageEnv, imageNodeFlags } from '../../test-support/recorder-image.js';
-import { loopPcm, soxi, speechPcm } from '../../test-support/speech.js';
 import {
   callUrl,
   checkpointedCall,
@@ -24,7 +22,9 @@ import {
   streamRealTime,
   waitForRecording,
   waitUntil,
-} from './support.js';
+} from '../../test-support/recorder.js';
+import { imageEnv, imageNodeFlags } from '../../test-support/recorder-image.js';
+import { loopPcm, soxi, speechPcm } from '../../test-support/speech.js';
 
 const run = promisify(execFile);
 

@@ -19,14 +19,7 @@ import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../common/s3-client.js'
 import { wavHeader } from '../../common/wav.js';
 import { type FaultProxy, startFaultProxy } from '../../test-support/fault-proxy.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
-import { loopPcm, soxi, speechPcm } from '../../test-support/speech.js';
-import type { InflightCall } from '../src/checkpoint.js';
-import { createRecorder, type Recorder } from '../src/recorder.js';
-import { recoverSpools } from '../src/recovery.js';
-import { writeJournal } from '../src/spool.js';
-import { sweepInflight } from '../src/sweeper.js';
-import { TransferLimiter } from '../src/transfer-limiter.js';
-import { LogLines } from './log-lines.js';
+import { LogLines } from '../../test-support/log-lines.js';
 import {
   callUrl,
   closed,
@@ -40,7 +33,14 @@ import {
   sendAll,
   waitForRecording,
   waitUntil,
-} from './support.js';
+} from '../../test-support/recorder.js';
+import { loopPcm, soxi, speechPcm } from '../../test-support/speech.js';
+import type { InflightCall } from '../src/checkpoint.js';
+import { createRecorder, type Recorder } from '../src/recorder.js';
+import { recoverSpools } from '../src/recovery.js';
+import { writeJournal } from '../src/spool.js';
+import { sweepInflight } from '../src/sweeper.js';
+import { TransferLimiter } from '../src/transfer-limiter.js';
 
 const rate: SampleRate = 16000;
 const PART_BYTES = 64 * 1024;

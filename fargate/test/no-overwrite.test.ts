@@ -17,11 +17,6 @@ import type { SampleRate } from '../../common/audio-format.js';
 import { metadataKey, recordingKey } from '../../common/recording-keys.js';
 import type { RecordingMetadata } from '../../common/recording-metadata.js';
 import { type LocalS3, rgwAvailable, startLocalS3 } from '../../test-support/local-s3.js';
-import { loopPcm, speechPcm } from '../../test-support/speech.js';
-import { createRecorder, type Recorder } from '../src/recorder.js';
-import { recoverSpools } from '../src/recovery.js';
-import { writeJournal } from '../src/spool.js';
-import { TransferLimiter } from '../src/transfer-limiter.js';
 import {
   callUrl,
   closed,
@@ -34,7 +29,12 @@ import {
   sendAll,
   waitForRecording,
   waitUntil,
-} from './support.js';
+} from '../../test-support/recorder.js';
+import { loopPcm, speechPcm } from '../../test-support/speech.js';
+import { createRecorder, type Recorder } from '../src/recorder.js';
+import { recoverSpools } from '../src/recovery.js';
+import { writeJournal } from '../src/spool.js';
+import { TransferLimiter } from '../src/transfer-limiter.js';
 
 /** Keeps the warnings a recorder logs, as an operator would read them. */
 class WarningLog extends Logger {

@@ -11,10 +11,6 @@ import { bytesPerSecond, frameBytes, type SampleRate } from '../../common/audio-
 import { signCallToken } from '../../common/call-token.js';
 import { createS3Client } from '../../common/s3-client.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
-import { loopPcm, soxi, speechPcm } from '../../test-support/speech.js';
-import { createRecorder, type Recorder, type RecorderOptions } from '../src/recorder.js';
-import { findJournals, recoverSpools } from '../src/recovery.js';
-import { TransferLimiter } from '../src/transfer-limiter.js';
 import {
   callUrl,
   checkpointedCall,
@@ -31,7 +27,11 @@ import {
   streamRealTime,
   waitForRecording,
   waitUntil,
-} from './support.js';
+} from '../../test-support/recorder.js';
+import { loopPcm, soxi, speechPcm } from '../../test-support/speech.js';
+import { createRecorder, type Recorder, type RecorderOptions } from '../src/recorder.js';
+import { findJournals, recoverSpools } from '../src/recovery.js';
+import { TransferLimiter } from '../src/transfer-limiter.js';
 
 const silent = new Logger({ logLevel: 'SILENT' });
 let s3: LocalS3;

@@ -12,10 +12,7 @@ import { WebSocket } from 'ws';
 import type { SampleRate } from '../../common/audio-format.js';
 import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../common/s3-client.js';
 import { CachedSecret } from '../../common/secret-versions.js';
-import { startS3ErrorDouble } from '../../test-support/s3-error-double.js';
-import { loopPcm, speechPcm } from '../../test-support/speech.js';
-import { createRecorder, type Recorder, type RecorderOptions } from '../src/recorder.js';
-import { LogLines } from './log-lines.js';
+import { LogLines } from '../../test-support/log-lines.js';
 import {
   callUrl,
   closed,
@@ -26,7 +23,10 @@ import {
   SECRET,
   sendAll,
   waitUntil,
-} from './support.js';
+} from '../../test-support/recorder.js';
+import { startS3ErrorDouble } from '../../test-support/s3-error-double.js';
+import { loopPcm, speechPcm } from '../../test-support/speech.js';
+import { createRecorder, type Recorder, type RecorderOptions } from '../src/recorder.js';
 
 const rate: SampleRate = 16000;
 const ACCOUNT_ID = '444455556666';

@@ -3,11 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type EcsAgentDouble, startEcsAgentDouble } from '../../test-support/ecs-agent-double.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
-import { speechPcm } from '../../test-support/speech.js';
-import { createRecorder } from '../src/recorder.js';
-import { EcsTaskProtection } from '../src/task-protection.js';
-import { type EcsAgentDouble, startEcsAgentDouble } from './ecs-agent-double.js';
 import {
   callUrl,
   closed,
@@ -19,7 +16,10 @@ import {
   sendAll,
   waitForRecording,
   waitUntil,
-} from './support.js';
+} from '../../test-support/recorder.js';
+import { speechPcm } from '../../test-support/speech.js';
+import { createRecorder } from '../src/recorder.js';
+import { EcsTaskProtection } from '../src/task-protection.js';
 
 const MIN = 60_000;
 const T0 = Date.parse('2026-03-01T10:00:00Z');

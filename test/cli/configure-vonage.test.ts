@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { captureIo } from '../../test-support/cli-io.js';
+import { startCloudFormationDouble } from '../../test-support/cloudformation-double.js';
 import { startVonageApiDouble, type VonageApiDouble } from '../../test-support/vonage-api-double.js';
 import { runConfigureVonageCli } from '../../tools/cli/configure-vonage.js';
 import {
@@ -12,8 +14,6 @@ import {
   type VoiceWebhooks,
   VonageApiError,
 } from '../../tools/cli/vonage-application.js';
-import { captureIo } from './capture-io.js';
-import { startCloudFormationDouble } from './cloudformation-double.js';
 
 const run = promisify(execFile);
 const API_KEY = 'a1b2c3d4';

@@ -5,16 +5,19 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { captureIo } from '../../test-support/cli-io.js';
+import {
+  type CloudFormationDouble,
+  startCloudFormationDouble,
+} from '../../test-support/cloudformation-double.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
+import { putRecording } from '../../test-support/recording-fixtures.js';
 import { loopPcm, speechPcm } from '../../test-support/speech.js';
 import { StackOutputsError } from '../../tools/cli/errors.js';
 import type { RecordingRow } from '../../tools/cli/list.js';
 import { runRecordingsCli } from '../../tools/cli/recordings.js';
 import { resolveTarget } from '../../tools/cli/s3-target.js';
 import { readOutputsFile, readStackOutputs } from '../../tools/cli/stack-outputs.js';
-import { captureIo } from './capture-io.js';
-import { type CloudFormationDouble, startCloudFormationDouble } from './cloudformation-double.js';
-import { putRecording } from './fixtures.js';
 
 const run = promisify(execFile);
 const bin = join(import.meta.dirname, '../../bin/recordings.js');

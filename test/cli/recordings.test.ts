@@ -4,6 +4,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client } from '../../common/s3-client.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
+import {
+  callEvents,
+  type FixtureCall,
+  putEvent,
+  putRecording,
+  type StoredFixture,
+} from '../../test-support/recording-fixtures.js';
 import { loopPcm, soxi, speechPcm } from '../../test-support/speech.js';
 import { downloadRecording, presignRecordingUrl } from '../../tools/cli/download.js';
 import { RecordingNotFoundError, UsageError } from '../../tools/cli/errors.js';
@@ -11,7 +18,6 @@ import { formatListCsv, formatListTable } from '../../tools/cli/format.js';
 import { listRecordings } from '../../tools/cli/list.js';
 import { showRecording } from '../../tools/cli/show.js';
 import { parseInstant } from '../../tools/cli/time.js';
-import { callEvents, type FixtureCall, putEvent, putRecording, type StoredFixture } from './fixtures.js';
 
 let s3: LocalS3;
 let work: string;

@@ -1,10 +1,17 @@
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
+import {
+  buildMetadata,
+  callEvents,
+  type FixtureCall,
+  putEvent,
+  putJson,
+  putRecording,
+} from '../../test-support/recording-fixtures.js';
 import { loopPcm, speechPcm } from '../../test-support/speech.js';
 import { formatVerifyReport } from '../../tools/cli/format.js';
 import { type RecordingVerification, verifyRecordings } from '../../tools/cli/verify.js';
-import { buildMetadata, callEvents, type FixtureCall, putEvent, putJson, putRecording } from './fixtures.js';
 
 let s3: LocalS3;
 let speech: Buffer;

@@ -4,10 +4,10 @@ import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../common/s3-client.js'
 import { describeS3Error } from '../../common/s3-errors.js';
 import { putObjectWithRetry } from '../../fargate/src/retry.js';
 import { parseCallEvent, storeCallEvent } from '../../lambdas/webhooks/event.js';
+import { captureIo } from '../../test-support/cli-io.js';
 import { startS3ErrorDouble } from '../../test-support/s3-error-double.js';
+import { fixture } from '../../test-support/webhook-events.js';
 import { runRecordingsCli } from '../../tools/cli/recordings.js';
-import { captureIo } from '../cli/capture-io.js';
-import { fixture } from '../lambdas/webhooks/support.js';
 
 const ENV_KEY = 'AKIAIOSFODNN7EXAMPLE';
 const INVALID_KEY = { status: 403, code: 'InvalidAccessKeyId', message: '' } as const;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot } from './support.js';
+import { repoRoot } from '../../test-support/stack-synth.js';
 
 const run = promisify(execFile);
 

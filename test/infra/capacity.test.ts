@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { synthRecorderStack } from './support.js';
+import { synthRecorderStack } from '../../test-support/stack-synth.js';
 
 describe('taskCapacity in a synth', () => {
   it('stops the synth with that message when maxCallsPerTask is too high', () => {

@@ -17,7 +17,12 @@ import type { RawConfig } from '../../lib/config.js';
 // Types only: the validator ships inside aws-cdk-lib (a bundled dependency, not hoisted), and the
 // npm registry carries only older betas of it, so it is loaded from there below.
 import type * as CloudFormationValidate from '../../node_modules/aws-cdk-lib/node_modules/@aws/cloudformation-validate/index.js';
-import { CERTIFICATE_ARN, SIGNATURE_SECRET_ARN, synthRecorderStack, TEST_ENV } from './support.js';
+import {
+  CERTIFICATE_ARN,
+  SIGNATURE_SECRET_ARN,
+  synthRecorderStack,
+  TEST_ENV,
+} from '../../test-support/stack-synth.js';
 
 const requireFromCdk = createRequire(createRequire(import.meta.url).resolve('aws-cdk-lib/package.json'));
 const { CompositeEngine, TemplateFile, version } = requireFromCdk(

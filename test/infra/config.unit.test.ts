@@ -1,7 +1,7 @@
 import { Aws } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS, parseConfig, type RawConfig, StackConfigError } from '../../lib/config.js';
-import { CERTIFICATE_ARN, SIGNATURE_SECRET_ARN } from './support.js';
+import { CERTIFICATE_ARN, SIGNATURE_SECRET_ARN } from '../../test-support/stack-synth.js';
 
 function problemsOf(raw: RawConfig): readonly string[] {
   try {

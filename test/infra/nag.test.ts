@@ -3,7 +3,7 @@ import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
-import { CERTIFICATE_ARN, SIGNATURE_SECRET_ARN, synthRecorderStack } from './support.js';
+import { CERTIFICATE_ARN, SIGNATURE_SECRET_ARN, synthRecorderStack } from '../../test-support/stack-synth.js';
 
 function findings(stack: Stack): string[] {
   const report = new AwsSolutionsChecks().validateScope(stack);

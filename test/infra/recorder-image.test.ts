@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 import { FileSystem, IgnoreMode } from 'aws-cdk-lib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RECORDER_IMAGE_EXCLUDES } from '../../lib/constructs/recorder-service.js';
-import { repoRoot } from './support.js';
+import { repoRoot } from '../../test-support/stack-synth.js';
 
 const run = promisify(execFile);
 

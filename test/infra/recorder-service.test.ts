@@ -13,7 +13,7 @@ import {
   resourcesOf,
   SIGNATURE_SECRET_ARN,
   synthRecorderStack,
-} from './support.js';
+} from '../../test-support/stack-synth.js';
 
 function only(template: Template, type: string): [string, Record<string, unknown>] {
   const found = resourcesOf(template, type);

@@ -2,7 +2,13 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RecordingsBucket } from '../../lib/constructs/recordings-bucket.js';
-import { asArray, checkpointBucketId, policyStatements, resourcesOf, synthRecorderStack } from './support.js';
+import {
+  asArray,
+  checkpointBucketId,
+  policyStatements,
+  resourcesOf,
+  synthRecorderStack,
+} from '../../test-support/stack-synth.js';
 
 type Rule = Record<string, unknown> & { Id: string };
 

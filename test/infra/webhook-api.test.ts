@@ -14,7 +14,7 @@ import {
   SIGNATURE_SECRET_ARN,
   synthRecorderStack,
   TEST_ENV,
-} from './support.js';
+} from '../../test-support/stack-synth.js';
 
 function webhookFunction(template: Template): [string, Record<string, unknown>] {
   const fns = resourcesOf(template, 'AWS::Lambda::Function').filter(

@@ -10,7 +10,6 @@ import WebSocket from 'ws';
 import { type LoadResult, type RunningLoad, startLoad } from '../../bench/lib/load-generator.js';
 import { signCallToken } from '../../common/call-token.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
-import { soxi } from '../../test-support/speech.js';
 import {
   callUrl,
   checkRecordings,
@@ -21,7 +20,8 @@ import {
   startRecorder,
   upgradeStatus,
   waitForMetadata,
-} from './support.js';
+} from '../../test-support/reliability.js';
+import { soxi } from '../../test-support/speech.js';
 
 /**
  * Bad input while good calls stream. Each bad client gets the close code or HTTP status the

@@ -7,7 +7,6 @@ import { type CallResult, expectedPcm, startLoad } from '../../bench/lib/load-ge
 import { bytesPerSecond } from '../../common/audio-format.js';
 import { LOCAL_S3_ENV } from '../../common/s3-client.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
-import { soxi } from '../../test-support/speech.js';
 import {
   type RecorderChild,
   SECRET,
@@ -15,7 +14,8 @@ import {
   speech,
   startRecorderProcess,
   waitForMetadata,
-} from './support.js';
+} from '../../test-support/reliability.js';
+import { soxi } from '../../test-support/speech.js';
 
 /**
  * A crash: the recorder process (the real entry point) is killed with SIGKILL while calls stream.

@@ -13,7 +13,7 @@ import {
   scaled,
   speech,
   startRecorderProcess,
-} from './support.js';
+} from '../../test-support/reliability.js';
 
 /**
  * Sustained load on one recorder process (the real entry point): many concurrent real-time calls,

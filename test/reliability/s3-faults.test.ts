@@ -10,7 +10,7 @@ import {
   scaled,
   speech,
   startRecorder,
-} from './support.js';
+} from '../../test-support/reliability.js';
 
 /**
  * S3 misbehaves while calls stream: the recorder stores through a fault-injecting proxy, and

@@ -11,7 +11,7 @@ import {
   speech,
   startRecorderProcess,
   upgradeStatus,
-} from './support.js';
+} from '../../test-support/reliability.js';
 
 /**
  * A deploy or scale-in: ECS sends SIGTERM to the recorder process (the real entry point,

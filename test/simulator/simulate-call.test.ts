@@ -10,6 +10,12 @@ import jwt from 'jsonwebtoken';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { speechPcm } from '../../test-support/speech.js';
 import {
+  type FakeApplication,
+  type ReceivedFrame,
+  startFakeApplication,
+  validNcco,
+} from '../../test-support/vonage-app-double.js';
+import {
   AnswerUrlError,
   NccoError,
   SimulatorConfigError,
@@ -17,12 +23,6 @@ import {
 } from '../../tools/simulator/errors.js';
 import { readStackOutputs } from '../../tools/simulator/outputs.js';
 import { simulateCall, simulateCalls } from '../../tools/simulator/simulate-call.js';
-import {
-  type FakeApplication,
-  type ReceivedFrame,
-  startFakeApplication,
-  validNcco,
-} from './fake-application.js';
 
 const run = promisify(execFile);
 const SECRET = 'a-signature-secret-of-some-length-0123456789';

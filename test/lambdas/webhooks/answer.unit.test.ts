@@ -17,7 +17,7 @@ import {
   parseBody,
   webhookConfig,
   websocketEndpointOf,
-} from './support.js';
+} from '../../../test-support/webhook-events.js';
 
 const NOW = new Date('2026-11-28T14:00:00.000Z');
 const NOW_SECONDS = NOW.getTime() / 1000;

@@ -6,7 +6,14 @@ import { eventKey, eventsPrefix } from '../../../common/recording-keys.js';
 import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../../common/s3-client.js';
 import { createWebhookHandler } from '../../../lambdas/webhooks/index.js';
 import { type LocalS3, startLocalS3 } from '../../../test-support/local-s3.js';
-import { capturedLogger, fixture, httpEvent, jsonPost, parseBody, webhookConfig } from './support.js';
+import {
+  capturedLogger,
+  fixture,
+  httpEvent,
+  jsonPost,
+  parseBody,
+  webhookConfig,
+} from '../../../test-support/webhook-events.js';
 
 const CONVERSATION = 'CON-f972836a-550f-45fa-956c-12a2ab5b7d22';
 const FIXTURES = [

@@ -24,7 +24,7 @@ import {
   SIGNATURE_SECRET,
   vonageToken,
   websocketEndpointOf,
-} from './support.js';
+} from '../../../test-support/webhook-events.js';
 
 const TOKEN_ARN = 'arn:aws:secretsmanager:eu-west-2:123456789012:secret:CallToken-AbCdEf';
 const SIGNATURE_ARN = 'arn:aws:secretsmanager:eu-west-2:123456789012:secret:VonageSignature-AbCdEf';

@@ -3,7 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../../common/s3-client.js';
 import { createWebhookHandler } from '../../../lambdas/webhooks/index.js';
 import { startS3ErrorDouble } from '../../../test-support/s3-error-double.js';
-import { capturedLogger, fixture, jsonPost, parseBody, webhookConfig } from './support.js';
+import {
+  capturedLogger,
+  fixture,
+  jsonPost,
+  parseBody,
+  webhookConfig,
+} from '../../../test-support/webhook-events.js';
 
 /** The account id in the refusal: distinct from the one the request fixtures carry. */
 const ACCOUNT_ID = '444455556666';

@@ -12,7 +12,7 @@ import {
   vonageToken,
   webhookConfig,
   websocketEndpointOf,
-} from './support.js';
+} from '../../../test-support/webhook-events.js';
 
 const NOW = new Date('2026-11-28T14:00:10.000Z');
 const NOW_SECONDS = NOW.getTime() / 1000;

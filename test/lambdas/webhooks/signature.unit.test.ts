@@ -2,7 +2,7 @@ import { verifySignature } from '@vonage/jwt';
 import jwt from 'jsonwebtoken';
 import { describe, expect, it } from 'vitest';
 import { checkSignedWebhook, signatureKey } from '../../../lambdas/webhooks/index.js';
-import { SIGNATURE_SECRET } from './support.js';
+import { SIGNATURE_SECRET } from '../../../test-support/webhook-events.js';
 
 const NOW_SECONDS = new Date('2026-11-28T14:00:10.000Z').getTime() / 1000;
 

@@ -4,11 +4,11 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import jwt from 'jsonwebtoken';
 import { vi } from 'vitest';
-import type { WebhookConfig } from '../../../lambdas/webhooks/index.js';
+import type { WebhookConfig } from '../lambdas/webhooks/index.js';
 
 /** A Vonage-shaped fixture from test/fixtures/vonage. */
 export function fixture(name: string): Record<string, unknown> {
-  return JSON.parse(readFileSync(new URL(`../../fixtures/vonage/${name}.json`, import.meta.url), 'utf8'));
+  return JSON.parse(readFileSync(new URL(`../test/fixtures/vonage/${name}.json`, import.meta.url), 'utf8'));
 }
 
 export const CALL_TOKEN_SECRET = 'AllLettersAndDigits0123456789xyzABCDEFGHIJKLMNOPQRcccccccccccccccc';

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { SampleRate } from '../../common/audio-format.js';
-import { eventKey, metadataKey, recordingKey } from '../../common/recording-keys.js';
-import { type RecordingMetadata, recordingObjectMetadata } from '../../common/recording-metadata.js';
+import type { SampleRate } from '../common/audio-format.js';
+import { eventKey, metadataKey, recordingKey } from '../common/recording-keys.js';
+import { type RecordingMetadata, recordingObjectMetadata } from '../common/recording-metadata.js';
 
 /**
  * Recordings written into a real local S3 exactly as the recorder lays them out

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { ClientOptions, WebSocket } from 'ws';
-import { contentTypeFor, frameBytes, type SampleRate } from '../../common/audio-format.js';
-import { signCallToken } from '../../common/call-token.js';
-import type { RecordingMetadata } from '../../common/recording-metadata.js';
-import { getObject, listObjects } from '../../common/s3-objects.js';
+import { contentTypeFor, frameBytes, type SampleRate } from '../common/audio-format.js';
+import { signCallToken } from '../common/call-token.js';
+import type { RecordingMetadata } from '../common/recording-metadata.js';
+import { getObject, listObjects } from '../common/s3-objects.js';
 import {
   callUri,
   LegOpenError,
@@ -13,9 +13,9 @@ import {
   paceFrames,
   splitFrames,
   connectedFrame as vonageConnectedFrame,
-} from '../../tools/simulator/leg-client.js';
+} from '../tools/simulator/leg-client.js';
 
-export { sendAll } from '../../tools/simulator/leg-client.js';
+export { sendAll } from '../tools/simulator/leg-client.js';
 
 export const SECRET = 'test-secret-0123456789abcdefghijklmnopqrstuvwxyz';
 

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import type { CliIo } from '../../tools/cli/run.js';
+import type { CliIo } from '../tools/cli/run.js';
 
 /** In-process CLI streams whose output the test reads back. */
 export function captureIo(): CliIo & { out: () => string; err: () => string } {

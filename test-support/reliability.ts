@@ -7,16 +7,16 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { checkWav } from '../../bench/lib/harness.js';
-import type { CallResult } from '../../bench/lib/load-generator.js';
-import { ROOT } from '../../bench/lib/processes.js';
-import { signCallToken } from '../../common/call-token.js';
-import { metadataKey, recordingKey } from '../../common/recording-keys.js';
-import type { RecordingMetadata } from '../../common/recording-metadata.js';
-import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../common/s3-client.js';
-import { createRecorder, type Recorder, type RecorderOptions } from '../../fargate/src/recorder.js';
-import { loopPcm, speechPcm } from '../../test-support/speech.js';
-import { callUri, LegOpenError, openLeg } from '../../tools/simulator/leg-client.js';
+import { checkWav } from '../bench/lib/harness.js';
+import type { CallResult } from '../bench/lib/load-generator.js';
+import { ROOT } from '../bench/lib/processes.js';
+import { signCallToken } from '../common/call-token.js';
+import { metadataKey, recordingKey } from '../common/recording-keys.js';
+import type { RecordingMetadata } from '../common/recording-metadata.js';
+import { createS3Client, LOCAL_S3_CREDENTIALS } from '../common/s3-client.js';
+import { createRecorder, type Recorder, type RecorderOptions } from '../fargate/src/recorder.js';
+import { callUri, LegOpenError, openLeg } from '../tools/simulator/leg-client.js';
+import { loopPcm, speechPcm } from './speech.js';
 
 /**
  * `RELIABILITY_SCALE=full` runs the counts and durations the reliability figures quote; the

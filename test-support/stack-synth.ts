@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { parseConfig, type RawConfig } from '../../lib/config.js';
-import { RecorderStack } from '../../lib/recorder-stack.js';
+import { parseConfig, type RawConfig } from '../lib/config.js';
+import { RecorderStack } from '../lib/recorder-stack.js';
 
-export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+export const repoRoot = fileURLToPath(new URL('../', import.meta.url));
 
 /** The feature flags and defaults a real `cdk synth` gets from cdk.json. */
 const cdkJsonContext: Record<string, unknown> = JSON.parse(
