@@ -15,7 +15,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bytesPerSecond, type SampleRate } from '../../common/audio-format.js';
 import { checkpointBatchKey, metadataKey, recordingKey } from '../../common/recording-keys.js';
 import type { RecordingMetadata } from '../../common/recording-metadata.js';
-import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../common/s3-client.js';
+import { createS3Client } from '../../common/s3-client.js';
 import { wavHeader } from '../../common/wav.js';
 import { type FaultProxy, startFaultProxy } from '../../test-support/fault-proxy.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
@@ -47,7 +47,7 @@ const PART_BYTES = 64 * 1024;
 
 /** An S3 client through the double that records the name of each command it sends. */
 function proxiedClient(): { client: S3Client; sent: string[]; count: (name: string) => number } {
-  const client = createS3Client({ endpoint: proxy.endpoint, credentials: LOCAL_S3_CREDENTIALS });
+  const client = createS3Client({ endpoint: proxy.endpoint, credentials: s3.credentials });
   const sent: string[] = [];
   client.middlewareStack.add(
     (next, context) => async (args) => {

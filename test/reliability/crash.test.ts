@@ -5,7 +5,6 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type CallResult, expectedPcm, startLoad } from '../../bench/lib/load-generator.js';
 import { bytesPerSecond } from '../../common/audio-format.js';
-import { LOCAL_S3_ENV } from '../../common/s3-client.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
 import {
   type RecorderChild,
@@ -50,7 +49,7 @@ describe(`SIGKILL with ${CALLS} live calls`, () => {
     const recorder = await startRecorderProcess({
       RECORDINGS_BUCKET: s3.bucket,
       S3_ENDPOINT: s3.endpoint,
-      ...LOCAL_S3_ENV,
+      ...s3.env,
       SCRATCH_DIR: dir,
       ...env,
     });

@@ -9,7 +9,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../common/s3-client.js';
+import { createS3Client } from '../../common/s3-client.js';
 import { type FaultProxy, startFaultProxy } from '../../test-support/fault-proxy.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
 
@@ -25,7 +25,7 @@ describe('fault proxy in front of a local S3 server', () => {
     // One attempt per call: the proxy's faults must reach the caller, not be retried away.
     client = createS3Client({
       endpoint: proxy.endpoint,
-      credentials: LOCAL_S3_CREDENTIALS,
+      credentials: s3.credentials,
       overrides: { maxAttempts: 1 },
     });
   });
@@ -113,7 +113,7 @@ describe('fault proxy answering conditional writes as S3 does', () => {
     proxy = await startFaultProxy({ target: s3.endpoint, conditionalWrites: { s3: s3.client } });
     client = createS3Client({
       endpoint: proxy.endpoint,
-      credentials: LOCAL_S3_CREDENTIALS,
+      credentials: s3.credentials,
       overrides: { maxAttempts: 1 },
     });
   });

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLoadProcess } from '../../bench/lib/processes.js';
-import { LOCAL_S3_ENV } from '../../common/s3-client.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
 import {
   checkRecordings,
@@ -32,7 +31,7 @@ describe(`${CALLS} concurrent calls for ${SECONDS} s on one recorder`, () => {
     s3 = await startLocalS3();
     // The full run gives the recorder one core and the load generator the other, as the benchmarks do.
     recorder = await startRecorderProcess(
-      { RECORDINGS_BUCKET: s3.bucket, S3_ENDPOINT: s3.endpoint, ...LOCAL_S3_ENV },
+      { RECORDINGS_BUCKET: s3.bucket, S3_ENDPOINT: s3.endpoint, ...s3.env },
       FULL ? { cpus: '1' } : {},
     );
     pcmDir = await mkdtemp(join(tmpdir(), 'reliability-load-'));

@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startLoad } from '../../bench/lib/load-generator.js';
-import { LOCAL_S3_ENV } from '../../common/s3-client.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
 import {
   callUrl,
@@ -37,7 +36,7 @@ describe('SIGTERM with 200 live calls', () => {
     startRecorderProcess({
       RECORDINGS_BUCKET: s3.bucket,
       S3_ENDPOINT: s3.endpoint,
-      ...LOCAL_S3_ENV,
+      ...s3.env,
       DRAIN_TIMEOUT_SECONDS: String(drainSeconds),
     });
 
