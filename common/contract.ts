@@ -39,6 +39,8 @@ export const RecorderEnv = {
   audioBurstSeconds: 'AUDIO_BURST_SECONDS',
   checkpointSeconds: 'CHECKPOINT_SECONDS',
   inflightStaleSeconds: 'INFLIGHT_STALE_SECONDS',
+  /** The EventBridge bus recording events go to (`common/recording-events.ts`). */
+  eventBusName: 'EVENT_BUS_NAME',
   logLevel: 'LOG_LEVEL',
 } as const;
 
@@ -56,6 +58,10 @@ export const WebhooksEnv = {
   callTokenTtlSeconds: 'CALL_TOKEN_TTL_SECONDS',
   signatureMaxAgeSeconds: 'SIGNATURE_MAX_AGE_SECONDS',
   s3Endpoint: 'S3_ENDPOINT',
+  /** The EventBridge bus the reconciler's events go to. */
+  eventBusName: 'EVENT_BUS_NAME',
+  /** The SQS queue that holds each completed call until it is due to be reconciled. */
+  reconcileQueueUrl: 'RECONCILE_QUEUE_URL',
 } as const;
 
 /** CloudWatch metrics (EMF): the namespace both runtimes publish to, and what the stack scales on. */
