@@ -69,8 +69,26 @@ export const MetricNames = {
   namespace: 'CallRecorder',
   recorderService: 'recorder',
   webhooksService: 'webhooks',
+  reconcilerService: 'reconciler',
   /** Open and finalizing calls of one recorder task; auto scaling tracks its per-task average. */
   activeCalls: 'ActiveCalls',
+  callsStarted: 'CallsStarted',
+  callsFinished: 'CallsFinished',
+  /** Calls whose recording could not be stored (a `Recording Failed` event each). */
+  callsFailed: 'CallsFailed',
+  audioSeconds: 'AudioSeconds',
+  /** Hangup to recording and metadata stored, per call. */
+  uploadLatency: 'UploadLatency',
+  checkpointsFailed: 'CheckpointsFailed',
+  /** Calls rebuilt from checkpoints or the spool after a crash (a `Recording Recovered` event each). */
+  callsRecovered: 'CallsRecovered',
+  recordingsStored: 'RecordingsStored',
+  recordingsInterrupted: 'RecordingsInterrupted',
+  /** Completed calls with no recording after the grace period (reconciler). */
+  recordingsMissing: 'RecordingsMissing',
+  recordingDurationMismatches: 'RecordingDurationMismatches',
+  /** Recording events that could not be put on the bus after retries. */
+  recordingEventsFailed: 'RecordingEventsFailed',
 } as const;
 
 /** The stack's CloudFormation outputs, read by `configure-vonage`, `recordings` and the simulator. */

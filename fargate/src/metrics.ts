@@ -55,7 +55,7 @@ export class EmfRecorderMetrics implements RecorderMetrics {
   callFinished(audioSeconds: number, uploadLatencyMs: number): void {
     this.#finished++;
     this.#audioSeconds += audioSeconds;
-    this.#metrics.addMetric('UploadLatency', MetricUnit.Milliseconds, uploadLatencyMs);
+    this.#metrics.addMetric(MetricNames.uploadLatency, MetricUnit.Milliseconds, uploadLatencyMs);
   }
 
   callFailed(): void {
@@ -76,12 +76,12 @@ export class EmfRecorderMetrics implements RecorderMetrics {
 
   publish(): void {
     this.#metrics.addMetric(MetricNames.activeCalls, MetricUnit.Count, this.#active);
-    this.#metrics.addMetric('CallsStarted', MetricUnit.Count, this.#started);
-    this.#metrics.addMetric('CallsFinished', MetricUnit.Count, this.#finished);
-    this.#metrics.addMetric('CallsFailed', MetricUnit.Count, this.#failed);
-    this.#metrics.addMetric('AudioSeconds', MetricUnit.Seconds, this.#audioSeconds);
-    this.#metrics.addMetric('CheckpointsFailed', MetricUnit.Count, this.#checkpointsFailed);
-    this.#metrics.addMetric('CallsRecovered', MetricUnit.Count, this.#recovered);
+    this.#metrics.addMetric(MetricNames.callsStarted, MetricUnit.Count, this.#started);
+    this.#metrics.addMetric(MetricNames.callsFinished, MetricUnit.Count, this.#finished);
+    this.#metrics.addMetric(MetricNames.callsFailed, MetricUnit.Count, this.#failed);
+    this.#metrics.addMetric(MetricNames.audioSeconds, MetricUnit.Seconds, this.#audioSeconds);
+    this.#metrics.addMetric(MetricNames.checkpointsFailed, MetricUnit.Count, this.#checkpointsFailed);
+    this.#metrics.addMetric(MetricNames.callsRecovered, MetricUnit.Count, this.#recovered);
     this.#started = this.#finished = this.#failed = this.#audioSeconds = 0;
     this.#checkpointsFailed = this.#recovered = 0;
     this.#metrics.publishStoredMetrics();
