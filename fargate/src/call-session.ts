@@ -23,6 +23,7 @@ import {
   parseConnectedFrame,
   parseTextEvent,
 } from './protocol.js';
+import { failedEvent, type RecordingEventReporter, storedEvent } from './recording-event-reporter.js';
 import type { RetryPolicy } from './retry.js';
 import { AudioSpool, type CallJournal, writeJournal } from './spool.js';
 import type { TransferLimiter } from './transfer-limiter.js';
@@ -74,6 +75,8 @@ export interface CallSessionOptions {
   readonly storage: SessionStorage;
   readonly logger: Logger;
   readonly metrics: RecorderMetrics;
+  /** Where `Recording Stored|Interrupted|Failed` go. @default none */
+  readonly events?: RecordingEventReporter;
   readonly now: () => Date;
 }
 
@@ -501,7 +504,14 @@ export class CallSession {
       const stored = await upload.finish();
       const storedMono = performance.now();
       const metadata = this.#metadata(recording, endedAt, end, stored);
-      if (!(await putRecordingMetadata(storage.s3, storage.bucket, metadata, storage.retry))) {
+      const metadataWritten = await putRecordingMetadata(storage.s3, storage.bucket, metadata, storage.retry);
+      if (metadataWritten) {
+        // Once the metadata is stored, and in the background: the put adds nothing to finalizing.
+        this.options.events?.report(storedEvent(metadata, storage.bucket, this.options.now()));
+        if (metadata.interrupted) metrics.recordingInterrupted?.();
+        else metrics.recordingStored?.();
+      } else {
+        // Its writer reported the recording; this one must not report it again.
         logger.warn('metadata already stored beside the recording; kept, not written over', {
           ...this.#log(),
           key: metadata.recordingKey,
@@ -556,7 +566,33 @@ export class CallSession {
         spoolPath: spool.path,
         error,
       });
+      this.#reportFailed(recording, error);
     }
+  }
+
+  /**
+   * `Recording Failed`: the spool file holds the audio. With checkpoints on, S3 holds it too, up to
+   * the interval: what a sweeper recovers (`Recording Recovered`) once this task has stopped.
+   */
+  #reportFailed(recording: Recording, error: unknown): void {
+    const { identity, spool } = recording;
+    this.options.events?.report(
+      failedEvent(
+        {
+          uuid: identity.uuid,
+          conversationUuid: identity.conversationUuid,
+          from: identity.from,
+          to: identity.to,
+          startedAt: identity.startedAt,
+          bucket: this.options.storage.bucket,
+          recordingKey: recordingKey(identity.uuid, this.options.acceptedAt),
+          reason: describeS3Error(error),
+          audioAt: { kind: 'scratch', location: spool.path },
+          durationSeconds: spool.storedBytes / bytesPerSecond(identity.sampleRate),
+        },
+        this.options.now(),
+      ),
+    );
   }
 
   #metadata(

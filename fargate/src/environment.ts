@@ -9,6 +9,7 @@ import {
   RECORDER_PORT,
   RecorderEnv,
 } from '../../common/contract.js';
+import { DEFAULT_EVENT_BUS_NAME } from '../../common/recording-events.js';
 
 export interface RecorderEnvironment {
   readonly port: number;
@@ -41,6 +42,8 @@ export interface RecorderEnvironment {
   readonly checkpointSeconds: number;
   /** A task whose `inflight/` objects are all this old is taken as stopped by the sweeper. */
   readonly inflightStaleSeconds: number;
+  /** The EventBridge bus recording events go to (name or ARN); the account's default bus unless set. */
+  readonly eventBusName: string;
   readonly logLevel: string;
 }
 
@@ -109,6 +112,21 @@ function decimal(
   const value = Number(raw);
   if (!/^\d+(\.\d+)?$/.test(raw) || !check(value))
     throw new RecorderEnvironmentError(name, `must be ${what}, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+/** PutEvents takes a bus name (1-256 of `[/\.\-_A-Za-z0-9]`) or a bus ARN. */
+const EVENT_BUS_NAME =
+  /^([/.\-_A-Za-z0-9]{1,256}|arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/[/.\-_A-Za-z0-9]{1,256})$/;
+
+function eventBusName(env: Env): string {
+  const value = env[RecorderEnv.eventBusName]?.trim() || DEFAULT_EVENT_BUS_NAME;
+  if (!EVENT_BUS_NAME.test(value)) {
+    throw new RecorderEnvironmentError(
+      RecorderEnv.eventBusName,
+      `must be an EventBridge bus name or ARN, got ${JSON.stringify(value)}`,
+    );
+  }
   return value;
 }
 
@@ -198,6 +216,7 @@ export function loadRecorderEnvironment(env: Env = process.env): RecorderEnviron
     audioBurstSeconds: wholeNumber(env, RecorderEnv.audioBurstSeconds, 120, 1, 7200),
     checkpointSeconds,
     inflightStaleSeconds,
+    eventBusName: eventBusName(env),
     logLevel,
   };
 }

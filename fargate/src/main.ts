@@ -6,13 +6,16 @@ import { access, constants } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { LogLevel } from '@aws-lambda-powertools/logger/types';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { EventBridgeEventSink } from '../../common/recording-event-sinks.js';
 import { createS3Client } from '../../common/s3-client.js';
 import { CachedSecret, fixedSecret, secretsManagerVersions } from '../../common/secret-versions.js';
 import { statfsFreeSpace } from './admission.js';
 import { loadRecorderEnvironment, RecorderEnvironmentError, type SecretReference } from './environment.js';
 import { EmfRecorderMetrics } from './metrics.js';
 import { createRecorder } from './recorder.js';
+import { RecordingEventReporter } from './recording-event-reporter.js';
 import { findJournals, recoverSpools } from './recovery.js';
 import { type InflightSweeper, startInflightSweeper } from './sweeper.js';
 import { EcsTaskProtection } from './task-protection.js';
@@ -63,6 +66,10 @@ async function main(): Promise<void> {
   // Fetched before listening: a task that cannot read its secrets fails its start, not its calls.
   await Promise.all([callTokenSecret.get(), vonageSignatureSecret?.get()]);
   const metrics = new EmfRecorderMetrics();
+  const eventBridge = new EventBridgeClient({ region: config.region });
+  const events = new EventBridgeEventSink({ client: eventBridge, eventBusName: config.eventBusName });
+  // Recovery and sweeps report their own calls; the recorder reports live calls through `events`.
+  const recoveryEvents = new RecordingEventReporter(events, logger, metrics);
   const recorder = createRecorder({
     bucket: config.bucket,
     checkpointBucket: config.checkpointBucket,
@@ -82,6 +89,7 @@ async function main(): Promise<void> {
         : { maxSpeed: config.maxAudioSpeed, burstSeconds: config.audioBurstSeconds },
     logger,
     metrics,
+    events,
     checkpointIntervalMs: config.checkpointSeconds * 1000,
     taskProtection: new EcsTaskProtection({ logger, maxCallSeconds: config.maxCallSeconds }),
   });
@@ -110,9 +118,11 @@ async function main(): Promise<void> {
     limiter: recoveryLimiter,
     partSizeBytes: MIN_PART_BYTES,
     logger,
+    events: recoveryEvents,
   })
     .then((count) => {
       if (count > 0) logger.warn('recovered recordings from the scratch disk', { count });
+      metrics.callsRecovered(count);
     })
     .catch((error: unknown) => logger.error('recovery of the scratch disk failed', { error }))
     .finally(() => {
@@ -129,6 +139,9 @@ async function main(): Promise<void> {
         limiter: recoveryLimiter,
         partSizeBytes: MIN_PART_BYTES,
         logger,
+        events: recoveryEvents,
+        // With checkpoints off here, leftovers were written under the default interval.
+        maxLostSeconds: config.checkpointSeconds || 10,
         ownTaskId: recorder.taskId,
         skip: (uuid) => onDisk.has(uuid) || recorder.hasCall(uuid),
         onSwept: (result) => {
@@ -165,8 +178,10 @@ async function main(): Promise<void> {
     recorder
       .drain()
       .then(() => recorder.close())
+      .then(() => recoveryEvents.settled())
       .then(() => {
         s3.destroy();
+        eventBridge.destroy();
         logger.info('drained; exiting');
         process.exit(0);
       })

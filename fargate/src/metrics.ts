@@ -12,6 +12,12 @@ export interface RecorderMetrics {
   checkpointFailed?(): void;
   /** Recordings stored by a sweep of abandoned calls' checkpoints. */
   callsRecovered?(count: number): void;
+  /** A call that ended normally has its recording and metadata stored. */
+  recordingStored?(): void;
+  /** A call cut short (drain, idle, cap, error…) has what it sent stored, marked interrupted. */
+  recordingInterrupted?(): void;
+  /** A recording event could not be put on the bus after the sink's retries (the recording is fine). */
+  recordingEventFailed?(): void;
   /** Writes what was gathered since the last publish. */
   publish(): void;
 }
@@ -40,6 +46,9 @@ export class EmfRecorderMetrics implements RecorderMetrics {
   #active = 0;
   #checkpointsFailed = 0;
   #recovered = 0;
+  #stored = 0;
+  #interrupted = 0;
+  #eventsFailed = 0;
 
   constructor(options: { namespace?: string; serviceName?: string } = {}) {
     this.#metrics = new Metrics({
@@ -74,6 +83,18 @@ export class EmfRecorderMetrics implements RecorderMetrics {
     this.#recovered += count;
   }
 
+  recordingStored(): void {
+    this.#stored++;
+  }
+
+  recordingInterrupted(): void {
+    this.#interrupted++;
+  }
+
+  recordingEventFailed(): void {
+    this.#eventsFailed++;
+  }
+
   publish(): void {
     this.#metrics.addMetric(MetricNames.activeCalls, MetricUnit.Count, this.#active);
     this.#metrics.addMetric(MetricNames.callsStarted, MetricUnit.Count, this.#started);
@@ -82,8 +103,12 @@ export class EmfRecorderMetrics implements RecorderMetrics {
     this.#metrics.addMetric(MetricNames.audioSeconds, MetricUnit.Seconds, this.#audioSeconds);
     this.#metrics.addMetric(MetricNames.checkpointsFailed, MetricUnit.Count, this.#checkpointsFailed);
     this.#metrics.addMetric(MetricNames.callsRecovered, MetricUnit.Count, this.#recovered);
+    this.#metrics.addMetric(MetricNames.recordingsStored, MetricUnit.Count, this.#stored);
+    this.#metrics.addMetric(MetricNames.recordingsInterrupted, MetricUnit.Count, this.#interrupted);
+    this.#metrics.addMetric(MetricNames.recordingEventsFailed, MetricUnit.Count, this.#eventsFailed);
     this.#started = this.#finished = this.#failed = this.#audioSeconds = 0;
     this.#checkpointsFailed = this.#recovered = 0;
+    this.#stored = this.#interrupted = this.#eventsFailed = 0;
     this.#metrics.publishStoredMetrics();
   }
 }

@@ -12,6 +12,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { CALL_PATH_PREFIX, DEFAULT_MAX_CALL_SECONDS } from '../../common/contract.js';
+import type { RecordingEventSink } from '../../common/recording-events.js';
 import { isValidCallUuid } from '../../common/recording-keys.js';
 import { CachedSecret, fixedSecret } from '../../common/secret-versions.js';
 import { AdmissionControl, type AudioRateOptions, type FreeSpaceSource } from './admission.js';
@@ -20,6 +21,7 @@ import { CheckpointStore, MAX_BATCH_BYTES } from './checkpoint.js';
 import { CloseCode } from './close-codes.js';
 import { Drain } from './drain.js';
 import { noMetrics, type RecorderMetrics } from './metrics.js';
+import { noRecordingEvents, RecordingEventReporter } from './recording-event-reporter.js';
 import type { RetryPolicy } from './retry.js';
 import { EcsTaskProtection, type TaskProtection } from './task-protection.js';
 import { TransferLimiter } from './transfer-limiter.js';
@@ -96,6 +98,11 @@ export interface RecorderOptions {
   readonly logger?: Logger;
   /** @default no metrics */
   readonly metrics?: RecorderMetrics;
+  /**
+   * Where `Recording Stored|Interrupted|Failed` events go (EventBridge in main.ts, a JSON-lines
+   * file in the local stack). A put that fails is logged and counted, never fatal. @default none
+   */
+  readonly events?: RecordingEventSink;
   /** How often metrics are published. @default 60000 */
   readonly metricsIntervalMs?: number;
   /** @default ECS task protection via `ECS_AGENT_URI` (a no-op off ECS) */
@@ -239,6 +246,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
   const now = options.now ?? (() => new Date());
   const logger = options.logger ?? new Logger({ serviceName: 'recorder' });
   const metrics = options.metrics ?? noMetrics;
+  const events = new RecordingEventReporter(options.events ?? noRecordingEvents, logger, metrics);
   const taskProtection =
     options.taskProtection ??
     new EcsTaskProtection({ logger, maxCallSeconds: options.maxCallSeconds ?? DEFAULT_MAX_CALL_SECONDS });
@@ -389,6 +397,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
       storage,
       logger,
       metrics,
+      events,
       now,
     });
     sessions.set(ws, session);
@@ -474,6 +483,8 @@ export function createRecorder(options: RecorderOptions): Recorder {
         clearInterval(tick);
         clearInterval(metricsTimer);
         await taskProtection.settled();
+        // The last calls' events go out before the process may exit.
+        await events.settled();
         await storage.checkpoints?.close();
         wss.close();
         await new Promise<void>((resolve) => {

@@ -11,10 +11,20 @@ import {
 } from '../../common/recording-metadata.js';
 import { asciiMetadata } from './call-session.js';
 import { deleteInflightTask } from './checkpoint.js';
+import { type RecordingEventReporter, recoveredEvent } from './recording-event-reporter.js';
 import { type RetryPolicy, withRetry } from './retry.js';
 import { type AudioSpool, type CallJournal, reopenSpool } from './spool.js';
 import type { TransferLimiter } from './transfer-limiter.js';
 import { putRecordingMetadata, RecordingExistsError, RecordingUpload, recordingMetadata } from './upload.js';
+
+/**
+ * Most seconds of a call's end a killed recorder leaves off its spool file: audio reaches the file
+ * (a synchronous write, into the page cache, which outlives the process) every 32 KiB or once a
+ * second, checked on the session's one-second tick (call-session.ts `tick`), so at most about two
+ * seconds were only in memory. This is the bound for a killed process; a host that loses power
+ * may also lose page cache not yet written back (the spool is not fsynced).
+ */
+export const DISK_RECOVERY_MAX_LOST_SECONDS = 2;
 
 /** The journals on the scratch disk now. Take this before accepting calls: later ones are live. */
 export async function findJournals(scratchDir: string): Promise<string[]> {
@@ -33,6 +43,10 @@ export interface RecoveryOptions {
   readonly partSizeBytes: number;
   readonly retry?: RetryPolicy;
   readonly logger: Logger;
+  /** Where `Recording Recovered` goes, for each call stored. @default none */
+  readonly events?: RecordingEventReporter;
+  /** @default () => new Date() */
+  readonly now?: () => Date;
 }
 
 /**
@@ -106,6 +120,14 @@ export async function recoverSpools(options: RecoveryOptions): Promise<number> {
         key: journal.key,
         durationSeconds: metadata.durationSeconds,
       });
+      options.events?.report(
+        recoveredEvent(
+          metadata,
+          journal.bucket,
+          { recoveredBy: 'disk', maxLostSeconds: DISK_RECOVERY_MAX_LOST_SECONDS },
+          (options.now ?? (() => new Date()))(),
+        ),
+      );
     } catch (error) {
       logger.error('recovering a recording failed; its audio stays on the scratch disk', { callUuid, error });
       if (taskId) tasks.set(taskId, { bucket: checkpointBucket, allStored: false });

@@ -12,6 +12,7 @@ import {
 import { deleteKeys, getObject, type ListedObject, listObjects } from '../../common/s3-objects.js';
 import { WAV_HEADER_BYTES } from '../../common/wav.js';
 import { type BatchIndex, type InflightCall, MAX_BATCH_BYTES } from './checkpoint.js';
+import { type RecordingEventReporter, recoveredEvent } from './recording-event-reporter.js';
 import { abortEarlierUpload, storeInterrupted } from './recovery.js';
 import { type RetryPolicy, retrying } from './retry.js';
 import { reopenSpool } from './spool.js';
@@ -46,6 +47,14 @@ export interface SweepOptions {
   readonly skip?: (callUuid: string) => boolean;
   /** @default () => new Date() */
   readonly now?: () => Date;
+  /** Where `Recording Recovered` goes, for each call stored from checkpoints. @default none */
+  readonly events?: RecordingEventReporter;
+  /**
+   * The checkpoint interval of the tasks swept (`CHECKPOINT_SECONDS`, the same across a
+   * deployment): the most of a call's end its checkpoints can lack, reported in the event.
+   * @default 10
+   */
+  readonly maxLostSeconds?: number;
 }
 
 export interface SweepResult {
@@ -379,6 +388,14 @@ async function sweepCall(
       key: call.key,
       durationSeconds: metadata.durationSeconds,
     });
+    options.events?.report(
+      recoveredEvent(
+        metadata,
+        bucket,
+        { recoveredBy: 'sweeper', maxLostSeconds: options.maxLostSeconds ?? 10 },
+        (options.now ?? (() => new Date()))(),
+      ),
+    );
     return 'recovered';
   } finally {
     await rm(path, { force: true });

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -29,6 +30,29 @@ it('npm run demo records one call and shows its recording and events, then exits
     expect(stdout).toContain('Done: one call recorded');
     const copies = await readdir(join(dataDir, 'demo'));
     expect(copies).toEqual([expect.stringMatching(/^[-0-9a-f]+\.wav$/)]);
+    // The last step shows the Recording Stored event, and the file holds it as PutEvents would take it.
+    const uuid = copies[0]!.replace(/\.wav$/, '');
+    const wav = await readFile(join(dataDir, 'demo', copies[0]!));
+    expect(stdout.indexOf('4. The recording event')).toBeGreaterThan(stdout.indexOf('3. The call events'));
+    expect(stdout).toContain('"DetailType": "Recording Stored"');
+    expect(stdout).toContain(`"eventId": "stored:${uuid}"`);
+    const lines = (await readFile(join(dataDir, 'eventbridge.jsonl'), 'utf8')).trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    const entry = JSON.parse(lines[0]!) as Record<string, string>;
+    expect(entry).toMatchObject({
+      Source: 'call-recorder',
+      DetailType: 'Recording Stored',
+      EventBusName: 'default',
+    });
+    expect(JSON.parse(entry.Detail!)).toMatchObject({
+      schemaVersion: 1,
+      eventId: `stored:${uuid}`,
+      uuid,
+      bucket: 'recordings',
+      recordingKey: expect.stringMatching(new RegExp(`^recordings/\\d{4}/\\d{2}/\\d{2}/${uuid}\\.wav$`)),
+      wavBytes: wav.length,
+      sha256: createHash('sha256').update(wav).digest('hex'),
+    });
   } finally {
     await rm(dataDir, { recursive: true, force: true });
   }

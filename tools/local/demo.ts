@@ -11,7 +11,13 @@ import { WAV_HEADER_BYTES } from '../../common/wav.js';
 import { SimulatorError } from '../simulator/errors.js';
 import { DEFAULT_SENTENCE, simulateCall } from '../simulator/simulate-call.js';
 import { describeStack, localStackCommand, type StartOptions, stackOptions } from './options.js';
-import { callDays, downloadObject, listCallEvents, waitForRecording } from './recordings.js';
+import {
+  callDays,
+  downloadObject,
+  listCallEvents,
+  waitForRecording,
+  waitForRecordingEvent,
+} from './recordings.js';
 import { type LocalStack, startLocalStack } from './stack.js';
 
 const run = promisify(execFile);
@@ -82,6 +88,17 @@ async function demo(stack: LocalStack, signatureSecret: string | undefined): Pro
     throw new DemoError(
       `expected the call's events started, ringing, answered, completed; found ${statuses.join(', ') || 'none'}`,
     );
+  }
+
+  say(
+    `\n4. The recording event, as EventBridge would receive it (${relative(process.cwd(), stack.eventsFile)}):`,
+  );
+  const entry = await waitForRecordingEvent(stack.eventsFile, 'Recording Stored', call.uuid);
+  const detail = JSON.parse(entry.Detail) as { sha256?: string };
+  const shown = { ...entry, Detail: detail };
+  for (const line of JSON.stringify(shown, null, 2).split('\n')) say(`   ${line}`);
+  if (detail.sha256 !== metadata.sha256) {
+    throw new DemoError('the Recording Stored event names another SHA-256 than the stored recording');
   }
   say(`\nDone: one call recorded into s3://${stack.bucket} on this machine.`);
 }

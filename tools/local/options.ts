@@ -127,6 +127,7 @@ export function describeStack(stack: LocalStack, signed: boolean): string {
     `  event URL     ${stack.eventUrl}`,
     `  recorder URL  ${stack.recorderUrl}`,
     `  S3 API        ${stack.s3Endpoint}  bucket "${stack.bucket}"  (objects in ${stack.dataDir}/s3)`,
+    `  events        ${stack.eventsFile}  (recording events, one EventBridge entry a line)`,
     `  signed webhooks: ${signed ? "verified, and Vonage's JWT required on the websocket handshake" : 'not verified (set VONAGE_SIGNATURE_SECRET to turn on)'}`,
   ].join('\n');
 }

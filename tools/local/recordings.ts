@@ -1,9 +1,10 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { PutEventsEntry, RecordingEventDetailType } from '../../common/recording-events.js';
 import { metadataKey } from '../../common/recording-keys.js';
 import type { RecordingMetadata } from '../../common/recording-metadata.js';
 import { getObject } from '../../common/s3-objects.js';
@@ -83,4 +84,43 @@ export async function downloadObject(s3: S3Client, bucket: string, key: string, 
   const object = await getObject(s3, bucket, key);
   await mkdir(dirname(path), { recursive: true });
   await pipeline(object.Body as NodeJS.ReadableStream, createWriteStream(path));
+}
+
+/**
+ * The recording events in a JSON-lines file (the local stack's `eventbridge.jsonl`), in order. A
+ * missing file is no events yet; a last line still being written is left for the next read.
+ */
+export async function readEventsFile(path: string): Promise<PutEventsEntry[]> {
+  const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return '';
+    throw error;
+  });
+  return text
+    .split('\n')
+    .slice(0, -1)
+    .map((line) => JSON.parse(line) as PutEventsEntry);
+}
+
+/** Waits for the event of one type about one call; the recorder puts it just after the metadata. */
+export async function waitForRecordingEvent(
+  path: string,
+  detailType: RecordingEventDetailType,
+  callUuid: string,
+  timeoutMs = 10_000,
+): Promise<PutEventsEntry> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const entry = (await readEventsFile(path)).find(
+      (candidate) =>
+        candidate.DetailType === detailType &&
+        (JSON.parse(candidate.Detail) as { uuid?: string }).uuid === callUuid,
+    );
+    if (entry) return entry;
+    if (Date.now() > deadline) {
+      throw new RecordingNotFoundError(
+        `no "${detailType}" event for call ${callUuid} in ${path} after ${timeoutMs} ms`,
+      );
+    }
+    await sleep(100);
+  }
 }

@@ -10,6 +10,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 import type { SampleRate } from '../../common/audio-format.js';
 import { DEFAULT_MAX_CALL_SECONDS } from '../../common/contract.js';
+import { JsonLinesEventSink } from '../../common/recording-event-sinks.js';
 import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../common/s3-client.js';
 import { createRecorder, type Recorder } from '../../fargate/src/recorder.js';
 import type { TaskProtection } from '../../fargate/src/task-protection.js';
@@ -19,6 +20,9 @@ import {
   type WebhookHandler,
 } from '../../lambdas/webhooks/index.js';
 import { createHttpApiServer, type HttpApiAccessLog } from './api-gateway.js';
+
+/** Recording events of the local stack, under its data folder. */
+export const LOCAL_EVENTS_FILE = 'eventbridge.jsonl';
 
 /** The local stack's fixed defaults (documented in the README). */
 export const LOCAL_DEFAULTS = {
@@ -43,7 +47,10 @@ export interface LocalStackOptions {
   readonly s3Port?: number;
   /** @default 'recordings' */
   readonly bucket?: string;
-  /** Holds `s3/` (the bucket's objects) and `scratch/` (live calls' audio). @default '.local' */
+  /**
+   * Holds `s3/` (the bucket's objects), `scratch/` (live calls' audio) and `eventbridge.jsonl` (the
+   * recording events, one PutEvents entry a line). @default '.local'
+   */
   readonly dataDir?: string;
   /** Verify Vonage signed webhooks with this secret, as the deployed stack does when configured. @default off */
   readonly signatureSecret?: string;
@@ -72,6 +79,8 @@ export interface LocalStack {
   readonly bucket: string;
   /** Absolute path of the data folder. */
   readonly dataDir: string;
+  /** Where recording events are appended, as EventBridge would receive them: `<dataDir>/eventbridge.jsonl`. */
+  readonly eventsFile: string;
   /** A client for the embedded S3 API. */
   readonly s3: S3Client;
   /** Calls still open or finalizing in the recorder. */
@@ -167,6 +176,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const dataDir = resolve(options.dataDir ?? LOCAL_DEFAULTS.dataDir);
   const s3Directory = join(dataDir, 's3');
   const scratchDir = join(dataDir, 'scratch');
+  const eventsFile = join(dataDir, LOCAL_EVENTS_FILE);
   await mkdir(s3Directory, { recursive: true });
   await mkdir(scratchDir, { recursive: true });
   const logLevel = options.logLevel ?? 'WARN';
@@ -207,6 +217,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
       maxCallSeconds: options.maxCallSeconds ?? DEFAULT_MAX_CALL_SECONDS,
       logger: new Logger({ serviceName: 'recorder', logLevel }),
+      // The account's default bus stood in for by a file: each line exactly as it would be put.
+      events: new JsonLinesEventSink(eventsFile),
       taskProtection: NO_TASK_PROTECTION,
     });
     cleanups.push(() => recorder.close());
@@ -271,6 +283,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       s3Endpoint,
       bucket,
       dataDir,
+      eventsFile,
       s3,
       activeCalls: () => recorder.activeCalls(),
       stop() {
