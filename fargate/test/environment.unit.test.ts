@@ -27,6 +27,8 @@ describe('loadRecorderEnvironment', () => {
       maxCalls: 500,
       maxAudioSpeed: 1.25,
       audioBurstSeconds: 120,
+      // Recording events go to the account's default bus.
+      eventBusName: 'default',
       logLevel: 'INFO',
     });
   });
@@ -66,6 +68,7 @@ describe('loadRecorderEnvironment', () => {
       MAX_CALLS: '40',
       MAX_AUDIO_SPEED: '1.5',
       AUDIO_BURST_SECONDS: '30',
+      EVENT_BUS_NAME: 'call-recordings',
       LOG_LEVEL: 'debug',
     });
     expect(config).toMatchObject({
@@ -84,8 +87,14 @@ describe('loadRecorderEnvironment', () => {
       maxCalls: 40,
       maxAudioSpeed: 1.5,
       audioBurstSeconds: 30,
+      eventBusName: 'call-recordings',
       logLevel: 'DEBUG',
     });
+  });
+
+  it('takes the event bus by ARN too (a bus in another account)', () => {
+    const arn = 'arn:aws:events:eu-west-2:123456789012:event-bus/call-recordings';
+    expect(loadRecorderEnvironment({ ...base, EVENT_BUS_NAME: arn }).eventBusName).toBe(arn);
   });
 
   it('takes the secrets by Secrets Manager ARN instead of by value (as the stack passes them)', () => {
@@ -128,6 +137,8 @@ describe('loadRecorderEnvironment', () => {
     [{ ...base, INFLIGHT_STALE_SECONDS: '0' }, 'INFLIGHT_STALE_SECONDS'],
     [{ ...base, CHECKPOINT_SECONDS: '10', INFLIGHT_STALE_SECONDS: '15' }, 'INFLIGHT_STALE_SECONDS'],
     [{ ...base, MAX_CALLS: '0' }, 'MAX_CALLS'],
+    [{ ...base, EVENT_BUS_NAME: 'calls bus' }, 'EVENT_BUS_NAME'],
+    [{ ...base, EVENT_BUS_NAME: 'arn:aws:sns:eu-west-2:123456789012:topic' }, 'EVENT_BUS_NAME'],
     [{ ...base, MAX_AUDIO_SPEED: '0.5' }, 'MAX_AUDIO_SPEED'],
     [{ ...base, MAX_AUDIO_SPEED: 'fast' }, 'MAX_AUDIO_SPEED'],
   ])('names the bad variable (%j → %s)', (env, variable) => {

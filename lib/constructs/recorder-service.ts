@@ -51,6 +51,7 @@ import {
   SslPolicy,
   TargetType,
 } from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import { EventBus, type IEventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { ARecord, HostedZone, RecordTarget } from 'aws-cdk-lib/aws-route53';
@@ -66,6 +67,7 @@ import {
   RECORDER_PORT,
   RecorderEnv,
 } from '../../common/contract.js';
+import { DEFAULT_EVENT_BUS_NAME } from '../../common/recording-events.js';
 import { INFLIGHT_PREFIX, RECORDINGS_PREFIX } from '../../common/recording-keys.js';
 import { type TaskCapacity, taskCapacity } from '../capacity.js';
 import { nagRef } from '../nag.js';
@@ -207,6 +209,12 @@ export interface RecorderServiceProps {
    * @default 'INFO'
    */
   readonly logLevel?: string;
+  /**
+   * The EventBridge bus recording events (`Recording Stored`, …) go to; the task may put events
+   * on this bus only.
+   * @default - the account's default bus
+   */
+  readonly eventBus?: IEventBus;
 }
 
 /**
@@ -242,6 +250,8 @@ export class RecorderService extends Construct {
   readonly recorderUrl: string;
   /** Calls one task takes at once (its MAX_CALLS). */
   readonly maxCallsPerTask: number;
+  /** Where the recorder puts recording events: rules that subscribe to them go on this bus. */
+  readonly eventBus: IEventBus;
 
   constructor(scope: Construct, id: string, props: RecorderServiceProps) {
     super(scope, id);
@@ -260,6 +270,10 @@ export class RecorderService extends Construct {
     this.maxCallsPerTask = capacity.maxCalls;
     const { taskDefinition, container } = this.buildTask(props, capacity, checkpointBucket, logRetention);
     this.grantTaskRole(taskDefinition, props, checkpointBucket);
+    this.eventBus = props.eventBus ?? EventBus.fromEventBusName(this, 'EventBus', DEFAULT_EVENT_BUS_NAME);
+    container.addEnvironment(RecorderEnv.eventBusName, this.eventBus.eventBusName);
+    // events:PutEvents on this bus's ARN and no other.
+    this.eventBus.grantPutEventsTo(taskDefinition.taskRole);
     const { albSecurityGroup, taskSecurityGroup } = this.buildSecurityGroups();
     this.loadBalancer = this.buildLoadBalancer(albSecurityGroup, behindCloudFront, props.logBucket);
     const route = this.buildCallsRoute(props, behindCloudFront);

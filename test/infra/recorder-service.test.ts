@@ -225,6 +225,8 @@ describe('RecorderService in the default stack', () => {
         CALL_TOKEN_SECRET_ARN: { Ref: secretId },
         VONAGE_SIGNATURE_SECRET_ARN: SIGNATURE_SECRET_ARN,
         SIGNATURE_MAX_AGE_SECONDS: '300',
+        // Recording events go to the account's default bus.
+        EVENT_BUS_NAME: 'default',
       });
       // The execution role pulls the image and writes logs: it reads no secret.
       const [, taskDef] = only(template, 'AWS::ECS::TaskDefinition');
@@ -401,7 +403,7 @@ describe('RecorderService in the default stack', () => {
   });
 
   describe('IAM', () => {
-    it('lets the recorder put and abort uploads under recordings/, keep checkpoints under inflight/, list only those prefixes and protect its own tasks, nothing more', () => {
+    it('lets the recorder put and abort uploads under recordings/, keep checkpoints under inflight/, list only those prefixes, protect its own tasks and put events on the default bus, nothing more', () => {
       const [, taskDef] = only(template, 'AWS::ECS::TaskDefinition');
       const taskRole = logicalIdOf(taskDef.TaskRoleArn);
       const policies = resourcesOf(template, 'AWS::IAM::Policy')
@@ -466,6 +468,13 @@ describe('RecorderService in the default stack', () => {
               ],
             ],
           },
+        },
+        {
+          // Recording events: PutEvents on the one bus the recorder is given, no other.
+          Effect: 'Allow',
+          Action: 'events:PutEvents',
+          // The test stack's account and region (test-support/stack-synth.ts).
+          Resource: 'arn:aws:events:eu-west-1:123456789012:event-bus/default',
         },
       ]);
     });
