@@ -41,6 +41,8 @@ export const RecorderEnv = {
   inflightStaleSeconds: 'INFLIGHT_STALE_SECONDS',
   /** The EventBridge bus recording events go to (`common/recording-events.ts`). */
   eventBusName: 'EVENT_BUS_NAME',
+  /** Instead of a bus: append each event's PutEvents entry to this JSON-lines file (local runs). */
+  eventsFile: 'EVENTS_FILE',
   logLevel: 'LOG_LEVEL',
 } as const;
 

@@ -9,7 +9,6 @@ import {
   RECORDER_PORT,
   RecorderEnv,
 } from '../../common/contract.js';
-import { DEFAULT_EVENT_BUS_NAME } from '../../common/recording-events.js';
 
 export interface RecorderEnvironment {
   readonly port: number;
@@ -42,8 +41,11 @@ export interface RecorderEnvironment {
   readonly checkpointSeconds: number;
   /** A task whose `inflight/` objects are all this old is taken as stopped by the sweeper. */
   readonly inflightStaleSeconds: number;
-  /** The EventBridge bus recording events go to (name or ARN); the account's default bus unless set. */
-  readonly eventBusName: string;
+  /**
+   * Where recording events go: an EventBridge bus (name or ARN; the stack always sets one), a
+   * JSON-lines file (local runs, benchmarks), or nowhere when neither is set.
+   */
+  readonly recordingEvents: RecordingEventsTarget;
   readonly logLevel: string;
 }
 
@@ -52,6 +54,11 @@ export interface RecorderEnvironment {
  * recorder reads it itself, with its previous version, so a rotation needs no new deployment.
  */
 export type SecretReference = { readonly value: string } | { readonly arn: string };
+
+export type RecordingEventsTarget =
+  | { readonly eventBusName: string }
+  | { readonly file: string }
+  | { readonly off: true };
 
 /** A missing or malformed environment variable. */
 export class RecorderEnvironmentError extends Error {
@@ -119,15 +126,24 @@ function decimal(
 const EVENT_BUS_NAME =
   /^([/.\-_A-Za-z0-9]{1,256}|arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/[/.\-_A-Za-z0-9]{1,256})$/;
 
-function eventBusName(env: Env): string {
-  const value = env[RecorderEnv.eventBusName]?.trim() || DEFAULT_EVENT_BUS_NAME;
-  if (!EVENT_BUS_NAME.test(value)) {
+function recordingEvents(env: Env): RecordingEventsTarget {
+  const bus = env[RecorderEnv.eventBusName]?.trim();
+  const file = env[RecorderEnv.eventsFile]?.trim();
+  if (bus && file) {
     throw new RecorderEnvironmentError(
-      RecorderEnv.eventBusName,
-      `must be an EventBridge bus name or ARN, got ${JSON.stringify(value)}`,
+      RecorderEnv.eventsFile,
+      `cannot be set with ${RecorderEnv.eventBusName}: events go to one place`,
     );
   }
-  return value;
+  if (file) return { file };
+  if (!bus) return { off: true };
+  if (!EVENT_BUS_NAME.test(bus)) {
+    throw new RecorderEnvironmentError(
+      RecorderEnv.eventBusName,
+      `must be an EventBridge bus name or ARN, got ${JSON.stringify(bus)}`,
+    );
+  }
+  return { eventBusName: bus };
 }
 
 const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'];
@@ -216,7 +232,7 @@ export function loadRecorderEnvironment(env: Env = process.env): RecorderEnviron
     audioBurstSeconds: wholeNumber(env, RecorderEnv.audioBurstSeconds, 120, 1, 7200),
     checkpointSeconds,
     inflightStaleSeconds,
-    eventBusName: eventBusName(env),
+    recordingEvents: recordingEvents(env),
     logLevel,
   };
 }

@@ -8,11 +8,18 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { LogLevel } from '@aws-lambda-powertools/logger/types';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { EventBridgeEventSink } from '../../common/recording-event-sinks.js';
+import { RecorderEnv } from '../../common/contract.js';
+import { EventBridgeEventSink, JsonLinesEventSink } from '../../common/recording-event-sinks.js';
+import type { RecordingEventSink } from '../../common/recording-events.js';
 import { createS3Client } from '../../common/s3-client.js';
 import { CachedSecret, fixedSecret, secretsManagerVersions } from '../../common/secret-versions.js';
 import { statfsFreeSpace } from './admission.js';
-import { loadRecorderEnvironment, RecorderEnvironmentError, type SecretReference } from './environment.js';
+import {
+  loadRecorderEnvironment,
+  RecorderEnvironmentError,
+  type RecordingEventsTarget,
+  type SecretReference,
+} from './environment.js';
 import { EmfRecorderMetrics } from './metrics.js';
 import { createRecorder } from './recorder.js';
 import { RecordingEventReporter } from './recording-event-reporter.js';
@@ -66,8 +73,7 @@ async function main(): Promise<void> {
   // Fetched before listening: a task that cannot read its secrets fails its start, not its calls.
   await Promise.all([callTokenSecret.get(), vonageSignatureSecret?.get()]);
   const metrics = new EmfRecorderMetrics();
-  const eventBridge = new EventBridgeClient({ region: config.region });
-  const events = new EventBridgeEventSink({ client: eventBridge, eventBusName: config.eventBusName });
+  const events = recordingEventSink(config.recordingEvents, config.region, logger);
   // Recovery and sweeps report their own calls; the recorder reports live calls through `events`.
   const recoveryEvents = new RecordingEventReporter(events, logger, metrics);
   const recorder = createRecorder({
@@ -181,7 +187,6 @@ async function main(): Promise<void> {
       .then(() => recoveryEvents.settled())
       .then(() => {
         s3.destroy();
-        eventBridge.destroy();
         logger.info('drained; exiting');
         process.exit(0);
       })
@@ -198,3 +203,22 @@ main().catch((error: unknown) => {
   bootLogger.error('recorder failed to start', { error });
   process.exit(1);
 });
+
+/** The stack always names a bus; a process started by hand or by a benchmark may name a file or none. */
+function recordingEventSink(
+  target: RecordingEventsTarget,
+  region: string | undefined,
+  logger: Logger,
+): RecordingEventSink {
+  if ('eventBusName' in target) {
+    return new EventBridgeEventSink({
+      client: new EventBridgeClient({ region }),
+      eventBusName: target.eventBusName,
+    });
+  }
+  if ('file' in target) return new JsonLinesEventSink(target.file);
+  logger.warn(
+    `recording events are off: neither ${RecorderEnv.eventBusName} nor ${RecorderEnv.eventsFile} is set`,
+  );
+  return { put: async () => {} };
+}

@@ -27,8 +27,8 @@ describe('loadRecorderEnvironment', () => {
       maxCalls: 500,
       maxAudioSpeed: 1.25,
       audioBurstSeconds: 120,
-      // Recording events go to the account's default bus.
-      eventBusName: 'default',
+      // No bus named (a process started by hand): no events; the stack always names one.
+      recordingEvents: { off: true },
       logLevel: 'INFO',
     });
   });
@@ -87,14 +87,25 @@ describe('loadRecorderEnvironment', () => {
       maxCalls: 40,
       maxAudioSpeed: 1.5,
       audioBurstSeconds: 30,
-      eventBusName: 'call-recordings',
+      recordingEvents: { eventBusName: 'call-recordings' },
       logLevel: 'DEBUG',
     });
   });
 
   it('takes the event bus by ARN too (a bus in another account)', () => {
     const arn = 'arn:aws:events:eu-west-2:123456789012:event-bus/call-recordings';
-    expect(loadRecorderEnvironment({ ...base, EVENT_BUS_NAME: arn }).eventBusName).toBe(arn);
+    expect(loadRecorderEnvironment({ ...base, EVENT_BUS_NAME: arn }).recordingEvents).toEqual({
+      eventBusName: arn,
+    });
+  });
+
+  it('writes events to a JSON-lines file instead when EVENTS_FILE names one, but not to both', () => {
+    expect(loadRecorderEnvironment({ ...base, EVENTS_FILE: '/tmp/e.jsonl' }).recordingEvents).toEqual({
+      file: '/tmp/e.jsonl',
+    });
+    expect(() =>
+      loadRecorderEnvironment({ ...base, EVENTS_FILE: '/tmp/e.jsonl', EVENT_BUS_NAME: 'default' }),
+    ).toThrow(/EVENTS_FILE.*cannot be set with EVENT_BUS_NAME/);
   });
 
   it('takes the secrets by Secrets Manager ARN instead of by value (as the stack passes them)', () => {
