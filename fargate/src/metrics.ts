@@ -12,6 +12,8 @@ export interface RecorderMetrics {
   checkpointFailed?(): void;
   /** Recordings stored by a sweep of abandoned calls' checkpoints. */
   callsRecovered?(count: number): void;
+  /** The event loop's p99 delay since the last publish, in ms: how long an arrived frame waits to be read. */
+  ingestLag?(milliseconds: number): void;
   /** Writes what was gathered since the last publish. */
   publish(): void;
 }
@@ -40,6 +42,7 @@ export class EmfRecorderMetrics implements RecorderMetrics {
   #active = 0;
   #checkpointsFailed = 0;
   #recovered = 0;
+  #ingestLagMs: number | undefined;
 
   constructor(options: { namespace?: string; serviceName?: string } = {}) {
     this.#metrics = new Metrics({
@@ -74,6 +77,10 @@ export class EmfRecorderMetrics implements RecorderMetrics {
     this.#recovered += count;
   }
 
+  ingestLag(milliseconds: number): void {
+    this.#ingestLagMs = milliseconds;
+  }
+
   publish(): void {
     this.#metrics.addMetric(MetricNames.activeCalls, MetricUnit.Count, this.#active);
     this.#metrics.addMetric(MetricNames.callsStarted, MetricUnit.Count, this.#started);
@@ -82,6 +89,10 @@ export class EmfRecorderMetrics implements RecorderMetrics {
     this.#metrics.addMetric(MetricNames.audioSeconds, MetricUnit.Seconds, this.#audioSeconds);
     this.#metrics.addMetric(MetricNames.checkpointsFailed, MetricUnit.Count, this.#checkpointsFailed);
     this.#metrics.addMetric(MetricNames.callsRecovered, MetricUnit.Count, this.#recovered);
+    if (this.#ingestLagMs !== undefined) {
+      this.#metrics.addMetric(MetricNames.ingestLag, MetricUnit.Milliseconds, this.#ingestLagMs);
+      this.#ingestLagMs = undefined;
+    }
     this.#started = this.#finished = this.#failed = this.#audioSeconds = 0;
     this.#checkpointsFailed = this.#recovered = 0;
     this.#metrics.publishStoredMetrics();
