@@ -91,7 +91,15 @@ export const MetricNames = {
   recordingDurationMismatches: 'RecordingDurationMismatches',
   /** Recording events that could not be put on the bus after retries. */
   recordingEventsFailed: 'RecordingEventsFailed',
+  /** The recorder's event-loop delay (p99 per publish, ms): how long an arrived audio frame waits to be read. */
+  ingestLag: 'IngestLag',
 } as const;
+
+/**
+ * How often each recorder task publishes its metrics (one `ActiveCalls` sample per task per
+ * interval), so the dashboard can turn a period's sum of samples into calls across all tasks.
+ */
+export const RECORDER_METRICS_INTERVAL_MS = 60_000;
 
 /** The stack's CloudFormation outputs, read by `configure-vonage`, `recordings` and the simulator. */
 export const OutputNames = {
@@ -100,6 +108,10 @@ export const OutputNames = {
   eventUrl: 'EventUrl',
   recorderUrl: 'RecorderUrl',
   recordingsBucketName: 'RecordingsBucketName',
+  /** The encrypted SNS topic every alarm notifies; subscribe more endpoints to it. */
+  alarmTopicArn: 'AlarmTopicArn',
+  /** The CloudWatch dashboard of calls, recordings, webhooks and recorder health. */
+  dashboardName: 'DashboardName',
 } as const;
 export type StackOutputName = (typeof OutputNames)[keyof typeof OutputNames];
 

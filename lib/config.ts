@@ -117,6 +117,8 @@ export interface StackConfig {
   readonly logRetentionDays: number;
   /** Log level for the Lambda and the recorder. */
   readonly logLevel: LogLevel;
+  /** An address the alarm topic e-mails (it must confirm the subscription); absent = no subscription. */
+  readonly alarmEmail?: string;
 }
 
 /** Default for every optional key; what a deploy without context gets. */
@@ -181,6 +183,7 @@ export const CONFIG_KEYS = [
   'apiBurstLimit',
   'logRetentionDays',
   'logLevel',
+  'alarmEmail',
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
@@ -202,6 +205,9 @@ const SECRET_ARN =
 const DOMAIN_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const HOSTED_ZONE_ID = /^Z[A-Z0-9]{1,31}$/;
 const LANGUAGE = /^[a-z]{2,3}(-[A-Za-z]{2,4})?$/;
+// One plain address (no display name, no list): SNS takes exactly one per e-mail subscription.
+const EMAIL_ADDRESS =
+  /^(?=.{3,254}$)[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/;
 /** Vonage's talk action reads at most this many characters. */
 const MAX_GREETING_CHARS = 1500;
 
@@ -535,15 +541,17 @@ function readEndpoint(r: Reader): Section<'tls' | 'allowPlaintextAudio'> {
   };
 }
 
-/** Webhook throttling and logs. */
+/** Webhook throttling, logs, and who hears of alarms. */
 function readOperations(
   r: Reader,
-): Section<'apiRateLimit' | 'apiBurstLimit' | 'logRetentionDays' | 'logLevel'> {
+): Section<'apiRateLimit' | 'apiBurstLimit' | 'logRetentionDays' | 'logLevel' | 'alarmEmail'> {
+  const alarmEmail = r.matching('alarmEmail', EMAIL_ADDRESS, 'one e-mail address such as ops@example.com');
   return {
     apiRateLimit: r.integer('apiRateLimit', DEFAULTS.apiRateLimit, 1, 10000),
     apiBurstLimit: r.integer('apiBurstLimit', DEFAULTS.apiBurstLimit, 1, 5000),
     logRetentionDays: r.oneOf('logRetentionDays', LOG_RETENTION_DAYS, DEFAULTS.logRetentionDays),
     logLevel: r.oneOf<LogLevel>('logLevel', LOG_LEVELS, DEFAULTS.logLevel, (v) => v.toUpperCase()),
+    ...(alarmEmail ? { alarmEmail } : {}),
   };
 }
 

@@ -4,6 +4,7 @@ import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { OutputNames } from '../common/contract.js';
 import type { StackConfig } from './config.js';
+import { Operations } from './constructs/operations.js';
 import { RecorderService } from './constructs/recorder-service.js';
 import { RecordingsBucket } from './constructs/recordings-bucket.js';
 import { WebhookApi } from './constructs/webhook-api.js';
@@ -21,6 +22,7 @@ export class RecorderStack extends Stack {
   readonly recordings: RecordingsBucket;
   readonly recorder: RecorderService;
   readonly webhooks: WebhookApi;
+  readonly operations: Operations;
   readonly callTokenSecret: ISecret;
 
   constructor(scope: Construct, id: string, props: RecorderStackProps) {
@@ -106,6 +108,15 @@ export class RecorderStack extends Stack {
       logLevel: config.logLevel,
     });
 
+    this.operations = new Operations(this, 'Operations', {
+      recorderTargetGroups: this.recorder.targetGroups,
+      webhookApi: this.webhooks.api,
+      webhookFunction: this.webhooks.function,
+      callsPerTask: config.callsPerTask,
+      maxCallsPerTask: this.recorder.maxCallsPerTask,
+      ...(config.alarmEmail ? { alarmEmail: config.alarmEmail } : {}),
+    });
+
     new CfnOutput(this, OutputNames.answerUrl, {
       value: this.webhooks.answerUrl,
       description: 'Vonage application answer URL (method: AnswerMethod)',
@@ -126,6 +137,15 @@ export class RecorderStack extends Stack {
     new CfnOutput(this, OutputNames.recordingsBucketName, {
       value: this.recordings.bucket.bucketName,
       description: 'Bucket holding recordings/ and events/',
+    });
+    new CfnOutput(this, OutputNames.alarmTopicArn, {
+      value: this.operations.topic.topicArn,
+      description:
+        'Encrypted SNS topic every alarm notifies: subscribe e-mail, chat or paging endpoints to it',
+    });
+    new CfnOutput(this, OutputNames.dashboardName, {
+      value: this.operations.dashboard.dashboardName,
+      description: 'CloudWatch dashboard of calls, recordings, webhooks and recorder health',
     });
   }
 }

@@ -18,6 +18,8 @@ export interface RecorderMetrics {
   recordingInterrupted?(): void;
   /** A recording event could not be put on the bus after the sink's retries (the recording is fine). */
   recordingEventFailed?(): void;
+  /** The event loop's p99 delay since the last publish, in ms: how long an arrived frame waits to be read. */
+  ingestLag?(milliseconds: number): void;
   /** Writes what was gathered since the last publish. */
   publish(): void;
 }
@@ -49,6 +51,7 @@ export class EmfRecorderMetrics implements RecorderMetrics {
   #stored = 0;
   #interrupted = 0;
   #eventsFailed = 0;
+  #ingestLagMs: number | undefined;
 
   constructor(options: { namespace?: string; serviceName?: string } = {}) {
     this.#metrics = new Metrics({
@@ -95,6 +98,10 @@ export class EmfRecorderMetrics implements RecorderMetrics {
     this.#eventsFailed++;
   }
 
+  ingestLag(milliseconds: number): void {
+    this.#ingestLagMs = milliseconds;
+  }
+
   publish(): void {
     this.#metrics.addMetric(MetricNames.activeCalls, MetricUnit.Count, this.#active);
     this.#metrics.addMetric(MetricNames.callsStarted, MetricUnit.Count, this.#started);
@@ -106,6 +113,10 @@ export class EmfRecorderMetrics implements RecorderMetrics {
     this.#metrics.addMetric(MetricNames.recordingsStored, MetricUnit.Count, this.#stored);
     this.#metrics.addMetric(MetricNames.recordingsInterrupted, MetricUnit.Count, this.#interrupted);
     this.#metrics.addMetric(MetricNames.recordingEventsFailed, MetricUnit.Count, this.#eventsFailed);
+    if (this.#ingestLagMs !== undefined) {
+      this.#metrics.addMetric(MetricNames.ingestLag, MetricUnit.Milliseconds, this.#ingestLagMs);
+      this.#ingestLagMs = undefined;
+    }
     this.#started = this.#finished = this.#failed = this.#audioSeconds = 0;
     this.#checkpointsFailed = this.#recovered = 0;
     this.#stored = this.#interrupted = this.#eventsFailed = 0;

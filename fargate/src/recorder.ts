@@ -7,11 +7,16 @@ import {
   STATUS_CODES,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { CALL_PATH_PREFIX, DEFAULT_MAX_CALL_SECONDS } from '../../common/contract.js';
+import {
+  CALL_PATH_PREFIX,
+  DEFAULT_MAX_CALL_SECONDS,
+  RECORDER_METRICS_INTERVAL_MS,
+} from '../../common/contract.js';
 import type { RecordingEventSink } from '../../common/recording-events.js';
 import { isValidCallUuid } from '../../common/recording-keys.js';
 import { CachedSecret, fixedSecret } from '../../common/secret-versions.js';
@@ -451,14 +456,20 @@ export function createRecorder(options: RecorderOptions): Recorder {
     },
     Math.min(1000, Math.max(20, settings.idleTimeoutMs / 4)),
   );
+  // Ingest lag: a frame that has arrived waits for the event loop before it is read, so the loop's
+  // delay is how far the recorder's intake runs behind the stream (the bench's ping measure, from inside).
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   const metricsTimer = setInterval(() => {
     try {
       metrics.activeCalls(live.size);
+      metrics.ingestLag?.(loopDelay.percentile(99) / 1e6);
+      loopDelay.reset();
       metrics.publish();
     } catch (error) {
       logger.error('publishing metrics failed', { error });
     }
-  }, options.metricsIntervalMs ?? 60_000);
+  }, options.metricsIntervalMs ?? RECORDER_METRICS_INTERVAL_MS);
   for (const timer of [heartbeat, tick, metricsTimer]) timer.unref();
 
   return {
@@ -482,6 +493,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
         clearInterval(heartbeat);
         clearInterval(tick);
         clearInterval(metricsTimer);
+        loopDelay.disable();
         await taskProtection.settled();
         // The last calls' events go out before the process may exit.
         await events.settled();

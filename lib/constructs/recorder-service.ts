@@ -252,6 +252,8 @@ export class RecorderService extends Construct {
   readonly maxCallsPerTask: number;
   /** Where the recorder puts recording events: rules that subscribe to them go on this bus. */
   readonly eventBus: IEventBus;
+  /** The blue and green target groups; after a deployment the tasks may be in either. */
+  readonly targetGroups: readonly ApplicationTargetGroup[];
 
   constructor(scope: Construct, id: string, props: RecorderServiceProps) {
     super(scope, id);
@@ -277,6 +279,7 @@ export class RecorderService extends Construct {
     const { albSecurityGroup, taskSecurityGroup } = this.buildSecurityGroups();
     this.loadBalancer = this.buildLoadBalancer(albSecurityGroup, behindCloudFront, props.logBucket);
     const route = this.buildCallsRoute(props, behindCloudFront);
+    this.targetGroups = [route.targetGroup, route.greenTargetGroup];
     this.service = this.buildService(taskDefinition, container, taskSecurityGroup, route);
     this.buildScaling(props);
     if (tls?.hostedZone) this.buildAliasRecord(tls.domainName, tls.hostedZone);

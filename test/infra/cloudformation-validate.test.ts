@@ -42,6 +42,7 @@ const EVERY_OPTION_ON: RawConfig = {
   bucketEncryption: 'kms',
   objectLockMode: 'compliance',
   objectLockRetentionDays: 365,
+  alarmEmail: 'oncall@example.com',
 };
 
 const SYNTHS: Record<string, RawConfig> = {
@@ -206,7 +207,9 @@ describe(`AWS CloudFormation Validate ${version()}, strict, WARN and above`, () 
 
   it('synthesizes every option it claims to', () => {
     const { template } = synth('every option on');
-    template.resourceCountIs('AWS::KMS::Key', 1);
+    // The bucket's key, and the alarm topic's (always there).
+    template.resourceCountIs('AWS::KMS::Key', 2);
+    template.hasResourceProperties('AWS::SNS::Subscription', { Endpoint: 'oncall@example.com' });
     template.resourceCountIs('AWS::Route53::RecordSet', 1);
     template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
       Protocol: 'HTTPS',

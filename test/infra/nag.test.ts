@@ -41,6 +41,7 @@ describe('cdk-nag AwsSolutions checks', () => {
       bucketEncryption: 'kms',
       objectLockMode: 'governance',
       objectLockRetentionDays: '365',
+      alarmEmail: 'oncall@example.com',
     },
   };
 

@@ -520,7 +520,15 @@ describe('RecorderService in the default stack', () => {
     // Signed answers are POSTed (configure-vonage reads this), so payload_hash covers the uuid.
     template.hasOutput('AnswerMethod', { Value: 'POST' });
     expect(Object.keys(template.toJSON().Outputs).sort()).toEqual(
-      ['AnswerMethod', 'AnswerUrl', 'EventUrl', 'RecorderUrl', 'RecordingsBucketName'].sort(),
+      [
+        'AnswerMethod',
+        'AnswerUrl',
+        'EventUrl',
+        'RecorderUrl',
+        'RecordingsBucketName',
+        'AlarmTopicArn',
+        'DashboardName',
+      ].sort(),
     );
   });
 
