@@ -56,8 +56,9 @@ describe('ingest lag', () => {
     await waitUntil(async () => lags.length >= 1, 5000);
     const before = lags.length;
     blockEventLoop(300);
-    await waitUntil(async () => lags.length >= before + 1, 5000);
-    // The publish after the stall reports it (the histogram's p99 is the stall itself).
+    // The stall may hold back the publish that was due during it, which then runs before the
+    // delay is recorded: the stall shows in one of the next two publishes.
+    await waitUntil(async () => lags.length >= before + 2, 5000);
     expect(Math.max(...lags.slice(before))).toBeGreaterThanOrEqual(250);
 
     // And the next interval starts afresh: a quiet loop reports far less.
