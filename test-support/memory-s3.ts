@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
+  DeleteObjectsCommand,
   ListObjectsCommand,
   PutObjectCommand,
   type S3Client,
@@ -15,31 +16,45 @@ export interface MemoryObject {
   readonly metadata: Record<string, string> | undefined;
 }
 
+/** An S3 error answer: HTTP status and S3 error code. */
+export interface S3Refusal {
+  readonly status: number;
+  readonly code: string;
+}
+
 /**
  * One bucket in memory behind `S3Client#send`, for unit tests, which may open no socket. It
  * answers what a short recording's store and a recovery send: PutObject (412
- * PreconditionFailed on `If-None-Match: *` over an existing key, as S3 does), ListObjects (ETag =
- * body MD5, as S3's for a single PUT) and AbortMultipartUpload; any other command throws, so a
- * test never passes on a path this double does not model. Integration tests use a real server
- * (`startLocalS3`).
+ * PreconditionFailed on `If-None-Match: *` over an existing key, as S3 does), ListObjects in pages
+ * (ETag = body MD5, as S3's for a single PUT), DeleteObjects, and AbortMultipartUpload (404
+ * NoSuchUpload for an upload it does not hold); any other command throws, so a test never passes
+ * on a path this double does not model. Integration tests use a real server (`startLocalS3`).
  */
 export class MemoryS3 {
   readonly objects = new Map<string, MemoryObject>();
   /** Command names in the order sent (e.g. `PutObjectCommand`). */
   readonly sent: string[] = [];
-  /** Answer every command with this S3 error from now on (e.g. 403 AccessDenied). */
-  refuseWith: { status: number; code: string } | undefined;
+  /** Multipart uploads in progress, by upload id. */
+  readonly uploads = new Set<string>();
+  /** Answers a request with an S3 error instead, when it returns one (e.g. 403 AccessDenied). */
+  refuse: ((command: string, key: string | undefined) => S3Refusal | undefined) | undefined;
 
   readonly client = {
     send: (command: object) => this.#send(command),
   } as unknown as S3Client;
 
   async #send(command: object): Promise<unknown> {
-    this.sent.push(command.constructor.name);
-    if (this.refuseWith) throw s3Error(this.refuseWith.status, this.refuseWith.code);
+    const name = command.constructor.name;
+    this.sent.push(name);
+    const refusal = this.refuse?.(name, (command as { input?: { Key?: string } }).input?.Key);
+    if (refusal) throw s3Error(refusal.status, refusal.code);
     if (command instanceof PutObjectCommand) return this.#put(command);
     if (command instanceof ListObjectsCommand) return this.#list(command);
-    if (command instanceof AbortMultipartUploadCommand) return {};
+    if (command instanceof DeleteObjectsCommand) return this.#delete(command);
+    if (command instanceof AbortMultipartUploadCommand) {
+      if (!this.uploads.delete(command.input.UploadId as string)) throw s3Error(404, 'NoSuchUpload');
+      return {};
+    }
     throw new Error(`MemoryS3 does not model ${command.constructor.name}`);
   }
 
@@ -52,13 +67,22 @@ export class MemoryS3 {
   }
 
   #list({ input }: ListObjectsCommand): unknown {
-    const keys = [...this.objects.keys()].filter((key) => key.startsWith(input.Prefix ?? '')).sort();
+    const keys = [...this.objects.keys()]
+      .filter((key) => key.startsWith(input.Prefix ?? '') && key > (input.Marker ?? ''))
+      .sort();
+    const page = keys.slice(0, input.MaxKeys ?? 1000);
     return {
-      Contents: keys.slice(0, input.MaxKeys ?? 1000).map((key) => {
+      IsTruncated: page.length < keys.length,
+      Contents: page.map((key) => {
         const { body } = this.objects.get(key) as MemoryObject;
         return { Key: key, Size: body.length, ETag: `"${md5(body)}"` };
       }),
     };
+  }
+
+  #delete({ input }: DeleteObjectsCommand): unknown {
+    for (const { Key } of input.Delete?.Objects ?? []) this.objects.delete(Key as string);
+    return { Errors: [] };
   }
 }
 

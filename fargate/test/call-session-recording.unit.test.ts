@@ -340,7 +340,7 @@ describe('a call whose recording cannot be stored as its own', () => {
 
   it('keeps its audio and journal on the scratch disk when S3 refuses it, for a recovery run', async () => {
     const { session, s3, logger, metrics, sendAudio } = callOf();
-    s3.refuseWith = { status: 403, code: 'AccessDenied' };
+    s3.refuse = () => ({ status: 403, code: 'AccessDenied' });
     session.onMessage(CONNECTED, false);
     sendAudio(25);
     session.onClose(1000, Buffer.alloc(0));
