@@ -252,6 +252,53 @@ function createDrain(calls: LiveCalls, logger: Logger, metrics: RecorderMetrics)
   });
 }
 
+/**
+ * The upgrade gate with its admission control; `sampleFreeSpace` refreshes admission's view of
+ * the scratch disk (never rejects).
+ */
+function createGate(
+  options: RecorderOptions,
+  parts: RecorderParts,
+  signatureMaxAgeSeconds: number,
+): { gate: UpgradeGate; sampleFreeSpace: () => Promise<void> } {
+  const { calls, drain, logger } = parts;
+  const admission = new AdmissionControl({
+    maxCalls: options.maxCalls ?? Number.POSITIVE_INFINITY,
+    maxCallSeconds: parts.settings.maxCallMs / 1000,
+    freeSpace: options.scratchFreeSpace ?? unlimitedSpace,
+  });
+  const gate = new UpgradeGate({
+    callTokenSecret: cachedSecret(options.callTokenSecret),
+    vonageSignatureSecret:
+      options.vonageSignatureSecret === undefined ? undefined : cachedSecret(options.vonageSignatureSecret),
+    signatureMaxAgeSeconds,
+    admission,
+    calls: {
+      refusing: () => drain.refusing,
+      has: (uuid) => calls.has(uuid),
+      sessions: () => calls.sessions(),
+    },
+    now: parts.now,
+  });
+  const sampleFreeSpace = () =>
+    admission
+      .refresh()
+      .catch((error: unknown) => logger.error('reading scratch free space failed', { error }));
+  return { gate, sampleFreeSpace };
+}
+
+/** ws without its own server: upgrades are handed to it once the gate has let them through. */
+function createWebSocketServer(maxPayloadBytes: number, logger: Logger): WebSocketServer {
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: maxPayloadBytes,
+    perMessageDeflate: false,
+    clientTracking: false,
+  });
+  wss.on('error', (error) => logger.error('websocket server error', { error }));
+  return wss;
+}
+
 /** The HTTP side: `GET /healthz` is 200 while serving and 503 once draining; anything else 404. */
 function createHealthServer(drain: Drain, calls: LiveCalls): Server {
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
@@ -383,35 +430,8 @@ export function createRecorder(options: RecorderOptions): Recorder {
   const taskId = options.taskId ?? randomUUID();
   const parts = createParts(options, settings, taskId);
   const { calls, drain, logger } = parts;
-  const admission = new AdmissionControl({
-    maxCalls: options.maxCalls ?? Number.POSITIVE_INFINITY,
-    maxCallSeconds: settings.maxCallMs / 1000,
-    freeSpace: options.scratchFreeSpace ?? unlimitedSpace,
-  });
-  const sampleFreeSpace = () =>
-    admission
-      .refresh()
-      .catch((error: unknown) => logger.error('reading scratch free space failed', { error }));
-  const gate = new UpgradeGate({
-    callTokenSecret: cachedSecret(options.callTokenSecret),
-    vonageSignatureSecret:
-      options.vonageSignatureSecret === undefined ? undefined : cachedSecret(options.vonageSignatureSecret),
-    signatureMaxAgeSeconds,
-    admission,
-    calls: {
-      refusing: () => drain.refusing,
-      has: (uuid) => calls.has(uuid),
-      sessions: () => calls.sessions(),
-    },
-    now: parts.now,
-  });
-  const wss = new WebSocketServer({
-    noServer: true,
-    maxPayload: maxPayloadBytes,
-    perMessageDeflate: false,
-    clientTracking: false,
-  });
-  wss.on('error', (error) => logger.error('websocket server error', { error }));
+  const { gate, sampleFreeSpace } = createGate(options, parts, signatureMaxAgeSeconds);
+  const wss = createWebSocketServer(maxPayloadBytes, logger);
   const server = createHealthServer(drain, calls);
   handleUpgrades(server, wss, gate, parts);
   const housekeeping = startHousekeeping({
