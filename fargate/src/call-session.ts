@@ -78,6 +78,8 @@ export interface CallSessionOptions {
   /** Where `Recording Stored|Interrupted|Failed` go. @default none */
   readonly events?: RecordingEventReporter;
   readonly now: () => Date;
+  /** Milliseconds for idle, flush and speed timing; `tick` gets the same clock. @default performance.now */
+  readonly monotonicNow?: () => number;
 }
 
 /**
@@ -160,9 +162,10 @@ export class CallSession {
   #state: CallSessionState = 'awaiting-connected';
   readonly #done: Promise<void>;
   #resolveDone!: () => void;
-  #lastMessageAt = performance.now();
-  #startedMono = performance.now();
-  #lastFlushAt = performance.now();
+  readonly #mono: () => number;
+  #lastMessageAt: number;
+  #startedMono: number;
+  #lastFlushAt: number;
   /** Heartbeat: set by any frame or pong, cleared by each ping. */
   alive = true;
 
@@ -182,6 +185,10 @@ export class CallSession {
   #socketError: Error | undefined;
 
   constructor(private readonly options: CallSessionOptions) {
+    this.#mono = options.monotonicNow ?? (() => performance.now());
+    this.#lastMessageAt = this.#mono();
+    this.#startedMono = this.#lastMessageAt;
+    this.#lastFlushAt = this.#lastMessageAt;
     this.#done = new Promise((resolve) => {
       this.#resolveDone = resolve;
     });
@@ -214,7 +221,7 @@ export class CallSession {
   }
 
   onMessage(data: Buffer, isBinary: boolean): void {
-    this.#lastMessageAt = performance.now();
+    this.#lastMessageAt = this.#mono();
     this.alive = true;
     if (this.#state === 'awaiting-connected') {
       // Refused or timed out already: a first frame crossing our close frame starts nothing.
@@ -328,13 +335,13 @@ export class CallSession {
       upload,
       checkpointer,
       audioRate:
-        settings.audioRate === false ? undefined : new AudioRateLimit(performance.now(), settings.audioRate),
+        settings.audioRate === false ? undefined : new AudioRateLimit(this.#mono(), settings.audioRate),
       expectedFrameBytes: frameBytes(sampleRate),
       maxAudioBytes: Math.floor(settings.maxCallMs / 1000) * bytesPerSecond(sampleRate),
     };
     this.#writeJournal(spoolPath, journal);
     this.#state = 'recording';
-    this.#startedMono = performance.now();
+    this.#startedMono = this.#mono();
     this.options.metrics.callStarted();
     logger.info('call started', {
       ...this.#log(),
@@ -371,7 +378,7 @@ export class CallSession {
       this.close('max-duration', CloseCode.MaxDuration, 'call reached its maximum duration');
     } else if (
       audioRate &&
-      !audioRate.take(data.length / bytesPerSecond(identity.sampleRate), performance.now())
+      !audioRate.take(data.length / bytesPerSecond(identity.sampleRate), this.#mono())
     ) {
       this.options.logger.warn('audio arriving much faster than real time; ending the call', {
         ...this.#log(),
@@ -397,7 +404,7 @@ export class CallSession {
   }
 
   #flush(spool: AudioSpool): void {
-    this.#lastFlushAt = performance.now();
+    this.#lastFlushAt = this.#mono();
     this.#flushing ??= spool
       .flush()
       .catch((error: unknown) => {
@@ -490,7 +497,7 @@ export class CallSession {
   async #finalize(recording: Recording, end: RecordingEnd): Promise<void> {
     this.#state = 'finalizing';
     const endedAt = this.options.now();
-    const hungUpMono = performance.now();
+    const hungUpMono = this.#mono();
     const { logger, metrics, storage } = this.options;
     const { spool, upload, checkpointer } = recording;
     // A crash from here on still loses at most one interval; the spool file goes once stored.
@@ -500,9 +507,9 @@ export class CallSession {
       await spool.flush().catch(() => {
         // Logged by #flush; what reached the disk is stored and the call marked interrupted.
       });
-      const flushedMono = performance.now();
+      const flushedMono = this.#mono();
       const stored = await upload.finish();
-      const storedMono = performance.now();
+      const storedMono = this.#mono();
       const metadata = this.#metadata(recording, endedAt, end, stored);
       const metadataWritten = await putRecordingMetadata(storage.s3, storage.bucket, metadata, storage.retry);
       if (metadataWritten) {
@@ -517,12 +524,12 @@ export class CallSession {
           key: metadata.recordingKey,
         });
       }
-      const metadataMono = performance.now();
+      const metadataMono = this.#mono();
       await spool.remove();
       // Only now: until the recording is stored, the checkpoints may be all that survives a crash.
       checkpointer?.finish();
       this.#state = 'stored';
-      const uploadLatencyMs = performance.now() - hungUpMono;
+      const uploadLatencyMs = this.#mono() - hungUpMono;
       metrics.callFinished(metadata.durationSeconds, uploadLatencyMs);
       logger.info('recording stored', {
         ...this.#log(),
@@ -535,7 +542,7 @@ export class CallSession {
           flush: Math.round(flushedMono - hungUpMono),
           ...stored.timings,
           metadata: Math.round(metadataMono - storedMono),
-          cleanUp: Math.round(performance.now() - metadataMono),
+          cleanUp: Math.round(this.#mono() - metadataMono),
         },
       });
     } catch (error) {

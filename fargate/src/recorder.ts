@@ -7,31 +7,29 @@ import {
   STATUS_CODES,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { type WebSocket, WebSocketServer } from 'ws';
-import {
-  CALL_PATH_PREFIX,
-  DEFAULT_MAX_CALL_SECONDS,
-  RECORDER_METRICS_INTERVAL_MS,
-} from '../../common/contract.js';
+import { DEFAULT_MAX_CALL_SECONDS, RECORDER_METRICS_INTERVAL_MS } from '../../common/contract.js';
 import type { RecordingEventSink } from '../../common/recording-events.js';
-import { isValidCallUuid } from '../../common/recording-keys.js';
 import { CachedSecret, fixedSecret } from '../../common/secret-versions.js';
 import { AdmissionControl, type AudioRateOptions, type FreeSpaceSource } from './admission.js';
 import { CallSession, type SessionSettings, type SessionStorage } from './call-session.js';
 import { CheckpointStore, MAX_BATCH_BYTES } from './checkpoint.js';
 import { CloseCode } from './close-codes.js';
 import { Drain } from './drain.js';
+import { startHousekeeping } from './housekeeping.js';
+import { LiveCalls } from './live-calls.js';
 import { noMetrics, type RecorderMetrics } from './metrics.js';
 import { noRecordingEvents, RecordingEventReporter } from './recording-event-reporter.js';
 import type { RetryPolicy } from './retry.js';
 import { EcsTaskProtection, type TaskProtection } from './task-protection.js';
 import { TransferLimiter } from './transfer-limiter.js';
-import { type HandshakeCredentials, verifyHandshake } from './upgrade-auth.js';
+import { HandshakeRefusedError, refuseUpgrade, UpgradeGate } from './upgrade-gate.js';
 import { MIN_PART_BYTES } from './upload.js';
+
+export { HandshakeRefusedError } from './upgrade-gate.js';
 
 export interface RecorderOptions {
   readonly bucket: string;
@@ -136,20 +134,6 @@ export interface Recorder {
   readonly taskId: string;
 }
 
-/** A handshake refused before the upgrade. */
-export class HandshakeRefusedError extends Error {
-  constructor(
-    readonly status: number,
-    reason: string,
-  ) {
-    super(reason);
-    this.name = 'HandshakeRefusedError';
-  }
-}
-
-/** `/calls/<uuid>`: exactly one path segment after the prefix. */
-const CALL_PATH = new RegExp(`^${CALL_PATH_PREFIX}([^/]+)$`);
-
 function cachedSecret(secret: string | CachedSecret): CachedSecret {
   return typeof secret === 'string' ? new CachedSecret(fixedSecret(secret)) : secret;
 }
@@ -160,19 +144,6 @@ function positive(name: string, value: number): number {
   if (!Number.isFinite(value) || value <= 0)
     throw new RangeError(`${name} must be a positive number, got ${value}`);
   return value;
-}
-
-/** Writes a plain HTTP response on a socket that asked to upgrade, then closes it. */
-function refuseUpgrade(socket: Duplex, status: number, body: string): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  socket.once('finish', () => socket.destroy());
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
 }
 
 /** The recorder's limits and timings, defaulted and checked once (a bad value throws RangeError). */
@@ -243,63 +214,90 @@ function createStorage(
   };
 }
 
-/**
- * Builds the recorder (does not listen): an HTTP server answering `GET /healthz`, and a websocket
- * endpoint at `/calls/<uuid>?token=…` whose token is checked before the upgrade.
- */
-export function createRecorder(options: RecorderOptions): Recorder {
+/** The recorder's parts that every call meets, made once by `createRecorder`. */
+interface RecorderParts {
+  readonly settings: SessionSettings;
+  readonly storage: SessionStorage;
+  readonly logger: Logger;
+  readonly metrics: RecorderMetrics;
+  readonly events: RecordingEventReporter;
+  readonly now: () => Date;
+  readonly calls: LiveCalls;
+  readonly drain: Drain;
+  readonly taskProtection: TaskProtection;
+}
+
+function createParts(options: RecorderOptions, settings: SessionSettings, taskId: string): RecorderParts {
   const now = options.now ?? (() => new Date());
   const logger = options.logger ?? new Logger({ serviceName: 'recorder' });
   const metrics = options.metrics ?? noMetrics;
-  const events = new RecordingEventReporter(options.events ?? noRecordingEvents, logger, metrics);
   const taskProtection =
     options.taskProtection ??
     new EcsTaskProtection({ logger, maxCallSeconds: options.maxCallSeconds ?? DEFAULT_MAX_CALL_SECONDS });
-  const { settings, drainTimeoutMs, heartbeatIntervalMs, maxPayloadBytes, signatureMaxAgeSeconds } =
-    resolveTimings(options);
+  const calls = new LiveCalls(() => taskProtection.setActive(false));
+  return {
+    settings,
+    storage: createStorage(options, settings, taskId, logger, metrics),
+    logger,
+    metrics,
+    events: new RecordingEventReporter(options.events ?? noRecordingEvents, logger, metrics),
+    now,
+    calls,
+    drain: createDrain(calls, logger, metrics),
+    taskProtection,
+  };
+}
+
+function createDrain(calls: LiveCalls, logger: Logger, metrics: RecorderMetrics): Drain {
+  return new Drain(calls, {
+    started: (activeCalls, drainTimeoutMs) =>
+      logger.info('draining: refusing new calls', { activeCalls, drainTimeoutMs }),
+    deadlineReached: (activeCalls) =>
+      logger.warn('drain deadline reached; closing live calls', { activeCalls }),
+    ended: (activeCalls) => {
+      metrics.activeCalls(activeCalls);
+      metrics.publish();
+    },
+  });
+}
+
+/**
+ * The upgrade gate with its admission control; `sampleFreeSpace` refreshes admission's view of
+ * the scratch disk (never rejects).
+ */
+function createGate(
+  options: RecorderOptions,
+  parts: RecorderParts,
+  signatureMaxAgeSeconds: number,
+): { gate: UpgradeGate; sampleFreeSpace: () => Promise<void> } {
+  const { calls, drain, logger } = parts;
   const admission = new AdmissionControl({
     maxCalls: options.maxCalls ?? Number.POSITIVE_INFINITY,
-    maxCallSeconds: settings.maxCallMs / 1000,
+    maxCallSeconds: parts.settings.maxCallMs / 1000,
     freeSpace: options.scratchFreeSpace ?? unlimitedSpace,
+  });
+  const gate = new UpgradeGate({
+    callTokenSecret: cachedSecret(options.callTokenSecret),
+    vonageSignatureSecret:
+      options.vonageSignatureSecret === undefined ? undefined : cachedSecret(options.vonageSignatureSecret),
+    signatureMaxAgeSeconds,
+    admission,
+    calls: {
+      refusing: () => drain.refusing,
+      has: (uuid) => calls.has(uuid),
+      sessions: () => calls.sessions(),
+    },
+    now: parts.now,
   });
   const sampleFreeSpace = () =>
     admission
       .refresh()
       .catch((error: unknown) => logger.error('reading scratch free space failed', { error }));
-  const taskId = options.taskId ?? randomUUID();
-  const callTokenSecret = cachedSecret(options.callTokenSecret);
-  const vonageSignatureSecret =
-    options.vonageSignatureSecret === undefined ? undefined : cachedSecret(options.vonageSignatureSecret);
-  const storage = createStorage(options, settings, taskId, logger, metrics);
-  const sessions = new Map<WebSocket, CallSession>();
-  /** Sessions not yet done (sockets open or recordings finalizing), by uuid. */
-  const live = new Map<string, CallSession>();
-  /** Tokens already used, until they expire: a replayed URI cannot overwrite a recording. */
-  const usedTokens = new Map<string, number>();
-  const drain = new Drain(
-    {
-      count: () => live.size,
-      settled: async () => {
-        while (live.size > 0) await Promise.all([...live.values()].map((session) => session.done));
-      },
-      closeAll: () => {
-        for (const session of sessions.values())
-          session.close('drain', CloseCode.GoingAway, 'recorder shutting down');
-      },
-    },
-    {
-      started: (activeCalls, drainTimeoutMs) =>
-        logger.info('draining: refusing new calls', { activeCalls, drainTimeoutMs }),
-      deadlineReached: (activeCalls) =>
-        logger.warn('drain deadline reached; closing live calls', { activeCalls }),
-      ended: (activeCalls) => {
-        metrics.activeCalls(activeCalls);
-        metrics.publish();
-      },
-    },
-  );
-  let closing: Promise<void> | undefined;
+  return { gate, sampleFreeSpace };
+}
 
+/** ws without its own server: upgrades are handed to it once the gate has let them through. */
+function createWebSocketServer(maxPayloadBytes: number, logger: Logger): WebSocketServer {
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: maxPayloadBytes,
@@ -307,13 +305,19 @@ export function createRecorder(options: RecorderOptions): Recorder {
     clientTracking: false,
   });
   wss.on('error', (error) => logger.error('websocket server error', { error }));
+  return wss;
+}
 
+/** The HTTP side: `GET /healthz` is 200 while serving and 503 once draining; anything else 404. */
+function createHealthServer(drain: Drain, calls: LiveCalls): Server {
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
     const path = (request.url ?? '/').split('?')[0];
     if (path === '/healthz' && (request.method === 'GET' || request.method === 'HEAD')) {
       const status = drain.refusing ? 503 : 200;
       response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-      response.end(JSON.stringify({ status: drain.refusing ? 'draining' : 'ok', activeCalls: live.size }));
+      response.end(
+        JSON.stringify({ status: drain.refusing ? 'draining' : 'ok', activeCalls: calls.count() }),
+      );
       return;
     }
     response.writeHead(404, { 'content-type': 'text/plain' });
@@ -323,192 +327,153 @@ export function createRecorder(options: RecorderOptions): Recorder {
   // A client that trickles its handshake headers (slowloris) is cut after 10 s.
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
+  return server;
+}
 
-  async function credentials(): Promise<HandshakeCredentials> {
-    const [callToken, signature] = await Promise.all([callTokenSecret.get(), vonageSignatureSecret?.get()]);
-    return { callToken, signature, signatureMaxAgeSeconds };
-  }
-
-  async function authorize(
-    request: IncomingMessage,
-  ): Promise<{ uuid: string; token: string; expiresAt: number }> {
-    let url: URL;
-    try {
-      url = new URL(request.url ?? '/', 'http://recorder');
-    } catch {
-      throw new HandshakeRefusedError(400, 'request target is not a valid URL');
-    }
-    const match = CALL_PATH.exec(url.pathname);
-    const uuid = match?.[1];
-    if (!uuid || !isValidCallUuid(uuid)) throw new HandshakeRefusedError(404, 'not a call path');
-    if (drain.refusing) throw new HandshakeRefusedError(503, 'recorder is draining');
-    const handshake = {
-      uuid,
-      token: url.searchParams.get('token'),
-      authorization: request.headers.authorization,
-    };
-    const nowSeconds = () => Math.floor(now().getTime() / 1000);
-    let verdict = verifyHandshake(handshake, await credentials(), nowSeconds());
-    // Made with a value newer than the one cached: the secret may just have been rotated.
-    if (!verdict.ok && verdict.unknownKey) {
-      await Promise.all([callTokenSecret.refresh(), vonageSignatureSecret?.refresh()]);
-      verdict = verifyHandshake(handshake, await credentials(), nowSeconds());
-    }
-    if (!verdict.ok) throw new HandshakeRefusedError(401, verdict.reason);
-    if (drain.refusing) throw new HandshakeRefusedError(503, 'recorder is draining');
-    if (live.has(uuid)) throw new HandshakeRefusedError(409, 'call already connected');
-    if (usedTokens.has(verdict.token)) throw new HandshakeRefusedError(401, 'token already used');
-    const admitted = admission.admit(live.values());
-    if (!admitted.ok) throw new HandshakeRefusedError(503, admitted.reason);
-    // Marked here, in the same turn as the checks, so a concurrent replay cannot pass them too.
-    usedTokens.set(verdict.token, verdict.expiresAt);
-    return { uuid, token: verdict.token, expiresAt: verdict.expiresAt };
-  }
-
+/** Each upgrade goes through the gate; an authorized one becomes a call, a refused one gets its status. */
+function handleUpgrades(server: Server, wss: WebSocketServer, gate: UpgradeGate, parts: RecorderParts): void {
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const onHandshakeError = (error: Error) =>
-      logger.warn('socket error during handshake', { error: error.message });
+      parts.logger.warn('socket error during handshake', { error: error.message });
     socket.on('error', onHandshakeError);
-    authorize(request).then(
+    gate.authorize(request).then(
       (call) => {
         wss.handleUpgrade(request, socket, head, (ws) => {
           // From here ws handles socket errors and reports them on the WebSocket.
           socket.off('error', onHandshakeError);
-          accept(ws, call.uuid);
+          acceptCall(ws, call.uuid, parts);
         });
       },
-      (error: unknown) => {
-        // Whatever went wrong, this connection is refused and the process (every other call) goes on.
-        const refused =
-          error instanceof HandshakeRefusedError ? error : new HandshakeRefusedError(500, String(error));
-        logger.warn('websocket handshake refused', {
-          status: refused.status,
-          reason: refused.message,
-          path: (request.url ?? '').split('?')[0]?.slice(0, 200),
-          remoteAddress: request.socket.remoteAddress,
-          forwardedFor: request.headers['x-forwarded-for'],
-        });
-        refuseUpgrade(socket, refused.status, STATUS_CODES[refused.status] ?? 'refused');
-      },
+      (error: unknown) => refuseHandshake(request, socket, error, parts.logger),
     );
   });
+}
 
-  function accept(ws: WebSocket, uuid: string): void {
-    const session = new CallSession({
-      uuid,
-      socket: ws,
-      acceptedAt: now(),
-      settings,
-      storage,
-      logger,
-      metrics,
-      events,
-      now,
-    });
-    sessions.set(ws, session);
-    live.set(uuid, session);
-    if (taskProtection.callAccepted) taskProtection.callAccepted(now().getTime());
-    else taskProtection.setActive(true);
-    ws.on('message', (data, isBinary) => {
-      try {
-        session.onMessage(Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]), isBinary);
-      } catch (error) {
-        // A bug in handling one call must not take the process, and every other call, down.
-        logger.error('handling a frame failed; ending the call', { callUuid: uuid, error });
-        session.close('error', CloseCode.InternalError, 'recorder error');
-      }
-    });
-    ws.on('pong', () => {
-      session.alive = true;
-    });
-    ws.on('error', (error) => session.onError(error));
-    ws.on('close', (code, reason) => {
-      sessions.delete(ws);
-      session.onClose(code, reason);
-    });
-    session.done.then(() => {
-      live.delete(uuid);
-      if (live.size === 0) taskProtection.setActive(false);
-    });
-    // Upgraded just as the drain deadline passed: it would otherwise outlive the drain.
-    if (drain.cutOff) session.close('drain', CloseCode.GoingAway, 'recorder shutting down');
-  }
+/** Whatever went wrong, this connection is refused and the process (every other call) goes on. */
+function refuseHandshake(request: IncomingMessage, socket: Duplex, error: unknown, logger: Logger): void {
+  const refused =
+    error instanceof HandshakeRefusedError ? error : new HandshakeRefusedError(500, String(error));
+  logger.warn('websocket handshake refused', {
+    status: refused.status,
+    reason: refused.message,
+    path: (request.url ?? '').split('?')[0]?.slice(0, 200),
+    remoteAddress: request.socket.remoteAddress,
+    forwardedFor: request.headers['x-forwarded-for'],
+  });
+  refuseUpgrade(socket, refused.status, STATUS_CODES[refused.status] ?? 'refused');
+}
 
-  const heartbeat = setInterval(() => {
-    for (const [ws, session] of sessions) {
-      if (!session.alive) {
-        logger.warn('peer did not answer ping; cutting the socket', { callUuid: session.uuid });
-        session.terminate('heartbeat');
-        continue;
-      }
-      session.alive = false;
-      ws.ping();
-    }
-  }, heartbeatIntervalMs);
-  const tick = setInterval(
-    () => {
-      const nowMono = performance.now();
-      for (const session of sessions.values()) session.tick(nowMono);
-      const nowSeconds = Math.floor(now().getTime() / 1000);
-      for (const [token, expiresAt] of usedTokens) if (expiresAt < nowSeconds) usedTokens.delete(token);
-      taskProtection.setActive(live.size > 0);
-      void sampleFreeSpace();
-    },
-    Math.min(1000, Math.max(20, settings.idleTimeoutMs / 4)),
-  );
-  // Ingest lag: a frame that has arrived waits for the event loop before it is read, so the loop's
-  // delay is how far the recorder's intake runs behind the stream (the bench's ping measure, from inside).
-  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
-  loopDelay.enable();
-  const metricsTimer = setInterval(() => {
+/** Starts recording an upgraded socket: a session for the call, the socket's events routed to it. */
+function acceptCall(ws: WebSocket, uuid: string, parts: RecorderParts): void {
+  const { calls, drain, logger, now, taskProtection } = parts;
+  const session = new CallSession({
+    uuid,
+    socket: ws,
+    acceptedAt: now(),
+    settings: parts.settings,
+    storage: parts.storage,
+    logger,
+    metrics: parts.metrics,
+    events: parts.events,
+    now,
+  });
+  calls.add(ws, session);
+  if (taskProtection.callAccepted) taskProtection.callAccepted(now().getTime());
+  else taskProtection.setActive(true);
+  ws.on('message', (data, isBinary) => {
     try {
-      metrics.activeCalls(live.size);
-      metrics.ingestLag?.(loopDelay.percentile(99) / 1e6);
-      loopDelay.reset();
-      metrics.publish();
+      session.onMessage(Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]), isBinary);
     } catch (error) {
-      logger.error('publishing metrics failed', { error });
+      // A bug in handling one call must not take the process, and every other call, down.
+      logger.error('handling a frame failed; ending the call', { callUuid: uuid, error });
+      session.close('error', CloseCode.InternalError, 'recorder error');
     }
-  }, options.metricsIntervalMs ?? RECORDER_METRICS_INTERVAL_MS);
-  for (const timer of [heartbeat, tick, metricsTimer]) timer.unref();
+  });
+  ws.on('pong', () => {
+    session.alive = true;
+  });
+  ws.on('error', (error) => session.onError(error));
+  ws.on('close', (code, reason) => {
+    calls.socketClosed(ws);
+    session.onClose(code, reason);
+  });
+  // Upgraded just as the drain deadline passed: it would otherwise outlive the drain.
+  if (drain.cutOff) session.close('drain', CloseCode.GoingAway, 'recorder shutting down');
+}
+
+async function listenOn(server: Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+/** Drains with no grace, stops the timers, flushes task protection and checkpoints, closes the server. */
+async function shutDown(
+  parts: RecorderParts,
+  housekeeping: { stop(): void },
+  wss: WebSocketServer,
+  server: Server,
+): Promise<void> {
+  parts.drain.cut();
+  await parts.drain.start(0);
+  housekeeping.stop();
+  await parts.taskProtection.settled();
+  // The last calls' events go out before the process may exit.
+  await parts.events.settled();
+  await parts.storage.checkpoints?.close();
+  wss.close();
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+/**
+ * Builds the recorder (does not listen): an HTTP server answering `GET /healthz`, and a websocket
+ * endpoint at `/calls/<uuid>?token=…` whose token is checked before the upgrade.
+ */
+export function createRecorder(options: RecorderOptions): Recorder {
+  const { settings, drainTimeoutMs, heartbeatIntervalMs, maxPayloadBytes, signatureMaxAgeSeconds } =
+    resolveTimings(options);
+  const taskId = options.taskId ?? randomUUID();
+  const parts = createParts(options, settings, taskId);
+  const { calls, drain, logger } = parts;
+  const { gate, sampleFreeSpace } = createGate(options, parts, signatureMaxAgeSeconds);
+  const wss = createWebSocketServer(maxPayloadBytes, logger);
+  const server = createHealthServer(drain, calls);
+  handleUpgrades(server, wss, gate, parts);
+  const housekeeping = startHousekeeping({
+    calls,
+    gate,
+    taskProtection: parts.taskProtection,
+    logger,
+    metrics: parts.metrics,
+    sampleFreeSpace: () => void sampleFreeSpace(),
+    heartbeatIntervalMs,
+    tickIntervalMs: Math.min(1000, Math.max(20, settings.idleTimeoutMs / 4)),
+    metricsIntervalMs: options.metricsIntervalMs ?? RECORDER_METRICS_INTERVAL_MS,
+  });
+  let closing: Promise<void> | undefined;
 
   return {
     server,
     async listen(port, host = '0.0.0.0') {
       // Admission refuses every call until it knows the scratch disk's free space.
       await sampleFreeSpace();
-      return new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          resolve(server.address() as AddressInfo);
-        });
-      });
+      return listenOn(server, port, host);
     },
     drain: () => drain.start(drainTimeoutMs),
     close() {
-      closing ??= (async () => {
-        drain.cut();
-        await drain.start(0);
-        clearInterval(heartbeat);
-        clearInterval(tick);
-        clearInterval(metricsTimer);
-        loopDelay.disable();
-        await taskProtection.settled();
-        // The last calls' events go out before the process may exit.
-        await events.settled();
-        await storage.checkpoints?.close();
-        wss.close();
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeAllConnections();
-        });
-      })();
+      closing ??= shutDown(parts, housekeeping, wss, server);
       return closing;
     },
-    activeCalls: () => live.size,
-    hasCall: (uuid) => live.has(uuid),
-    unstoredCalls: () => [...live.keys()],
+    activeCalls: () => calls.count(),
+    hasCall: (uuid) => calls.has(uuid),
+    unstoredCalls: () => calls.uuids(),
     taskId,
   };
 }

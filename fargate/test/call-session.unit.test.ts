@@ -27,8 +27,8 @@ const settings: SessionSettings = {
 
 /**
  * A session as the server makes one, with the socket standing in as what the session asks of it
- * (close, terminate, pause, resume). Nothing here reaches the `recording` state, which opens the
- * spool file: recorder.test.ts drives that with real sockets and S3.
+ * (close, terminate, pause, resume). Nothing here reaches the `recording` state:
+ * call-session-recording.unit.test.ts drives that over a spool file and an in-memory bucket.
  */
 function sessionOf() {
   const socket = { close: vi.fn(), terminate: vi.fn(), pause: vi.fn(), resume: vi.fn() };
