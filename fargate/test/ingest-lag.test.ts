@@ -57,13 +57,13 @@ describe('ingest lag', () => {
     const before = lags.length;
     blockEventLoop(300);
     // The stall may hold back the publish that was due during it, which then runs before the
-    // delay is recorded: the stall shows in one of the next two publishes.
-    await waitUntil(async () => lags.length >= before + 2, 5000);
+    // delay is recorded: the stall shows in one of the next few publishes.
+    await waitUntil(async () => lags.length >= before + 3, 5000);
     expect(Math.max(...lags.slice(before))).toBeGreaterThanOrEqual(250);
 
     // And the next interval starts afresh: a quiet loop reports far less.
     const afterStall = lags.length;
-    await waitUntil(async () => lags.length >= afterStall + 2, 5000);
-    expect(lags[lags.length - 1]).toBeLessThan(250);
+    await waitUntil(async () => lags.length >= afterStall + 3, 5000);
+    expect(Math.min(...lags.slice(afterStall))).toBeLessThan(250);
   });
 });
