@@ -41,12 +41,16 @@ export const CPUS = (() => {
  */
 const S3_NICE = Number(process.env.BENCH_S3_NICE ?? 10);
 
-/** The two recorders a benchmark compares. */
-export type TargetName = 'recorder' | 'baseline';
+/**
+ * What a benchmark runs: the recorder, the baseline, and (capacity only) the floor, a bare `ws`
+ * server that discards every frame and stores nothing.
+ */
+export type TargetName = 'recorder' | 'baseline' | 'floor';
 
 export const TARGET_ENTRIES: Record<TargetName, string> = {
   recorder: 'fargate/src/main.ts',
   baseline: 'bench/baseline/main.ts',
+  floor: 'bench/floor/main.ts',
 };
 
 /** A recorder process with its own local S3 server, ready for calls. */
