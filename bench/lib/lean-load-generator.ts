@@ -54,6 +54,11 @@ export interface LeanLoadOptions {
 
 export interface StreamingWindow {
   readonly seconds: number;
+  /**
+   * The window on the machine's monotonic clock (`process.hrtime`, CLOCK_MONOTONIC), in µs: the
+   * clock of V8's `--cpu-prof` timestamps, so a profile can be cut to the window.
+   */
+  readonly monotonicUs: readonly [number, number];
   /** CPU seconds (user + system) each watched process used in the window; `generator` is this one. */
   readonly cpuSeconds: Record<string, number>;
 }
@@ -109,6 +114,8 @@ function cpuOf(pids: Readonly<Record<string, number>>): Record<string, number> {
   return out;
 }
 
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
+
 /** Runs the load to the end (every call hung up or dropped) and resolves with what it saw. */
 export function runLeanLoad(options: LeanLoadOptions): Promise<LeanLoadResult> {
   const sampleRate = options.sampleRate ?? 16000;
@@ -129,7 +136,7 @@ export function runLeanLoad(options: LeanLoadOptions): Promise<LeanLoadResult> {
   const cpuAtStart = process.cpuUsage();
   let settled = 0;
   let finished = 0;
-  let windowStart: { at: number; cpu: Record<string, number> } | undefined;
+  let windowStart: { at: number; monotonicUs: number; cpu: Record<string, number> } | undefined;
   let window: StreamingWindow | undefined;
   let tickTimer: NodeJS.Timeout | undefined;
 
@@ -159,7 +166,7 @@ export function runLeanLoad(options: LeanLoadOptions): Promise<LeanLoadResult> {
 
   const openWindow = (): void => {
     if (windowStart || !calls.some((call) => call.upgraded)) return;
-    windowStart = { at: performance.now(), cpu: cpuOf(watch) };
+    windowStart = { at: performance.now(), monotonicUs: monotonicUs(), cpu: cpuOf(watch) };
   };
 
   const closeWindow = (): void => {
@@ -167,6 +174,7 @@ export function runLeanLoad(options: LeanLoadOptions): Promise<LeanLoadResult> {
     const cpu = cpuOf(watch);
     window = {
       seconds: (performance.now() - windowStart.at) / 1000,
+      monotonicUs: [windowStart.monotonicUs, monotonicUs()],
       cpuSeconds: Object.fromEntries(
         Object.entries(cpu).map(([name, value]) => [name, value - (windowStart?.cpu[name] ?? Number.NaN)]),
       ),

@@ -39,6 +39,8 @@ export interface StepOutcome {
   readonly lagOverallP99Ms: number;
   /** Length of the streaming window (every call open, none hanging up) the CPU figures cover. */
   readonly windowSeconds: number;
+  /** The window on the monotonic clock in µs, to cut a `--cpu-prof` profile to (profile-top.ts). */
+  readonly windowMonotonicUs: readonly [number, number] | undefined;
   /** Share of one core the target used in the streaming window. */
   readonly serverCpu: number;
   /** The target's CPU per second of one call's audio, in microseconds. */
@@ -178,6 +180,7 @@ function judge(
     senderLateP99Ms: late.p99Ms,
     lagOverallP99Ms: summarize(result.lagMs).p99,
     windowSeconds: window?.seconds ?? Number.NaN,
+    windowMonotonicUs: window?.monotonicUs,
     serverCpu: share('server'),
     cpuPerCallSecondUs: (share('server') / connected) * 1e6,
     generatorCpu: share('generator'),
