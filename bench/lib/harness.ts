@@ -106,7 +106,10 @@ export async function startTarget(name: TargetName, options: TargetOptions = {})
             ...(process.env.BENCH_RECORDER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
           ],
         }
-      : {}),
+      : name === 'floor'
+        ? // e.g. BENCH_FLOOR_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the floor.
+          { nodeArgs: process.env.BENCH_FLOOR_NODE_ARGS?.split(' ').filter(Boolean) ?? [] }
+        : {}),
     env: {
       // The image's environment first (MALLOC_MMAP_THRESHOLD_ among it); the run's own settings win.
       ...(name === 'recorder' ? await imageEnv() : {}),
