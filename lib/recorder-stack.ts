@@ -77,7 +77,7 @@ export class RecorderStack extends Stack {
       signatureMaxAgeSeconds: config.signatureMaxAgeSeconds,
       minTasks: config.minTasks,
       maxTasks: config.maxTasks,
-      callsPerTask: config.callsPerTask,
+      ...(config.callsPerTask !== undefined ? { callsPerTask: config.callsPerTask } : {}),
       ...(config.maxCallsPerTask !== undefined ? { maxCallsPerTask: config.maxCallsPerTask } : {}),
       sampleRate: config.sampleRate,
       cpu: config.taskCpu,

@@ -67,7 +67,7 @@ import {
   RecorderEnv,
 } from '../../common/contract.js';
 import { INFLIGHT_PREFIX, RECORDINGS_PREFIX } from '../../common/recording-keys.js';
-import { type TaskCapacity, taskCapacity } from '../capacity.js';
+import { defaultCallsPerTask, type TaskCapacity, taskCapacity } from '../capacity.js';
 import { nagRef } from '../nag.js';
 import { LOAD_BALANCER_LOGS_PREFIX } from './recordings-bucket.js';
 
@@ -142,7 +142,7 @@ export interface RecorderServiceProps {
   readonly maxTasks?: number;
   /**
    * Target average concurrent calls per task.
-   * @default 20
+   * @default - 60% of the per-task call cap (lib/capacity.ts, `defaultCallsPerTask`)
    */
   readonly callsPerTask?: number;
   /**
@@ -314,9 +314,9 @@ export class RecorderService extends Construct {
       sampleRate: props.sampleRate ?? 16000,
       ...(props.maxCallsPerTask !== undefined ? { maxCallsPerTask: props.maxCallsPerTask } : {}),
     });
-    if ((props.callsPerTask ?? 20) > capacity.maxCalls) {
+    if (props.callsPerTask !== undefined && props.callsPerTask > capacity.maxCalls) {
       throw new Error(
-        `callsPerTask (${props.callsPerTask ?? 20}) must be at most the per-task call cap (${capacity.maxCalls}, limited by ${capacity.limitedBy})`,
+        `callsPerTask (${props.callsPerTask}) must be at most the per-task call cap (${capacity.maxCalls}, limited by ${capacity.limitedBy})`,
       );
     }
     return capacity;
@@ -648,7 +648,7 @@ export class RecorderService extends Construct {
         statistic: 'Average',
         period: Duration.minutes(1),
       }),
-      targetValue: props.callsPerTask ?? 20,
+      targetValue: props.callsPerTask ?? defaultCallsPerTask(this.maxCallsPerTask),
       // Scale out fast (a burst of calls), in slowly (calls last minutes; a task with calls is protected anyway).
       scaleOutCooldown: Duration.seconds(60),
       scaleInCooldown: Duration.minutes(10),
