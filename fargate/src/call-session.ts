@@ -368,10 +368,7 @@ export class CallSession {
     }
     if (spool.receivedBytes >= recording.maxAudioBytes) {
       this.close('max-duration', CloseCode.MaxDuration, 'call reached its maximum duration');
-    } else if (
-      audioRate &&
-      !audioRate.take(data.length / bytesPerSecond(identity.sampleRate), nowMono)
-    ) {
+    } else if (audioRate && !audioRate.take(data.length / bytesPerSecond(identity.sampleRate), nowMono)) {
       this.options.logger.warn('audio arriving much faster than real time; ending the call', {
         ...this.#log(),
         receivedSeconds: spool.receivedBytes / bytesPerSecond(identity.sampleRate),
