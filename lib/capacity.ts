@@ -4,7 +4,7 @@
  *
  * Measured (BENCHMARKS.md, "Recorder capacity"): one Node process recording real-time 16 kHz calls
  * with checkpoints on used 32–40% of one x86 core at 500 calls and about 91% at 1000, i.e.
- * 0.64–0.91 ms of CPU per call-second. RSS: 218–410 KiB per call over about 93 MiB idle.
+ * 0.64–0.91 ms of CPU per call-second. RSS: 161–410 KiB per call over 93–181 MiB idle.
  */
 
 /** CPU per second of one live call, rounded up from the 0.91 ms measured at 1000 calls. */
