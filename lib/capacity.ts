@@ -4,7 +4,7 @@
  *
  * Measured (BENCHMARKS.md, "Recorder capacity"): one Node process recording real-time 16 kHz calls
  * with checkpoints on used 32–40% of one x86 core at 500 calls and about 91% at 1000, i.e.
- * 0.64–0.91 ms of CPU per call-second. RSS: 218–410 KiB per call over about 93 MiB idle.
+ * 0.64–0.91 ms of CPU per call-second. RSS: 161–410 KiB per call over 93–181 MiB idle.
  */
 
 /** CPU per second of one live call, rounded up from the 0.91 ms measured at 1000 calls. */
@@ -15,6 +15,12 @@ export const CPU_SECONDS_PER_CALL_SECOND = 0.001;
  * measured x86 core and a Fargate ARM64 vCPU, which has not been measured.
  */
 export const CPU_SHARE_FOR_CALLS = 0.25;
+/**
+ * Auto scaling holds the average calls per task at this share of the cap (the `callsPerTask`
+ * default): when calls arrive faster than new tasks start (a one-minute metric, a 60 s scale-out
+ * cooldown, then a task's start-up), each task still takes 40% more calls before it refuses one.
+ */
+export const SCALING_TARGET_SHARE = 0.6;
 /** Memory budget per call (measured 218–410 KiB) and for the process itself (measured 93–181 MiB). */
 export const MIB_PER_CALL = 1;
 export const BASE_MIB = 256;
@@ -58,6 +64,11 @@ export class CapacityError extends Error {
     super(message);
     this.name = 'CapacityError';
   }
+}
+
+/** The `callsPerTask` default: the calls per task auto scaling aims at, below the cap `maxCalls`. */
+export function defaultCallsPerTask(maxCalls: number): number {
+  return Math.max(1, Math.floor(maxCalls * SCALING_TARGET_SHARE));
 }
 
 /**

@@ -92,8 +92,11 @@ export interface StackConfig {
   readonly minTasks: number;
   /** Most recorder tasks auto scaling may run. */
   readonly maxTasks: number;
-  /** Target concurrent calls per recorder task; auto scaling tracks the average against it. */
-  readonly callsPerTask: number;
+  /**
+   * Target concurrent calls per recorder task; auto scaling tracks the average against it.
+   * Absent = 60% of the per-task call cap (lib/capacity.ts, `defaultCallsPerTask`).
+   */
+  readonly callsPerTask?: number;
   /** Most calls one task takes (its `MAX_CALLS`); absent = derived from the task size (lib/capacity.ts). */
   readonly maxCallsPerTask?: number;
   /** Recorder task vCPU units (256, 512, 1024, 2048, 4096, 8192, 16384). */
@@ -138,7 +141,6 @@ export const DEFAULTS = {
   bucketEncryption: 's3',
   minTasks: 1,
   maxTasks: 4,
-  callsPerTask: 20,
   taskCpu: 512,
   taskMemoryMiB: 1024,
   drainSeconds: 100,
@@ -450,11 +452,10 @@ function readTasks(
   const minTasks = r.integer('minTasks', DEFAULTS.minTasks, 1, 100);
   const maxTasks = r.integer('maxTasks', DEFAULTS.maxTasks, 1, 100);
   if (maxTasks < minTasks) r.problem(`maxTasks (${maxTasks}) must be at least minTasks (${minTasks})`);
-  const callsPerTask = r.integer('callsPerTask', DEFAULTS.callsPerTask, 1, 1000);
-  const maxCallsPerTask = r.has('maxCallsPerTask')
-    ? r.integer('maxCallsPerTask', DEFAULTS.callsPerTask, 1, 10_000)
-    : undefined;
-  if (maxCallsPerTask !== undefined && callsPerTask > maxCallsPerTask) {
+  // Both default from the task size (lib/capacity.ts); the fallback values are never used.
+  const callsPerTask = r.has('callsPerTask') ? r.integer('callsPerTask', 1, 1, 1000) : undefined;
+  const maxCallsPerTask = r.has('maxCallsPerTask') ? r.integer('maxCallsPerTask', 1, 1, 10_000) : undefined;
+  if (callsPerTask !== undefined && maxCallsPerTask !== undefined && callsPerTask > maxCallsPerTask) {
     r.problem(`callsPerTask (${callsPerTask}) must be at most maxCallsPerTask (${maxCallsPerTask})`);
   }
   const taskCpu = r.oneOf<number>('taskCpu', FARGATE_CPUS, DEFAULTS.taskCpu);
@@ -463,7 +464,7 @@ function readTasks(
   return {
     minTasks,
     maxTasks,
-    callsPerTask,
+    ...(callsPerTask !== undefined ? { callsPerTask } : {}),
     ...(maxCallsPerTask !== undefined ? { maxCallsPerTask } : {}),
     taskCpu,
     taskMemoryMiB,

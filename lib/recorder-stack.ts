@@ -79,7 +79,7 @@ export class RecorderStack extends Stack {
       signatureMaxAgeSeconds: config.signatureMaxAgeSeconds,
       minTasks: config.minTasks,
       maxTasks: config.maxTasks,
-      callsPerTask: config.callsPerTask,
+      ...(config.callsPerTask !== undefined ? { callsPerTask: config.callsPerTask } : {}),
       ...(config.maxCallsPerTask !== undefined ? { maxCallsPerTask: config.maxCallsPerTask } : {}),
       sampleRate: config.sampleRate,
       cpu: config.taskCpu,
@@ -112,7 +112,7 @@ export class RecorderStack extends Stack {
       recorderTargetGroups: this.recorder.targetGroups,
       webhookApi: this.webhooks.api,
       webhookFunction: this.webhooks.function,
-      callsPerTask: config.callsPerTask,
+      callsPerTask: this.recorder.callsPerTask,
       maxCallsPerTask: this.recorder.maxCallsPerTask,
       ...(config.alarmEmail ? { alarmEmail: config.alarmEmail } : {}),
     });

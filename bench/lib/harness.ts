@@ -41,12 +41,16 @@ export const CPUS = (() => {
  */
 const S3_NICE = Number(process.env.BENCH_S3_NICE ?? 10);
 
-/** The two recorders a benchmark compares. */
-export type TargetName = 'recorder' | 'baseline';
+/**
+ * What a benchmark runs: the recorder, the baseline, and (capacity only) the floor, a bare `ws`
+ * server that discards every frame and stores nothing.
+ */
+export type TargetName = 'recorder' | 'baseline' | 'floor';
 
 export const TARGET_ENTRIES: Record<TargetName, string> = {
   recorder: 'fargate/src/main.ts',
   baseline: 'bench/baseline/main.ts',
+  floor: 'bench/floor/main.ts',
 };
 
 /** A recorder process with its own local S3 server, ready for calls. */
@@ -102,7 +106,10 @@ export async function startTarget(name: TargetName, options: TargetOptions = {})
             ...(process.env.BENCH_RECORDER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
           ],
         }
-      : {}),
+      : name === 'floor'
+        ? // e.g. BENCH_FLOOR_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the floor.
+          { nodeArgs: process.env.BENCH_FLOOR_NODE_ARGS?.split(' ').filter(Boolean) ?? [] }
+        : {}),
     env: {
       // The image's environment first (MALLOC_MMAP_THRESHOLD_ among it); the run's own settings win.
       ...(name === 'recorder' ? await imageEnv() : {}),

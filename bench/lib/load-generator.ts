@@ -132,7 +132,8 @@ export interface RunningLoad {
 
 const LATENESS_BUCKETS = 100_000; // 0.1 ms each: up to 10 s
 
-class LatenessHistogram {
+/** How late frames went out against their schedule, in 0.1 ms buckets (up to 10 s). */
+export class LatenessHistogram {
   readonly #buckets = new Uint32Array(LATENESS_BUCKETS + 1);
   #count = 0;
   #max = 0;

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import type { LeanLoadResult } from './lean-load-generator.js';
+import type { LeanChildMessage, LeanRunMessage } from './lean-load-process.js';
 import type { LoadResult } from './load-generator.js';
 import type { LoadChildMessage, LoadRunMessage } from './load-generator-process.js';
 
@@ -242,5 +244,31 @@ export async function runLoadProcess(
       else reject(new Error(`load generator exited (${code ?? signal}) without a result`));
     });
     child.send({ type: 'run', ...run } satisfies LoadRunMessage);
+  });
+}
+
+/** Runs the lean load generator (`lean-load-process.ts`) in its own process, pinned to `cpus`. */
+export async function runLeanLoadProcess(
+  run: Omit<LeanRunMessage, 'type'>,
+  options: { cpus?: string } = {},
+): Promise<LeanLoadResult> {
+  const [command, args] = pinned(options.cpus, process.execPath, [
+    '--max-old-space-size=4096',
+    ...(process.env.BENCH_LOADGEN_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+    ...TSX_IMPORT,
+    join(ROOT, 'bench/lib/lean-load-process.ts'),
+  ]);
+  const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise<LeanLoadResult>((resolve, reject) => {
+    let result: LeanLoadResult | undefined;
+    child.on('message', (message: LeanChildMessage) => {
+      if (message.type === 'result') result = message.result;
+      else reject(new Error(`load generator failed: ${message.message}`));
+    });
+    child.on('exit', (code, signal) => {
+      if (result) resolve(result);
+      else reject(new Error(`load generator exited (${code ?? signal}) without a result`));
+    });
+    child.send({ type: 'run', ...run } satisfies LeanRunMessage);
   });
 }

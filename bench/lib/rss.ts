@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
 /** Resident set size of a process in bytes, from `/proc/<pid>/status` (VmRSS). Linux only. */
@@ -56,7 +57,15 @@ export class RssSampler {
 
 /** CPU time (user + system) a process has used, in seconds, from `/proc/<pid>/stat`. Linux only. */
 export async function readCpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  return cpuSecondsOfStat(await readFile(`/proc/${pid}/stat`, 'utf8'));
+}
+
+/** `readCpuSeconds` at once, for a reading that must be taken at an exact moment. */
+export function readCpuSecondsSync(pid: number): number {
+  return cpuSecondsOfStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+}
+
+function cpuSecondsOfStat(stat: string): number {
   // Fields after the parenthesised command name; utime and stime are fields 14 and 15 (1-based).
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]);

@@ -1,13 +1,14 @@
 /**
  * Recorder benchmarks, each run against the recorder and the baseline in the same invocation:
  *
- *   npx tsx bench/recorder/run.ts capacity      [--steps 250,500,1000,1500,2000] [--seconds 20]
+ *   npx tsx bench/recorder/run.ts capacity      [--steps 250,500,1000,1500,2000] [--seconds 20] [--frames-per-write 1]
  *   npx tsx bench/recorder/run.ts memory        [--calls 100] [--seconds 600] [--speed 5]
  *   npx tsx bench/recorder/run.ts finalization  [--short-calls 100] [--long-calls 20] [--long-speed 10]
  *
  * Every process is separate: the recorder (pinned to CPU 1 with taskset), the load generator and
- * the local S3 server (pinned to CPU 0). Results are printed as a Markdown table and written as
- * JSON under bench/recorder/results/.
+ * the local S3 server (pinned to CPU 0). Capacity also runs the floor (a bare `ws` server that
+ * discards every frame) on the recorder's CPU, and drives all three with the lean load generator.
+ * Results are printed as a Markdown table and written as JSON under bench/recorder/results/.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -22,15 +23,23 @@ import { type FinalizationResult, runFinalization } from './finalization.js';
 import { type MemoryOutcome, runMemory } from './memory.js';
 
 const program = new Command('bench-recorder').description('recorder benchmarks beside the baseline');
-program.option('--targets <list>', 'which recorders, in order', 'recorder,baseline');
+program.option(
+  '--targets <list>',
+  'which targets, in order (default: floor,recorder,baseline for capacity, recorder,baseline otherwise)',
+);
 
-function targets(): TargetName[] {
-  const list = String(program.opts().targets).split(',') as TargetName[];
+/** The targets asked for; `allowed` are those the command can run (the floor stores nothing). */
+function targets(allowed: readonly TargetName[]): TargetName[] {
+  const asked = program.opts().targets as string | undefined;
+  const list = (asked ?? allowed.join(',')).split(',').map((name) => name.trim()) as TargetName[];
   for (const name of list) {
-    if (name !== 'recorder' && name !== 'baseline') throw new Error(`unknown target ${name}`);
+    if (!allowed.includes(name)) throw new Error(`unknown target ${name} for this command`);
   }
   return list;
 }
+
+const ALL_TARGETS: readonly TargetName[] = ['floor', 'recorder', 'baseline'];
+const STORING_TARGETS: readonly TargetName[] = ['recorder', 'baseline'];
 
 /** One line of the side-by-side summary: recorder, baseline, and recorder ÷ baseline. */
 function compare(
@@ -69,22 +78,28 @@ program
   .option('--steps <list>', 'concurrent calls per step', '250,500,1000,1500,2000,2500')
   .option('--seconds <n>', 'audio seconds per call in each step', '20')
   .option('--lag-limit <ms>', 'p99 ingest lag limit', '20')
-  .action(async (options: { steps: string; seconds: string; lagLimit: string }) => {
-    const results: Record<string, StepOutcome[]> = {};
-    for (const target of targets()) {
-      results[target] = await runCapacity(target, {
-        steps: options.steps.split(',').map(Number),
-        seconds: Number(options.seconds),
-        lagLimitMs: Number(options.lagLimit),
-      });
-    }
+  .option('--frames-per-write <n>', 'frames in each socket write of the load generator', '1')
+  .action(async (options: { steps: string; seconds: string; lagLimit: string; framesPerWrite: string }) => {
+    const results: Record<string, StepOutcome[]> = await runCapacity(targets(ALL_TARGETS), {
+      steps: options.steps.split(',').map(Number),
+      seconds: Number(options.seconds),
+      lagLimitMs: Number(options.lagLimit),
+      framesPerWrite: Number(options.framesPerWrite),
+    });
     const max = (name: string) => results[name]?.filter((step) => step.passed).at(-1)?.calls ?? 0;
-    compare(
-      'most concurrent calls (zero frames lost, p99 lag within limit)',
-      max('recorder'),
-      max('baseline'),
-      '',
+    console.log(
+      `most concurrent calls (zero frames lost, p99 lag within limit): ${Object.keys(results)
+        .map((name) => `${name} ${max(name)}`)
+        .join(', ')}`,
     );
+    for (const step of results.recorder ?? []) {
+      if (step.floorRatio === undefined) continue;
+      const baseline = results.baseline?.find((other) => other.calls === step.calls)?.floorRatio;
+      console.log(
+        `CPU per call-second over the floor's at ${step.calls} calls: recorder ${step.floorRatio.toFixed(2)}×` +
+          (baseline === undefined ? '' : `, baseline ${baseline.toFixed(2)}×`),
+      );
+    }
     await save('capacity', results);
   });
 
@@ -96,7 +111,7 @@ program
   .option('--speed <x>', 'send this many times faster than real time', '5')
   .action(async (options: { calls: string; seconds: string; speed: string }) => {
     const results: Record<string, MemoryOutcome> = {};
-    for (const target of targets()) {
+    for (const target of targets(STORING_TARGETS)) {
       results[target] = await runMemory(target, {
         calls: Number(options.calls),
         seconds: Number(options.seconds),
@@ -122,7 +137,7 @@ program
   .action(
     async (options: { shortCalls: string; longCalls: string; longSeconds: string; longSpeed: string }) => {
       const results: Record<string, FinalizationResult> = {};
-      for (const target of targets()) {
+      for (const target of targets(STORING_TARGETS)) {
         results[target] = await runFinalization(target, {
           shortCalls: Number(options.shortCalls),
           longCalls: Number(options.longCalls),

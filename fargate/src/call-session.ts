@@ -221,14 +221,16 @@ export class CallSession {
   }
 
   onMessage(data: Buffer, isBinary: boolean): void {
-    this.#lastMessageAt = this.#mono();
+    // One clock read per frame serves the idle timer and the audio rate limit.
+    const nowMono = this.#mono();
+    this.#lastMessageAt = nowMono;
     this.alive = true;
     if (this.#state === 'awaiting-connected') {
       // Refused or timed out already: a first frame crossing our close frame starts nothing.
       if (!this.#closing) this.#onFirstFrame(data, isBinary);
     } else if (this.#state === 'recording' && this.#recording) {
       // Frames that cross the recorder's own close frame are still the call's audio: keep them.
-      if (isBinary) this.#onAudio(this.#recording, data);
+      if (isBinary) this.#onAudio(this.#recording, data, nowMono);
       else this.#onText(this.#recording, data);
     }
   }
@@ -357,7 +359,7 @@ export class CallSession {
     );
   }
 
-  #onAudio(recording: Recording, data: Buffer): void {
+  #onAudio(recording: Recording, data: Buffer, nowMono: number): void {
     // Closed for sending too fast: what it sends while the close handshake runs is not kept.
     if (this.#closing?.code === CloseCode.TooFast) return;
     const { spool, audioRate, identity } = recording;
@@ -376,10 +378,7 @@ export class CallSession {
     }
     if (spool.receivedBytes >= recording.maxAudioBytes) {
       this.close('max-duration', CloseCode.MaxDuration, 'call reached its maximum duration');
-    } else if (
-      audioRate &&
-      !audioRate.take(data.length / bytesPerSecond(identity.sampleRate), this.#mono())
-    ) {
+    } else if (audioRate && !audioRate.take(data.length / bytesPerSecond(identity.sampleRate), nowMono)) {
       this.options.logger.warn('audio arriving much faster than real time; ending the call', {
         ...this.#log(),
         receivedSeconds: spool.receivedBytes / bytesPerSecond(identity.sampleRate),

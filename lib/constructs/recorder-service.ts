@@ -69,7 +69,7 @@ import {
 } from '../../common/contract.js';
 import { DEFAULT_EVENT_BUS_NAME } from '../../common/recording-events.js';
 import { INFLIGHT_PREFIX, RECORDINGS_PREFIX } from '../../common/recording-keys.js';
-import { type TaskCapacity, taskCapacity } from '../capacity.js';
+import { defaultCallsPerTask, type TaskCapacity, taskCapacity } from '../capacity.js';
 import { nagRef } from '../nag.js';
 import { LOAD_BALANCER_LOGS_PREFIX } from './recordings-bucket.js';
 
@@ -144,7 +144,7 @@ export interface RecorderServiceProps {
   readonly maxTasks?: number;
   /**
    * Target average concurrent calls per task.
-   * @default 20
+   * @default - 60% of the per-task call cap (lib/capacity.ts, `defaultCallsPerTask`)
    */
   readonly callsPerTask?: number;
   /**
@@ -250,6 +250,8 @@ export class RecorderService extends Construct {
   readonly recorderUrl: string;
   /** Calls one task takes at once (its MAX_CALLS). */
   readonly maxCallsPerTask: number;
+  /** The calls per task auto scaling aims at (`callsPerTask`, or its default from the cap). */
+  readonly callsPerTask: number;
   /** Where the recorder puts recording events: rules that subscribe to them go on this bus. */
   readonly eventBus: IEventBus;
   /** The blue and green target groups; after a deployment the tasks may be in either. */
@@ -270,6 +272,7 @@ export class RecorderService extends Construct {
     });
     const capacity = this.sizeTask(props);
     this.maxCallsPerTask = capacity.maxCalls;
+    this.callsPerTask = props.callsPerTask ?? defaultCallsPerTask(this.maxCallsPerTask);
     const { taskDefinition, container } = this.buildTask(props, capacity, checkpointBucket, logRetention);
     this.grantTaskRole(taskDefinition, props, checkpointBucket);
     this.eventBus = props.eventBus ?? EventBus.fromEventBusName(this, 'EventBus', DEFAULT_EVENT_BUS_NAME);
@@ -331,9 +334,9 @@ export class RecorderService extends Construct {
       sampleRate: props.sampleRate ?? 16000,
       ...(props.maxCallsPerTask !== undefined ? { maxCallsPerTask: props.maxCallsPerTask } : {}),
     });
-    if ((props.callsPerTask ?? 20) > capacity.maxCalls) {
+    if (props.callsPerTask !== undefined && props.callsPerTask > capacity.maxCalls) {
       throw new Error(
-        `callsPerTask (${props.callsPerTask ?? 20}) must be at most the per-task call cap (${capacity.maxCalls}, limited by ${capacity.limitedBy})`,
+        `callsPerTask (${props.callsPerTask}) must be at most the per-task call cap (${capacity.maxCalls}, limited by ${capacity.limitedBy})`,
       );
     }
     return capacity;
@@ -665,7 +668,7 @@ export class RecorderService extends Construct {
         statistic: 'Average',
         period: Duration.minutes(1),
       }),
-      targetValue: props.callsPerTask ?? 20,
+      targetValue: this.callsPerTask,
       // Scale out fast (a burst of calls), in slowly (calls last minutes; a task with calls is protected anyway).
       scaleOutCooldown: Duration.seconds(60),
       scaleInCooldown: Duration.minutes(10),

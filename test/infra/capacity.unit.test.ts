@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CapacityError, taskCapacity } from '../../lib/capacity.js';
+import { CapacityError, defaultCallsPerTask, taskCapacity } from '../../lib/capacity.js';
 
 const GIB = 1024 ** 3;
 
@@ -61,5 +61,12 @@ describe('taskCapacity', () => {
         'maxCallsPerTask 1000 needs 357 GiB of scratch disk for 7200 s calls at 24000 Hz; Fargate gives a task at most 200 GiB: use at most 559, or lower maxCallSeconds',
       ),
     );
+  });
+
+  it('aims auto scaling at 60% of the cap, so each task can still take 40% more calls while new ones start', () => {
+    const { maxCalls } = taskCapacity({ cpu: 512, memoryMiB: 1024, maxCallSeconds: 7200, sampleRate: 16000 });
+    expect(defaultCallsPerTask(maxCalls)).toBe(75);
+    expect(defaultCallsPerTask(250)).toBe(150);
+    expect(defaultCallsPerTask(1)).toBe(1);
   });
 });

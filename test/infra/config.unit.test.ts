@@ -54,6 +54,9 @@ describe('parseConfig', () => {
       logRetentionDays: 30,
       logLevel: 'INFO',
     });
+    // Derived from the task size by the construct (lib/capacity.ts).
+    expect(config.callsPerTask).toBeUndefined();
+    expect(config.maxCallsPerTask).toBeUndefined();
     expect(config.tls).toBeUndefined();
     expect(config.objectLock).toBeUndefined();
     expect(config.allowUnsignedWebhooks).toBe(false);

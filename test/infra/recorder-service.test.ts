@@ -375,7 +375,7 @@ describe('RecorderService in the default stack', () => {
   });
 
   describe('auto scaling', () => {
-    it('keeps 1 to 4 tasks, tracking 20 active calls per task from the recorder’s EMF metric', () => {
+    it('keeps 1 to 4 tasks, tracking 75 active calls per task (60% of the default task’s cap of 125) from the recorder’s EMF metric', () => {
       template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
         MinCapacity: 1,
         MaxCapacity: 4,
@@ -385,7 +385,7 @@ describe('RecorderService in the default stack', () => {
       expect(policy).toMatchObject({
         PolicyType: 'TargetTrackingScaling',
         TargetTrackingScalingPolicyConfiguration: {
-          TargetValue: 20,
+          TargetValue: 75,
           CustomizedMetricSpecification: {
             Namespace: 'CallRecorder',
             MetricName: 'ActiveCalls',
