@@ -1,9 +1,19 @@
-import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { bytesPerSecond, isSupportedSampleRate } from '../../common/audio-format.js';
-import { CALL_PATH_PREFIX } from '../../common/contract.js';
+import {
+  DEFAULT_CRASH_LOSS_BOUND_SECONDS,
+  durationToleranceSeconds,
+} from '../../common/duration-tolerance.js';
+import {
+  checkAudioPresent,
+  checkDurationFigures,
+  checkSha256,
+  checkWavHeader,
+  checkWavSize,
+  digestWav,
+  type WavDigest,
+} from '../../common/recording-integrity.js';
 import type { RecordingMetadata } from '../../common/recording-metadata.js';
-import { parseWavHeader, WAV_HEADER_BYTES } from '../../common/wav.js';
+import { compareDuration, summarizeCallEvents } from '../../common/vonage-call-events.js';
 import {
   eventDays,
   getObjectStream,
@@ -50,8 +60,11 @@ export interface VerifyOptions {
   readonly since?: Date;
   /** Only this call. */
   readonly uuid?: string;
-  /** How far Vonage's `completed` duration may be from the recording's. @default 1 */
-  readonly durationToleranceSeconds?: number;
+  /**
+   * The recorder's `CHECKPOINT_SECONDS`: a recovered recording may be this much shorter than
+   * Vonage's figure (plus the 1 s every recording is allowed). @default 10
+   */
+  readonly crashLossBoundSeconds?: number;
   /** WAVs read at once. @default 4 */
   readonly concurrency?: number;
   readonly onProgress?: (checked: number, total: number) => void;
@@ -123,20 +136,15 @@ async function verifyEntry(
   const audio = entry.wav ? await readAudio(s3, bucket, entry.wav.key) : undefined;
   if (!entry.wav || !audio) {
     add('audio', 'fail', 'metadata without audio: no WAV object');
-  } else if (audio.bytes === 0) {
-    add('audio', 'fail', 'empty file (0 bytes)');
-  } else if (audio.bytes < WAV_HEADER_BYTES) {
-    add('audio', 'fail', `${audio.bytes} bytes: shorter than a WAV header`);
-  } else if (audio.bytes === WAV_HEADER_BYTES) {
-    add('audio', 'fail', 'header only: no audio after the 44-byte header');
   } else {
-    add('audio', 'pass', `${audio.bytes} bytes`);
+    const present = checkAudioPresent(audio.bytes);
+    add('audio', present.ok ? 'pass' : 'fail', present.detail);
   }
 
   if (!audio || audio.bytes === 0) {
     add('wav-header', 'skip', 'no audio');
   } else {
-    const header = checkHeader(audio.head, audio.bytes, metadata);
+    const header = checkWavHeader(audio.head, audio.bytes, metadata);
     add('wav-header', header.ok ? 'pass' : 'fail', header.detail);
   }
 
@@ -144,17 +152,10 @@ async function verifyEntry(
     add('size', 'skip', metadata ? 'no audio' : 'no metadata');
     add('sha256', 'skip', metadata ? 'no audio' : 'no metadata');
   } else {
-    if (metadata.wavBytes !== audio.bytes || metadata.audioBytes !== audio.bytes - WAV_HEADER_BYTES) {
-      add(
-        'size',
-        'fail',
-        `metadata says ${metadata.wavBytes} bytes (${metadata.audioBytes} of audio), object has ${audio.bytes}`,
-      );
-    } else {
-      add('size', 'pass', `${audio.bytes} bytes as stored`);
-    }
-    if (metadata.sha256.toLowerCase() === audio.sha256) add('sha256', 'pass', audio.sha256);
-    else add('sha256', 'fail', `stored ${metadata.sha256}, object hashes to ${audio.sha256}`);
+    const size = checkWavSize(metadata, audio.bytes);
+    add('size', size.ok ? 'pass' : 'fail', size.detail);
+    const sha256 = checkSha256(metadata, audio.sha256);
+    add('sha256', sha256.ok ? 'pass' : 'fail', sha256.detail);
   }
 
   if (!metadata) {
@@ -163,7 +164,7 @@ async function verifyEntry(
     const events = metadata.conversationUuid
       ? await listCallEvents(s3, bucket, metadata.conversationUuid, eventDays(metadata))
       : [];
-    const duration = checkDuration(metadata, events, options.durationToleranceSeconds ?? 1);
+    const duration = checkDuration(metadata, events, options.crashLossBoundSeconds);
     add('duration', duration.status, duration.detail);
   }
 
@@ -179,11 +180,7 @@ async function verifyEntry(
 }
 
 /** Streams the whole object once: its size, SHA-256 and first 44 bytes. Undefined when it is gone. */
-async function readAudio(
-  s3: S3Client,
-  bucket: string,
-  key: string,
-): Promise<{ bytes: number; sha256: string; head: Buffer } | undefined> {
+async function readAudio(s3: S3Client, bucket: string, key: string): Promise<WavDigest | undefined> {
   let stream: Awaited<ReturnType<typeof getObjectStream>>['stream'];
   try {
     ({ stream } = await getObjectStream(s3, bucket, key));
@@ -192,102 +189,25 @@ async function readAudio(
     if ((error as Error).name === 'NoSuchKey') return undefined;
     throw error;
   }
-  const hash = createHash('sha256');
-  const head: Buffer[] = [];
-  let headBytes = 0;
-  let bytes = 0;
-  for await (const chunk of stream ?? []) {
-    const buffer = chunk as Buffer;
-    hash.update(buffer);
-    bytes += buffer.length;
-    if (headBytes < WAV_HEADER_BYTES) {
-      head.push(buffer.subarray(0, WAV_HEADER_BYTES - headBytes));
-      headBytes += Math.min(buffer.length, WAV_HEADER_BYTES - headBytes);
-    }
-  }
-  return { bytes, sha256: hash.digest('hex'), head: Buffer.concat(head) };
-}
-
-function checkHeader(
-  head: Buffer,
-  objectBytes: number,
-  metadata: RecordingMetadata | undefined,
-): { ok: boolean; detail: string } {
-  const parsed = parseWavHeader(head);
-  if (!parsed.ok) return { ok: false, detail: parsed.reason };
-  const { header } = parsed;
-  if (header.audioFormat !== 1 || header.bitsPerSample !== 16 || header.channels !== 1) {
-    return {
-      ok: false,
-      detail: `format ${header.audioFormat}, ${header.channels} channel(s), ${header.bitsPerSample} bits: expected 16-bit mono PCM`,
-    };
-  }
-  if (!isSupportedSampleRate(header.sampleRate)) {
-    return { ok: false, detail: `sample rate ${header.sampleRate} is not 8000, 16000 or 24000` };
-  }
-  if (metadata && metadata.sampleRate !== header.sampleRate) {
-    return { ok: false, detail: `header says ${header.sampleRate} Hz, metadata ${metadata.sampleRate} Hz` };
-  }
-  const audioBytes = objectBytes - WAV_HEADER_BYTES;
-  if (header.dataSize !== audioBytes || header.riffSize !== objectBytes - 8) {
-    return {
-      ok: false,
-      detail: `header sizes (RIFF ${header.riffSize}, data ${header.dataSize}) do not match the object (${objectBytes} bytes, ${audioBytes} of audio)`,
-    };
-  }
-  return { ok: true, detail: `${header.sampleRate} Hz, ${header.dataSize} bytes of audio` };
-}
-
-/** The `/calls/<uuid>` websocket path as it appears in the websocket leg's `to`/`from`. */
-function isWebsocketLegOf(event: Record<string, unknown>, uuid: string): boolean {
-  const path = new RegExp(`${CALL_PATH_PREFIX}${uuid}(?:[/?#]|$)`);
-  return [event.to, event.from].some((value) => typeof value === 'string' && path.test(value));
+  return digestWav(stream ?? []);
 }
 
 /**
- * Compares the recording's duration with Vonage's `completed` event. The websocket leg's own
- * `completed` (its `to` is the recorder URI with `/calls/<uuid>`) is the like-for-like figure.
- * Without it, the call leg's `completed` (same uuid) includes the greeting before the websocket
- * opened, so there the recording may only not be longer than the call.
+ * Compares the recording's duration with Vonage's `completed` events (`compareDuration`), with
+ * the tolerance the reconciler uses: 1 s, plus the crash-loss bound for a recovered recording.
  */
 export function checkDuration(
   metadata: RecordingMetadata,
   events: readonly StoredCallEvent[],
-  toleranceSeconds: number,
+  crashLossBoundSeconds = DEFAULT_CRASH_LOSS_BOUND_SECONDS,
 ): { status: CheckStatus; detail: string } {
-  const rate = metadata.sampleRate;
-  if (isSupportedSampleRate(rate)) {
-    const fromBytes = metadata.audioBytes / bytesPerSecond(rate);
-    if (Math.abs(fromBytes - metadata.durationSeconds) > 0.05) {
-      return {
-        status: 'fail',
-        detail: `metadata says ${metadata.durationSeconds} s but its ${metadata.audioBytes} audio bytes are ${fromBytes.toFixed(2)} s`,
-      };
-    }
+  const figures = checkDurationFigures(metadata);
+  if (!figures.ok) return { status: 'fail', detail: figures.detail };
+  const summary = summarizeCallEvents(events, metadata.uuid);
+  const tolerance = durationToleranceSeconds(metadata, crashLossBoundSeconds);
+  const compared = compareDuration(metadata.durationSeconds, summary, tolerance);
+  if (compared.status === 'skip' && !metadata.conversationUuid) {
+    return { status: 'skip', detail: 'no conversation uuid' };
   }
-  const completed = events
-    .map((stored) => stored.event)
-    .filter((event) => event.status === 'completed' && Number.isFinite(Number(event.duration)));
-  const recorded = metadata.durationSeconds;
-  const websocketLeg = completed.find((event) => isWebsocketLegOf(event, metadata.uuid));
-  if (websocketLeg) {
-    const vonage = Number(websocketLeg.duration);
-    const difference = Math.abs(vonage - recorded);
-    return {
-      status: difference > toleranceSeconds ? 'fail' : 'pass',
-      detail: `recorded ${recorded.toFixed(1)} s, Vonage websocket leg ${vonage} s`,
-    };
-  }
-  const callLeg = completed.find((event) => event.uuid === metadata.uuid);
-  if (callLeg) {
-    const vonage = Number(callLeg.duration);
-    return {
-      status: recorded > vonage + toleranceSeconds ? 'fail' : 'pass',
-      detail: `recorded ${recorded.toFixed(1)} s, Vonage call leg ${vonage} s`,
-    };
-  }
-  return {
-    status: 'skip',
-    detail: metadata.conversationUuid ? 'no completed event stored for this call' : 'no conversation uuid',
-  };
+  return { status: compared.status, detail: compared.detail };
 }
