@@ -16,7 +16,7 @@ export interface WavDigest {
 }
 
 /** Reads a WAV body once, keeping only its size, hash and header (a long call is never held in memory). */
-export async function digestWav(body: AsyncIterable<Uint8Array>): Promise<WavDigest> {
+export async function digestWav(body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<WavDigest> {
   const hash = createHash('sha256');
   const head: Buffer[] = [];
   let headBytes = 0;

@@ -16,6 +16,7 @@ import {
   DEFAULT_CRASH_LOSS_BOUND_SECONDS,
   durationToleranceSeconds,
 } from '../../common/duration-tolerance.js';
+import type { ReconcileCheck } from '../../common/reconcile-requests.js';
 import { checkRecordingIntegrity, type WavDigest } from '../../common/recording-integrity.js';
 import type { RecordingMetadata } from '../../common/recording-metadata.js';
 import {
@@ -25,8 +26,7 @@ import {
   summarizeCallEvents,
 } from '../../common/vonage-call-events.js';
 
-/** Which of a call's two checks this is. */
-export type ReconcileCheck = 'first' | 'final';
+export type { ReconcileCheck } from '../../common/reconcile-requests.js';
 
 /** When the checks run, in seconds after Vonage's `completed` event of the call leg. */
 export interface ReconcileSchedule {

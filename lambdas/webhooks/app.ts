@@ -2,11 +2,12 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { ReconcileQueue } from '../../common/reconcile-requests.js';
 import { checkSignedWebhook, signatureKey } from '../../common/vonage-signature.js';
 import { type AnswerCall, buildAnswerNcco, buildFallbackNcco, parseAnswerRequest } from './answer.js';
 import { validateWebhookConfig, type WebhookConfig } from './config.js';
 import { MethodNotAllowedError, NotFoundError, UnauthorizedError, WebhookError } from './errors.js';
-import { parseCallEvent, storeCallEvent } from './event.js';
+import { parseCallEvent, reconcileRequestFor, storeCallEvent } from './event.js';
 import { readParams, readRequest, type WebhookRequest } from './request.js';
 
 /** The logging the webhooks need; a Powertools `Logger` fits. */
@@ -22,6 +23,12 @@ export interface WebhookDependencies {
   readonly logger?: WebhookLogger;
   /** @default none */
   readonly metrics?: WebhookMetrics;
+  /**
+   * Where each call leg's `completed` event is queued for the reconciler, and after how long.
+   * Queued on every delivery, repeats too: a repeat may be Vonage retrying after a failed send.
+   * @default none: calls are not reconciled
+   */
+  readonly reconcile?: { readonly queue: ReconcileQueue; readonly firstCheckSeconds: number };
 }
 
 export type WebhookHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -176,6 +183,9 @@ export function createWebhookHandler(config: WebhookConfig, deps: WebhookDepende
       params = readParams(request);
       const event = parseCallEvent(params);
       const stored = await storeCallEvent(deps.s3, config.bucket, event);
+      const reconcile = deps.reconcile && reconcileRequestFor(event);
+      if (deps.reconcile && reconcile)
+        await deps.reconcile.queue.send(reconcile, deps.reconcile.firstCheckSeconds);
       count(stored.duplicate ? 'EventDuplicates' : 'EventsStored');
       logger.info(stored.duplicate ? 'event already stored' : 'event stored', {
         callUuid: event.uuid,

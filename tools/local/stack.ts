@@ -10,15 +10,20 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 import type { SampleRate } from '../../common/audio-format.js';
 import { DEFAULT_MAX_CALL_SECONDS } from '../../common/contract.js';
+import { JsonLinesEventSink } from '../../common/recording-event-sinks.js';
+import type { RecordingEventSink } from '../../common/recording-events.js';
 import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../common/s3-client.js';
 import { createRecorder, type Recorder } from '../../fargate/src/recorder.js';
 import type { TaskProtection } from '../../fargate/src/task-protection.js';
+import type { ReconcileSchedule } from '../../lambdas/reconciler/decision.js';
+import { createReconciler } from '../../lambdas/reconciler/reconcile.js';
 import {
   createWebhookHandler,
   type WebhookConfig,
   type WebhookHandler,
 } from '../../lambdas/webhooks/index.js';
 import { createHttpApiServer, type HttpApiAccessLog } from './api-gateway.js';
+import { TimerReconcileQueue } from './reconciler.js';
 
 /** The local stack's fixed defaults (documented in the README). */
 export const LOCAL_DEFAULTS = {
@@ -30,6 +35,8 @@ export const LOCAL_DEFAULTS = {
   dataDir: '.local',
   sampleRate: 16000,
   greeting: 'This call is recorded.',
+  /** Seconds after a call's `completed` that the reconciler checks it: local uploads take moments. */
+  reconcile: { firstCheckSeconds: 10, finalCheckSeconds: 60 },
 } as const;
 
 export interface LocalStackOptions {
@@ -59,6 +66,10 @@ export interface LocalStackOptions {
   readonly logLevel?: LogLevel;
   /** One line per webhook request (method, path, status). */
   readonly onRequest?: (entry: HttpApiAccessLog) => void;
+  /** Where recording events go. @default a JSON-lines file, `<dataDir>/eventbridge.jsonl` */
+  readonly eventSink?: RecordingEventSink;
+  /** When the reconciler checks each completed call. @default 10 s and 60 s after `completed` */
+  readonly reconcile?: ReconcileSchedule;
 }
 
 export interface LocalStack {
@@ -261,7 +272,29 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       tokenTtlSeconds: 300,
       signatureMaxAgeSeconds: 300,
     };
-    handler = createWebhookHandler(config, { s3, logger: webhookLogger });
+    // The reconciler, as in AWS, but its queue is a timer in this process.
+    const eventSink = options.eventSink ?? new JsonLinesEventSink(join(dataDir, 'eventbridge.jsonl'));
+    const schedule = options.reconcile ?? LOCAL_DEFAULTS.reconcile;
+    const reconcilerLogger = new Logger({ serviceName: 'reconciler', logLevel });
+    const reconcileQueue = new TimerReconcileQueue(
+      (request) => reconcile(request),
+      (error, request) =>
+        reconcilerLogger.error('reconciling a call failed', { callUuid: request.callUuid, error }),
+    );
+    const reconcile = createReconciler({
+      s3,
+      bucket,
+      sink: eventSink,
+      queue: reconcileQueue,
+      schedule,
+      logger: reconcilerLogger,
+    });
+    cleanups.push(() => reconcileQueue.close());
+    handler = createWebhookHandler(config, {
+      s3,
+      logger: webhookLogger,
+      reconcile: { queue: reconcileQueue, firstCheckSeconds: schedule.firstCheckSeconds },
+    });
 
     let stopping: Promise<void> | undefined;
     return {
