@@ -14,6 +14,7 @@ import {
 } from '../../common/recording-integrity.js';
 import type { RecordingMetadata } from '../../common/recording-metadata.js';
 import { compareDuration, summarizeCallEvents } from '../../common/vonage-call-events.js';
+import { findMissingCalls, type MissingCall } from './missing.js';
 import {
   eventDays,
   getObjectStream,
@@ -52,6 +53,9 @@ export interface VerifyReport {
   readonly summary: Readonly<Record<CheckName, Readonly<Record<CheckStatus, number>>>>;
   /** Recordings with at least one failed check. */
   readonly failed: number;
+  /** Calls Vonage answered and completed that have no recording at all. */
+  readonly missing: readonly MissingCall[];
+  /** No recording failed and none is missing. */
   readonly ok: boolean;
 }
 
@@ -74,14 +78,16 @@ export interface VerifyOptions {
  * Re-reads every recording (optionally since a date) and checks it against its metadata and the
  * call's Vonage events: the audio is there and is more than a header, the metadata is there and
  * readable, the WAV header's sizes match the object, the stored size and SHA-256 match a re-hash,
- * and the duration agrees with Vonage's `completed` event.
+ * and the duration agrees with Vonage's `completed` event. Also finds the calls Vonage answered and
+ * completed that have no recording at all.
  */
 export async function verifyRecordings(
   s3: S3Client,
   bucket: string,
   options: VerifyOptions = {},
 ): Promise<VerifyReport> {
-  let entries = await listRecordingEntries(s3, bucket, options.since ? { from: options.since } : {});
+  const listed = await listRecordingEntries(s3, bucket, options.since ? { from: options.since } : {});
+  let entries = listed;
   if (options.uuid) entries = entries.filter((entry) => entry.uuid === options.uuid);
   let checked = 0;
   options.onProgress?.(0, entries.length);
@@ -99,7 +105,18 @@ export async function verifyRecordings(
     for (const result of recording.checks) summary[result.check][result.status] += 1;
   }
   const failed = recordings.filter((recording) => !recording.ok).length;
-  return { recordings, summary, failed, ok: failed === 0 };
+  let missing = await findMissingCalls(
+    s3,
+    bucket,
+    options.since ? { from: options.since } : {},
+    new Set(listed.map((entry) => entry.uuid)),
+  );
+  if (options.since) {
+    const since = options.since.getTime();
+    missing = missing.filter((call) => call.answeredAt === null || Date.parse(call.answeredAt) >= since);
+  }
+  if (options.uuid) missing = missing.filter((call) => call.uuid === options.uuid);
+  return { recordings, summary, failed, missing, ok: failed === 0 && missing.length === 0 };
 }
 
 /** Undefined when the recording falls before `since` once its metadata gives the exact start. */
