@@ -64,6 +64,20 @@ export const WebhooksEnv = {
   reconcileQueueUrl: 'RECONCILE_QUEUE_URL',
 } as const;
 
+/** Environment of the reconciler Lambda: what the stack sets and `lambdas/reconciler/environment.ts` reads. */
+export const ReconcilerEnv = {
+  recordingsBucket: 'RECORDINGS_BUCKET',
+  /** The queue it receives from, and sends a request back to for its later check. */
+  reconcileQueueUrl: 'RECONCILE_QUEUE_URL',
+  eventBusName: 'EVENT_BUS_NAME',
+  /** Seconds after `completed` of the first and the final check. */
+  firstCheckSeconds: 'RECONCILE_FIRST_CHECK_SECONDS',
+  finalCheckSeconds: 'RECONCILE_FINAL_CHECK_SECONDS',
+  /** The recorder's checkpoint interval: the most a recovered recording may lack. */
+  checkpointSeconds: 'CHECKPOINT_SECONDS',
+  maxCallSeconds: 'MAX_CALL_SECONDS',
+} as const;
+
 /** CloudWatch metrics (EMF): the namespace both runtimes publish to, and what the stack scales on. */
 export const MetricNames = {
   namespace: 'CallRecorder',

@@ -19,6 +19,43 @@ export interface ReconcileRequest {
   readonly check: ReconcileCheck;
 }
 
+/** When the checks run, in seconds after Vonage's `completed` event of the call leg. */
+export interface ReconcileSchedule {
+  readonly firstCheckSeconds: number;
+  readonly finalCheckSeconds: number;
+}
+
+/**
+ * The deployed schedule, from the recorder's documented figures (fargate/README.md):
+ * - first check 900 s after `completed`: finalizing a call is two part uploads, seconds normally,
+ *   but the recorder retries S3 for up to 10 minutes (600 s) before giving up; 900 s is that plus
+ *   5 minutes' margin, and the longest one SQS message timer holds;
+ * - final check 1,860 s after: the first check, plus the time a crashed task's calls take to be
+ *   rebuilt: `INFLIGHT_STALE_SECONDS` (60 s by default) for the task to look stopped, one sweep
+ *   interval (300 s) for another task's sweeper to find it, and the 600 s upload deadline.
+ */
+export const DEFAULT_RECONCILE_SCHEDULE: ReconcileSchedule = {
+  firstCheckSeconds: 900,
+  finalCheckSeconds: 1860,
+};
+
+/** The recorder's sweep interval and S3 retry deadline (fargate/src/main.ts, fargate/README.md). */
+const SWEEP_INTERVAL_SECONDS = 300;
+const UPLOAD_DEADLINE_SECONDS = 600;
+
+/** The final check's delay for a recorder whose checkpoints go stale after `inflightStaleSeconds`. */
+export function finalCheckSeconds(
+  inflightStaleSeconds: number,
+  firstCheckSeconds = DEFAULT_RECONCILE_SCHEDULE.firstCheckSeconds,
+): number {
+  return (
+    firstCheckSeconds +
+    inflightStaleSeconds +
+    Math.max(inflightStaleSeconds, SWEEP_INTERVAL_SECONDS) +
+    UPLOAD_DEADLINE_SECONDS
+  );
+}
+
 /** A message body that is not a reconcile request: it goes to the dead-letter queue, never retried in vain. */
 export class ReconcileRequestError extends Error {
   override readonly name = 'ReconcileRequestError';
