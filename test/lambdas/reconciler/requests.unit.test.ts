@@ -1,5 +1,12 @@
+import type { SQSRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { parseReconcileRequest, ReconcileRequestError } from '../../../common/reconcile-requests.js';
+import {
+  parseReconcileRequest,
+  type ReconcileRequest,
+  ReconcileRequestError,
+} from '../../../common/reconcile-requests.js';
+import type { Reconciler } from '../../../lambdas/reconciler/reconcile.js';
+import { reconcileBatch } from '../../../lambdas/reconciler/sqs-batch.js';
 import { parseCallEvent, reconcileRequestFor } from '../../../lambdas/webhooks/event.js';
 
 const CALL = 'aaaaaaaa-0000-4000-8000-00000000000a';
@@ -47,5 +54,34 @@ describe('reconcile requests', () => {
     expect(bad(JSON.stringify({ ...request, callUuid: '../x' }))).toThrow('valid callUuid');
     expect(bad(JSON.stringify({ ...request, completedAt: 'yesterday' }))).toThrow('not a date');
     expect(bad(JSON.stringify({ ...request, check: 'third' }))).toThrow('"first" or "final"');
+  });
+});
+
+describe('reconcileBatch', () => {
+  it('reports only the messages that failed: a body that is not a request, and a check that threw', async () => {
+    const request = reconcileRequestFor(completed());
+    const seen: string[] = [];
+    const reconcile = async (r: ReconcileRequest) => {
+      seen.push(r.callUuid);
+      if (r.check === 'final') throw new Error('S3 unavailable');
+      return {} as Awaited<ReturnType<Reconciler>>;
+    };
+    const errors: string[] = [];
+    const logger = { info: () => {}, warn: () => {}, error: (message: string) => errors.push(message) };
+    const record = (messageId: string, body: string) => ({ messageId, body }) as SQSRecord;
+    const result = await reconcileBatch(
+      {
+        Records: [
+          record('m1', JSON.stringify(request)),
+          record('m2', 'garbage'),
+          record('m3', JSON.stringify({ ...request, check: 'final' })),
+        ],
+      },
+      reconcile,
+      logger,
+    );
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm2' }, { itemIdentifier: 'm3' }] });
+    expect(seen).toEqual([CALL, CALL]);
+    expect(errors).toEqual(['not a reconcile request', 'reconciling a call failed']);
   });
 });
