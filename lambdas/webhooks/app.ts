@@ -2,11 +2,17 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import type { ReconcileQueue } from '../../common/reconcile-requests.js';
+import type { ReconcileQueue, ReconcileRequest } from '../../common/reconcile-requests.js';
 import { checkSignedWebhook, signatureKey } from '../../common/vonage-signature.js';
 import { type AnswerCall, buildAnswerNcco, buildFallbackNcco, parseAnswerRequest } from './answer.js';
 import { validateWebhookConfig, type WebhookConfig } from './config.js';
-import { MethodNotAllowedError, NotFoundError, UnauthorizedError, WebhookError } from './errors.js';
+import {
+  MethodNotAllowedError,
+  NotFoundError,
+  StorageError,
+  UnauthorizedError,
+  WebhookError,
+} from './errors.js';
 import { parseCallEvent, reconcileRequestFor, storeCallEvent } from './event.js';
 import { readParams, readRequest, type WebhookRequest } from './request.js';
 
@@ -29,6 +35,23 @@ export interface WebhookDependencies {
    * @default none: calls are not reconciled
    */
   readonly reconcile?: { readonly queue: ReconcileQueue; readonly firstCheckSeconds: number };
+}
+
+/** Queues a completed call for the reconciler; a failure answers 503, so Vonage delivers the event again. */
+async function queueReconcile(
+  reconcile: NonNullable<WebhookDependencies['reconcile']>,
+  request: ReconcileRequest,
+): Promise<void> {
+  try {
+    await reconcile.queue.send(request, reconcile.firstCheckSeconds);
+  } catch (error) {
+    throw new StorageError(
+      `could not queue call ${request.callUuid} for reconciling: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
 }
 
 export type WebhookHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -184,8 +207,7 @@ export function createWebhookHandler(config: WebhookConfig, deps: WebhookDepende
       const event = parseCallEvent(params);
       const stored = await storeCallEvent(deps.s3, config.bucket, event);
       const reconcile = deps.reconcile && reconcileRequestFor(event);
-      if (deps.reconcile && reconcile)
-        await deps.reconcile.queue.send(reconcile, deps.reconcile.firstCheckSeconds);
+      if (deps.reconcile && reconcile) await queueReconcile(deps.reconcile, reconcile);
       count(stored.duplicate ? 'EventDuplicates' : 'EventsStored');
       logger.info(stored.duplicate ? 'event already stored' : 'event stored', {
         callUuid: event.uuid,
