@@ -11,6 +11,11 @@ export const MAX_CALL_SECONDS_LIMIT = 7200;
 /** A call's length cap when nothing else is configured. */
 export const DEFAULT_MAX_CALL_SECONDS = MAX_CALL_SECONDS_LIMIT;
 
+/** How often each recorder task looks for abandoned calls' checkpoints (besides once at start). */
+export const SWEEP_INTERVAL_SECONDS = 300;
+/** How long the recorder retries an S3 request before giving up on it (the reconciler waits past it). */
+export const S3_RETRY_DEADLINE_SECONDS = 600;
+
 /** The recorder's websocket endpoint for one call is `<recorder URL>/calls/<call uuid>?token=…`. */
 export const CALL_PATH_PREFIX = '/calls/';
 /** The port the recorder container listens on. */
@@ -64,6 +69,20 @@ export const WebhooksEnv = {
   eventBusName: 'EVENT_BUS_NAME',
   /** The SQS queue that holds each completed call until it is due to be reconciled. */
   reconcileQueueUrl: 'RECONCILE_QUEUE_URL',
+} as const;
+
+/** Environment of the reconciler Lambda: what the stack sets and `lambdas/reconciler/environment.ts` reads. */
+export const ReconcilerEnv = {
+  recordingsBucket: 'RECORDINGS_BUCKET',
+  /** The queue it receives from, and sends a request back to for its later check. */
+  reconcileQueueUrl: 'RECONCILE_QUEUE_URL',
+  eventBusName: 'EVENT_BUS_NAME',
+  /** Seconds after `completed` of the first and the final check. */
+  firstCheckSeconds: 'RECONCILE_FIRST_CHECK_SECONDS',
+  finalCheckSeconds: 'RECONCILE_FINAL_CHECK_SECONDS',
+  /** The recorder's checkpoint interval: the most a recovered recording may lack. */
+  checkpointSeconds: 'CHECKPOINT_SECONDS',
+  maxCallSeconds: 'MAX_CALL_SECONDS',
 } as const;
 
 /** CloudWatch metrics (EMF): the namespace both runtimes publish to, and what the stack scales on. */

@@ -96,8 +96,13 @@ export interface RecordingMissingDetail extends DetailBase {
   readonly bucket: string;
   /** Where the recording would be. */
   readonly expectedKey: string;
-  /** `never-connected`: Vonage's events show no websocket leg; `not-stored`: one ran, nothing landed. */
-  readonly reason: 'never-connected' | 'not-stored';
+  /**
+   * `never-connected`: Vonage's events show no websocket leg; `not-stored`: one ran, nothing
+   * landed; `damaged`: something landed but is not an intact recording (see `problem`).
+   */
+  readonly reason: 'never-connected' | 'not-stored' | 'damaged';
+  /** What is wrong with what landed, for `damaged`. */
+  readonly problem?: string;
   /** Vonage's `completed` duration of the call leg, in seconds. */
   readonly vonageDurationSeconds: number | null;
   /** ISO 8601: when the reconciler looked. */

@@ -4,6 +4,7 @@ import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { OutputNames } from '../common/contract.js';
 import type { StackConfig } from './config.js';
+import { CallReconciler } from './constructs/call-reconciler.js';
 import { Operations } from './constructs/operations.js';
 import { RecorderService } from './constructs/recorder-service.js';
 import { RecordingsBucket } from './constructs/recordings-bucket.js';
@@ -23,6 +24,7 @@ export class RecorderStack extends Stack {
   readonly recorder: RecorderService;
   readonly webhooks: WebhookApi;
   readonly operations: Operations;
+  readonly reconciler: CallReconciler;
   readonly callTokenSecret: ISecret;
 
   constructor(scope: Construct, id: string, props: RecorderStackProps) {
@@ -104,6 +106,15 @@ export class RecorderStack extends Stack {
       signatureMaxAgeSeconds: config.signatureMaxAgeSeconds,
       rateLimit: config.apiRateLimit,
       burstLimit: config.apiBurstLimit,
+      logRetention,
+      logLevel: config.logLevel,
+    });
+
+    // Every completed call is checked for its recording; what is missing is put on the event bus.
+    this.reconciler = new CallReconciler(this, 'Reconciler', {
+      bucket: this.recordings.bucket,
+      webhooks: this.webhooks.function,
+      maxCallSeconds: config.maxCallSeconds,
       logRetention,
       logLevel: config.logLevel,
     });

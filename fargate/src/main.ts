@@ -8,7 +8,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { LogLevel } from '@aws-lambda-powertools/logger/types';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { RecorderEnv } from '../../common/contract.js';
+import { RecorderEnv, SWEEP_INTERVAL_SECONDS } from '../../common/contract.js';
 import { EventBridgeEventSink, JsonLinesEventSink } from '../../common/recording-event-sinks.js';
 import type { RecordingEventSink } from '../../common/recording-events.js';
 import { createS3Client } from '../../common/s3-client.js';
@@ -29,8 +29,6 @@ import { EcsTaskProtection } from './task-protection.js';
 import { TransferLimiter } from './transfer-limiter.js';
 import { MIN_PART_BYTES } from './upload.js';
 
-/** How often each task looks for abandoned calls' checkpoints (besides once at start). */
-const SWEEP_INTERVAL_MS = 5 * 60_000;
 /** How long before the stop timeout's SIGKILL the process gives up on the recordings still uploading. */
 const STOP_MARGIN_MS = 3000;
 
@@ -141,7 +139,7 @@ async function main(): Promise<void> {
         scratchDir: config.scratchDir,
         staleMs,
         // Every few minutes: each sweep lists inflight/ (one LIST per 1000 batches) from every task.
-        intervalMs: Math.max(staleMs, SWEEP_INTERVAL_MS),
+        intervalMs: Math.max(staleMs, SWEEP_INTERVAL_SECONDS * 1000),
         limiter: recoveryLimiter,
         partSizeBytes: MIN_PART_BYTES,
         logger,

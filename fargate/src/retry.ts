@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { S3_RETRY_DEADLINE_SECONDS } from '../../common/contract.js';
 import { describeS3Error } from '../../common/s3-errors.js';
 import type { S3Attempts } from '../../common/s3-objects.js';
 
@@ -62,7 +63,7 @@ export async function withRetry<T>(
 ): Promise<T> {
   const baseDelayMs = policy.baseDelayMs ?? 200;
   const maxDelayMs = policy.maxDelayMs ?? 5000;
-  const deadline = Date.now() + (policy.deadlineMs ?? 600_000);
+  const deadline = Date.now() + (policy.deadlineMs ?? S3_RETRY_DEADLINE_SECONDS * 1000);
   const attemptTimeoutMs = policy.attemptTimeoutMs ?? 60_000;
   for (let attempts = 1; ; attempts++) {
     try {

@@ -2,11 +2,18 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { ReconcileQueue, ReconcileRequest } from '../../common/reconcile-requests.js';
 import { checkSignedWebhook, signatureKey } from '../../common/vonage-signature.js';
 import { type AnswerCall, buildAnswerNcco, buildFallbackNcco, parseAnswerRequest } from './answer.js';
 import { validateWebhookConfig, type WebhookConfig } from './config.js';
-import { MethodNotAllowedError, NotFoundError, UnauthorizedError, WebhookError } from './errors.js';
-import { parseCallEvent, storeCallEvent } from './event.js';
+import {
+  MethodNotAllowedError,
+  NotFoundError,
+  StorageError,
+  UnauthorizedError,
+  WebhookError,
+} from './errors.js';
+import { parseCallEvent, reconcileRequestFor, storeCallEvent } from './event.js';
 import { readParams, readRequest, type WebhookRequest } from './request.js';
 
 /** The logging the webhooks need; a Powertools `Logger` fits. */
@@ -22,6 +29,29 @@ export interface WebhookDependencies {
   readonly logger?: WebhookLogger;
   /** @default none */
   readonly metrics?: WebhookMetrics;
+  /**
+   * Where each call leg's `completed` event is queued for the reconciler, and after how long.
+   * Queued on every delivery, repeats too: a repeat may be Vonage retrying after a failed send.
+   * @default none: calls are not reconciled
+   */
+  readonly reconcile?: { readonly queue: ReconcileQueue; readonly firstCheckSeconds: number };
+}
+
+/** Queues a completed call for the reconciler; a failure answers 503, so Vonage delivers the event again. */
+async function queueReconcile(
+  reconcile: NonNullable<WebhookDependencies['reconcile']>,
+  request: ReconcileRequest,
+): Promise<void> {
+  try {
+    await reconcile.queue.send(request, reconcile.firstCheckSeconds);
+  } catch (error) {
+    throw new StorageError(
+      `could not queue call ${request.callUuid} for reconciling: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
 }
 
 export type WebhookHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -176,6 +206,8 @@ export function createWebhookHandler(config: WebhookConfig, deps: WebhookDepende
       params = readParams(request);
       const event = parseCallEvent(params);
       const stored = await storeCallEvent(deps.s3, config.bucket, event);
+      const reconcile = deps.reconcile && reconcileRequestFor(event);
+      if (deps.reconcile && reconcile) await queueReconcile(deps.reconcile, reconcile);
       count(stored.duplicate ? 'EventDuplicates' : 'EventsStored');
       logger.info(stored.duplicate ? 'event already stored' : 'event stored', {
         callUuid: event.uuid,

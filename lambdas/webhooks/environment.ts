@@ -15,6 +15,8 @@ export interface WebhookEnvironment {
   readonly signatureMaxAgeSeconds: number;
   /** A custom S3 endpoint (local runs only). */
   readonly s3Endpoint: string | undefined;
+  /** The SQS queue each call leg's `completed` event is sent to for reconciling; unset: none. */
+  readonly reconcileQueueUrl: string | undefined;
 }
 
 export const DEFAULT_GREETING = 'This call is recorded.';
@@ -59,5 +61,6 @@ export function readWebhookEnvironment(env: NodeJS.ProcessEnv): WebhookEnvironme
     tokenTtlSeconds: integer(env, WebhooksEnv.callTokenTtlSeconds, 300),
     signatureMaxAgeSeconds: integer(env, WebhooksEnv.signatureMaxAgeSeconds, 300),
     s3Endpoint: optional(env, WebhooksEnv.s3Endpoint),
+    reconcileQueueUrl: optional(env, WebhooksEnv.reconcileQueueUrl),
   };
 }

@@ -1,4 +1,5 @@
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { ReconcileRequest } from '../../common/reconcile-requests.js';
 import { eventKey, isValidCallUuid } from '../../common/recording-keys.js';
 import { describeS3Error } from '../../common/s3-errors.js';
 import { BadRequestError, StorageError } from './errors.js';
@@ -147,4 +148,24 @@ export async function storeCallEvent(s3: S3Client, bucket: string, event: CallEv
       cause: error,
     });
   }
+}
+
+const WEBSOCKET_URI = /^wss?:\/\//i;
+
+/**
+ * The reconcile request for a call leg's `completed` event; undefined for any other event. The
+ * websocket leg completes too, but its `to` (or `from`) is the recorder's URI: the call leg's own
+ * `completed` comes after it, and names the uuid the recording is keyed by.
+ */
+export function reconcileRequestFor(event: CallEvent): ReconcileRequest | undefined {
+  if (event.status !== 'completed') return undefined;
+  const { to, from } = event.body;
+  if ([to, from].some((value) => typeof value === 'string' && WEBSOCKET_URI.test(value))) return undefined;
+  return {
+    version: 1,
+    callUuid: event.uuid,
+    conversationUuid: event.conversationUuid,
+    completedAt: event.timestamp.toISOString(),
+    check: 'first',
+  };
 }

@@ -1,7 +1,9 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { DEFAULT_RECONCILE_SCHEDULE, SqsReconcileQueue } from '../../common/reconcile-requests.js';
 import { createS3Client } from '../../common/s3-client.js';
 import { CachedSecret, type SecretVersions, secretsManagerVersions } from '../../common/secret-versions.js';
 import { createWebhookHandler, unavailableResponse, type WebhookHandler } from './app.js';
@@ -21,6 +23,13 @@ const environment = readWebhookEnvironment(process.env);
 const logger = new Logger();
 const metrics = new Metrics();
 const s3 = createS3Client({ endpoint: environment.s3Endpoint });
+// The first check's timer; the reconciler times the later one itself.
+const reconcile = environment.reconcileQueueUrl
+  ? {
+      queue: new SqsReconcileQueue(new SQSClient({}), environment.reconcileQueueUrl),
+      firstCheckSeconds: DEFAULT_RECONCILE_SCHEDULE.firstCheckSeconds,
+    }
+  : undefined;
 const secretsManager = new SecretsManagerClient({});
 const cached = (arn: string) =>
   new CachedSecret(secretsManagerVersions(secretsManager, arn), { maxAgeMs: SECRET_CACHE_SECONDS * 1000 });
@@ -53,7 +62,7 @@ async function webhooks(): Promise<WebhookHandler> {
         tokenTtlSeconds: environment.tokenTtlSeconds,
         signatureMaxAgeSeconds: environment.signatureMaxAgeSeconds,
       },
-      { s3, logger, metrics },
+      { s3, logger, metrics, ...(reconcile ? { reconcile } : {}) },
     );
     built = { callToken, signature, handle };
   }

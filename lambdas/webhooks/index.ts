@@ -16,4 +16,4 @@ export type { WebhookEnvironment } from './environment.js';
 export { readWebhookEnvironment } from './environment.js';
 export * from './errors.js';
 export type { CallEvent, StoredEvent } from './event.js';
-export { parseCallEvent, storeCallEvent } from './event.js';
+export { parseCallEvent, reconcileRequestFor, storeCallEvent } from './event.js';

@@ -1,7 +1,9 @@
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventKey } from '../../common/recording-keys.js';
 import { createS3Client } from '../../common/s3-client.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
 import {
@@ -78,6 +80,17 @@ afterAll(async () => {
 
 const uuids = (rows: { uuid: string }[]) => rows.map((row) => row.uuid);
 
+/** Removes a stored event again, so the tests after see the bucket they expect. */
+async function removeEvent(event: Record<string, string>): Promise<void> {
+  const key = eventKey({
+    conversationUuid: event.conversation_uuid as string,
+    legUuid: event.uuid as string,
+    status: event.status as string,
+    timestamp: new Date(event.timestamp as string),
+  });
+  await s3.client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: key }));
+}
+
 describe('list', () => {
   it('lists every recording in start order with what its metadata says', async () => {
     const rows = await listRecordings(s3.client, s3.bucket);
@@ -102,7 +115,10 @@ describe('list', () => {
     const listCalls: string[] = [];
     client.middlewareStack.add(
       (next, context) => async (args) => {
-        if (context.commandName === 'ListObjectsCommand') listCalls.push(context.commandName);
+        // Only the recordings listing: the events listing (for missing calls) pages on its own.
+        const prefix = (args.input as { Prefix?: string }).Prefix ?? '';
+        if (context.commandName === 'ListObjectsCommand' && prefix.startsWith('recordings/'))
+          listCalls.push(context.commandName);
         return next(args);
       },
       { step: 'initialize' },
@@ -141,6 +157,46 @@ describe('list', () => {
     expect(uuids(await list({ maxDurationSeconds: 4 }))).toEqual([a.uuid, c.uuid]);
     expect(uuids(await list({ interrupted: true }))).toEqual([b.uuid]);
     expect(await list({ caller: '15550000000' })).toEqual([]);
+  });
+
+  it('shows answered calls with no recording as missing, in range, and only them with --missing', async () => {
+    // Answered by Vonage, never connected to the recorder: only the call leg's events are stored.
+    const lost: FixtureCall = {
+      ...c,
+      uuid: 'dddddddd-4444-4444-8444-000000000004',
+      conversationUuid: 'CON-dddd-0004',
+      startedAt: new Date('2026-11-29T12:00:00.000Z'),
+    };
+    const lostEvents = callEvents(lost, {
+      websocketUuid: 'ws-dddd-0004',
+      websocketSeconds: 0,
+      callSeconds: 5,
+    });
+    for (const event of lostEvents.filter((event) => event.uuid === lost.uuid))
+      await putEvent(s3.client, s3.bucket, event);
+    try {
+      const rows = await listRecordings(s3.client, s3.bucket);
+      expect(uuids(rows)).toEqual([a.uuid, b.uuid, c.uuid, lost.uuid]);
+      expect(rows[3]).toMatchObject({
+        uuid: lost.uuid,
+        state: 'missing',
+        from: lost.from,
+        to: lost.to,
+        conversationUuid: lost.conversationUuid,
+        wavKey: null,
+        problem: 'no recording: the call never connected to the recorder (Vonage: 5 s call)',
+      });
+      expect(formatListTable(rows)).toContain(
+        `3 recordings\n1 call with no recording:\n  ${lost.uuid}: no recording`,
+      );
+      expect(uuids(await listRecordings(s3.client, s3.bucket, { missing: true }))).toEqual([lost.uuid]);
+      const from = parseInstant('2026-11-29', { flag: '--from' });
+      expect(uuids(await listRecordings(s3.client, s3.bucket, { from }))).toEqual([lost.uuid]);
+      const to = parseInstant('2026-11-28', { flag: '--to', endOfDay: true });
+      expect(uuids(await listRecordings(s3.client, s3.bucket, { to }))).toEqual([a.uuid, b.uuid, c.uuid]);
+    } finally {
+      for (const event of lostEvents.filter((event) => event.uuid === lost.uuid)) await removeEvent(event);
+    }
   });
 
   it('prints a table and RFC 4180 CSV', async () => {

@@ -228,4 +228,96 @@ describe('verify', () => {
     expect(report.ok).toBe(true);
     expect(old.fixture.uuid).not.toBe(recent.uuid);
   });
+
+  it('allows a recovered recording to lack up to CHECKPOINT_SECONDS of its end, and no more', async () => {
+    // The sweeper rebuilt these from checkpoints: Vonage's websocket leg ran on after the last one.
+    const recovered = async (name: string, seconds: number, websocketSeconds: number) => {
+      const fixture = call(name, seconds, '2026-11-15T09:00:00.000Z');
+      const stored = await putRecording(s3.client, s3.bucket, fixture);
+      await putJson(s3.client, s3.bucket, stored.metadataKey, {
+        ...stored.metadata,
+        interrupted: true,
+        end: { code: 1006, reason: '', by: 'recovered' },
+      });
+      const events = callEvents(fixture, {
+        websocketUuid: `ws-${name}`,
+        websocketSeconds,
+        callSeconds: websocketSeconds + 3,
+      });
+      for (const event of events) await putEvent(s3.client, s3.bucket, event);
+      return fixture;
+    };
+    const lostLastSecond = await recovered('2ec0e001', 2, 3);
+    const lostTen = await recovered('2ec0e010', 2, 12);
+    const lostMore = await recovered('2ec0e011', 2, 14);
+    const duration = (report: Awaited<ReturnType<typeof verifyRecordings>>, uuid: string) =>
+      report.recordings.find((r) => r.uuid === uuid)?.checks.find((c) => c.check === 'duration');
+
+    const report = await verifyRecordings(s3.client, s3.bucket, {
+      since: new Date('2026-11-15T00:00:00.000Z'),
+    });
+    expect(duration(report, lostLastSecond.uuid)?.status).toBe('pass');
+    expect(duration(report, lostTen.uuid)?.status).toBe('pass');
+    expect(duration(report, lostMore.uuid)).toEqual({
+      check: 'duration',
+      status: 'fail',
+      detail: 'recorded 2.0 s, Vonage websocket leg 14 s',
+    });
+    // A recorder checkpointing every 5 s loses at most 5 s: then 10 s lost is a failure.
+    const tight = await verifyRecordings(s3.client, s3.bucket, {
+      uuid: lostTen.uuid,
+      crashLossBoundSeconds: 5,
+    });
+    expect(duration(tight, lostTen.uuid)?.status).toBe('fail');
+  });
+
+  it('reports answered calls with no recording as missing, and fails for them', async () => {
+    const neverConnected = call('10571001', 0, '2026-11-20T10:00:00.000Z');
+    const notStored = call('10571002', 0, '2026-11-20T11:00:00.000Z');
+    const rejected = call('10571003', 0, '2026-11-20T12:00:00.000Z');
+    const neverEvents = callEvents(neverConnected, {
+      websocketUuid: 'ws-never',
+      websocketSeconds: 0,
+      callSeconds: 4,
+    });
+    for (const event of neverEvents.filter((event) => event.uuid === neverConnected.uuid))
+      await putEvent(s3.client, s3.bucket, event);
+    for (const event of callEvents(notStored, {
+      websocketUuid: 'ws-lost',
+      websocketSeconds: 8,
+      callSeconds: 11,
+    }))
+      await putEvent(s3.client, s3.bucket, event);
+    // Never answered: nothing to record, so not missing.
+    for (const status of ['started', 'rejected', 'completed'])
+      await putEvent(s3.client, s3.bucket, {
+        uuid: rejected.uuid,
+        conversation_uuid: rejected.conversationUuid,
+        from: rejected.from,
+        to: rejected.to,
+        status,
+        timestamp: new Date(rejected.startedAt.getTime() + status.length).toISOString(),
+      });
+
+    const report = await verifyRecordings(s3.client, s3.bucket, {
+      since: new Date('2026-11-20T00:00:00.000Z'),
+    });
+    const inDay = report.missing.filter((m) => m.answeredAt?.startsWith('2026-11-20'));
+    expect(inDay).toEqual([
+      expect.objectContaining({
+        uuid: neverConnected.uuid,
+        reason: 'never-connected',
+        vonageDurationSeconds: 4,
+        from: neverConnected.from,
+      }),
+      expect.objectContaining({ uuid: notStored.uuid, reason: 'not-stored', vonageDurationSeconds: 11 }),
+    ]);
+    expect(report.ok).toBe(false);
+    const text = formatVerifyReport(report);
+    expect(text).toMatch(/Missing: \d+ answered calls? with no recording:/);
+    expect(text).toContain(neverConnected.uuid);
+    expect(text).toContain('no recording: the call never connected to the recorder (Vonage: 4 s call)');
+    const one = await verifyRecordings(s3.client, s3.bucket, { uuid: notStored.uuid });
+    expect(one.missing.map((m) => m.uuid)).toEqual([notStored.uuid]);
+  });
 });

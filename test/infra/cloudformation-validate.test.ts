@@ -65,7 +65,7 @@ const CDK_OWN_FINDINGS: readonly { ruleId: string; path: RegExp; reason: string 
   },
   {
     ruleId: 'W3005',
-    path: /^CallRecorder\/Webhooks\/Function\/Resource$/,
+    path: /^CallRecorder\/(Webhooks|Reconciler)\/Function\/Resource$/,
     reason:
       'lambda.Function always adds DependsOn on its role next to the GetAtt of the role ARN: redundant, not wrong.',
   },

@@ -73,6 +73,7 @@ describe('WebhookApi in the default stack', () => {
         'POWERTOOLS_LOG_LEVEL',
         'POWERTOOLS_METRICS_NAMESPACE',
         'POWERTOOLS_SERVICE_NAME',
+        'RECONCILE_QUEUE_URL',
         'RECORDER_URL',
         'RECORDINGS_BUCKET',
         'SAMPLE_RATE',
@@ -145,7 +146,7 @@ describe('WebhookApi in the default stack', () => {
     expect(logGroup).toMatchObject({ Type: 'AWS::Logs::LogGroup', Properties: { RetentionInDays: 30 } });
   });
 
-  it('may only read and put objects under events/, read the two secrets and write its own logs', () => {
+  it('may only read and put objects under events/, send to the reconcile queue, read the two secrets and write its own logs', () => {
     const statements = roleStatements(template);
     const secretId = Object.keys(template.findResources('AWS::SecretsManager::Secret'))[0]!;
     const [, fn] = webhookFunction(template);
@@ -170,9 +171,14 @@ describe('WebhookApi in the default stack', () => {
           Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
           Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] },
         },
+        {
+          Effect: 'Allow',
+          Action: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'],
+          Resource: { 'Fn::GetAtt': [expect.stringMatching(/^ReconcilerQueue/), 'Arn'] },
+        },
       ]),
     );
-    expect(statements).toHaveLength(3);
+    expect(statements).toHaveLength(4);
     const role = template.toJSON().Resources[(fn.Role as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0]];
     expect(role.Properties.ManagedPolicyArns).toBeUndefined();
   });

@@ -1,5 +1,5 @@
 import Table from 'cli-table3';
-import type { RecordingRow } from './list.js';
+import { missingProblem, type RecordingRow } from './list.js';
 import type { RecordingDetails } from './show.js';
 import { formatBytes, formatSeconds } from './time.js';
 import { CHECKS, type VerifyReport } from './verify.js';
@@ -34,6 +34,7 @@ const LIST_COLUMNS: ReadonlyArray<[string, (row: RecordingRow) => string]> = [
 
 export function formatListTable(rows: readonly RecordingRow[]): string {
   if (rows.length === 0) return 'No recordings match.';
+  const missing = rows.filter((row) => row.state === 'missing');
   const out = table(['Started (UTC)', 'Call uuid', 'From', 'To', 'Duration', 'Size', 'Ended by', 'State']);
   for (const row of rows) {
     out.push([
@@ -47,7 +48,13 @@ export function formatListTable(rows: readonly RecordingRow[]): string {
       row.state,
     ]);
   }
-  return `${out.toString()}\n${rows.length} recording${rows.length === 1 ? '' : 's'}`;
+  const count = rows.length - missing.length;
+  const lines = [out.toString(), `${count} recording${count === 1 ? '' : 's'}`];
+  if (missing.length > 0) {
+    lines.push(`${missing.length} call${missing.length === 1 ? '' : 's'} with no recording:`);
+    for (const row of missing) lines.push(`  ${row.uuid}: ${row.problem}`);
+  }
+  return lines.join('\n');
 }
 
 /** RFC 4180: quote a field holding a comma, quote or line break; double inner quotes. */
@@ -134,9 +141,19 @@ export function formatVerifyReport(report: VerifyReport): string {
   lines.push(summary.toString());
   const total = report.recordings.length;
   lines.push(
-    report.ok
+    report.failed === 0
       ? `${total} recording${total === 1 ? '' : 's'} verified: all checks passed.`
       : `${report.failed} of ${total} recording${total === 1 ? '' : 's'} failed verification.`,
   );
+  if (report.missing.length > 0) {
+    const missing = table(['Call uuid', 'Answered (UTC)', 'From', 'To', 'Problem']);
+    for (const call of report.missing) {
+      missing.push([call.uuid, dash(call.answeredAt), dash(call.from), dash(call.to), missingProblem(call)]);
+    }
+    lines.push(
+      `Missing: ${report.missing.length} answered call${report.missing.length === 1 ? '' : 's'} with no recording:`,
+    );
+    lines.push(missing.toString());
+  }
   return lines.join('\n');
 }

@@ -1,5 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { RecordingMetadata } from '../../common/recording-metadata.js';
+import { findMissingCalls, type MissingCall } from './missing.js';
 import { type ListingOptions, listRecordingEntries, mapLimit, readMetadata } from './recording-store.js';
 
 /** Filters for `recordings list`; every one given must match. */
@@ -16,10 +17,15 @@ export interface ListFilters {
   readonly maxDurationSeconds?: number;
   /** Only recordings whose call did not end normally. */
   readonly interrupted?: boolean;
+  /** Only calls Vonage answered and completed that have no recording. */
+  readonly missing?: boolean;
 }
 
-/** Where a recording stands in the bucket, as far as a listing can tell. */
-export type RecordingState = 'ok' | 'missing-metadata' | 'missing-audio' | 'bad-metadata';
+/**
+ * Where a recording stands in the bucket, as far as a listing can tell. `missing`: Vonage's
+ * stored events show the call answered and completed, and nothing is stored for it.
+ */
+export type RecordingState = 'ok' | 'missing-metadata' | 'missing-audio' | 'bad-metadata' | 'missing';
 
 /** One row of `recordings list`. Fields the metadata would give are null when it is missing. */
 export interface RecordingRow {
@@ -36,7 +42,7 @@ export interface RecordingRow {
   readonly conversationUuid: string | null;
   readonly wavKey: string | null;
   readonly metadataKey: string | null;
-  /** Why the metadata could not be used, for `bad-metadata`. */
+  /** Why the metadata could not be used (`bad-metadata`), or why there is no recording (`missing`). */
   readonly problem?: string;
 }
 
@@ -74,7 +80,37 @@ export async function listRecordings(
     if (!read.ok) return { ...base, state: 'bad-metadata', problem: read.reason };
     return { ...rowFromMetadata(read.metadata, base), state: entry.wav ? 'ok' : 'missing-audio' };
   });
-  return rows.filter((row) => matches(row, filters));
+  // Without a range the listing holds every recording: no second listing is needed to rule calls out.
+  const known = new Set(entries.map((entry) => entry.uuid));
+  const missing = (await findMissingCalls(s3, bucket, range, known)).map(missingRow);
+  return [...rows, ...missing].filter((row) => matches(row, filters));
+}
+
+/** A call with no recording, as a row: what Vonage's events tell of it. */
+function missingRow(call: MissingCall): RecordingRow {
+  return {
+    uuid: call.uuid,
+    state: 'missing',
+    startedAt: call.answeredAt ?? '1970-01-01T00:00:00.000Z',
+    from: call.from,
+    to: call.to,
+    durationSeconds: null,
+    wavBytes: null,
+    interrupted: null,
+    endedBy: null,
+    conversationUuid: call.conversationUuid,
+    wavKey: null,
+    metadataKey: null,
+    problem: missingProblem(call),
+  };
+}
+
+/** One line on why a call has no recording. */
+export function missingProblem(call: MissingCall): string {
+  const vonage = call.vonageDurationSeconds === null ? '' : ` (Vonage: ${call.vonageDurationSeconds} s call)`;
+  return call.reason === 'never-connected'
+    ? `no recording: the call never connected to the recorder${vonage}`
+    : `no recording: the recorder had the call but nothing was stored${vonage}`;
 }
 
 function rowFromMetadata(
@@ -120,5 +156,6 @@ function matches(row: RecordingRow, filters: ListFilters): boolean {
   )
     return false;
   if (filters.interrupted && row.interrupted !== true) return false;
+  if (filters.missing && row.state !== 'missing') return false;
   return true;
 }

@@ -1,5 +1,6 @@
 import cliProgress from 'cli-progress';
 import { Command, Option } from 'commander';
+import { DEFAULT_CRASH_LOSS_BOUND_SECONDS } from '../../common/duration-tolerance.js';
 import { downloadRecording, presignRecordingUrl } from './download.js';
 import { CliError, ExitCode } from './errors.js';
 import { formatDetails, formatListCsv, formatListTable, formatVerifyReport } from './format.js';
@@ -63,6 +64,7 @@ export function buildRecordingsProgram(io: CliIo): { program: Command; exitCode:
     .option('--min-duration <duration>', 'at least this long: 30, 30s, 2m')
     .option('--max-duration <duration>', 'at most this long')
     .option('--interrupted', 'only calls whose recording did not end normally')
+    .option('--missing', 'only calls Vonage answered and completed that have no recording')
     .addOption(new Option('--json', 'print JSON').conflicts('csv'))
     .option('--csv', 'print CSV')
     .action(async (flags: Record<string, string | boolean | undefined>, command: Command) => {
@@ -81,6 +83,7 @@ export function buildRecordingsProgram(io: CliIo): { program: Command; exitCode:
           ? { maxDurationSeconds: parseDuration(flags.maxDuration, '--max-duration') }
           : {}),
         ...(flags.interrupted ? { interrupted: true } : {}),
+        ...(flags.missing ? { missing: true } : {}),
       };
       const { s3, bucket } = await target(command);
       const rows = await listRecordings(s3, bucket, filters);
@@ -170,39 +173,51 @@ export function buildRecordingsProgram(io: CliIo): { program: Command; exitCode:
   program
     .command('verify')
     .description(
-      "check every recording: audio present and more than a header, metadata present, WAV header sizes, size and SHA-256 against the metadata, duration against Vonage's completed event; exits 1 when any check fails",
+      "check every recording: audio present and more than a header, metadata present, WAV header sizes, size and SHA-256 against the metadata, duration against Vonage's completed event (1 s, plus --checkpoint-seconds for a recovered recording); and list answered calls with no recording; exits 1 when any check fails or a call is missing",
     )
     .option('--since <when>', 'only calls started since: 2026-11-01, 2026-11-01T12:00:00Z, or 24h / 7d ago')
     .option('--uuid <uuid>', 'only this call')
+    .option(
+      '--checkpoint-seconds <seconds>',
+      "the recorder's CHECKPOINT_SECONDS: how much shorter than Vonage's figure a recovered recording may be (plus 1 s)",
+      String(DEFAULT_CRASH_LOSS_BOUND_SECONDS),
+    )
     .option('--json', 'print the full report as JSON')
-    .action(async (flags: { since?: string; uuid?: string; json?: boolean }, command: Command) => {
-      const since = flags.since === undefined ? undefined : parseInstant(flags.since, { flag: '--since' });
-      const { s3, bucket } = await target(command);
-      const bar = new cliProgress.SingleBar(
-        { stream: io.stderr, format: ' verifying {bar} {value}/{total}', hideCursor: true },
-        cliProgress.Presets.shades_classic,
-      );
-      let started = false;
-      try {
-        const report = await verifyRecordings(s3, bucket, {
-          ...(since ? { since } : {}),
-          ...(flags.uuid ? { uuid: flags.uuid } : {}),
-          onProgress: (checked, total) => {
-            if (!started) {
-              bar.start(total, 0);
-              started = true;
-            }
-            bar.update(checked);
-          },
-        });
-        if (started) bar.stop();
-        started = false;
-        write(flags.json ? JSON.stringify(report, null, 2) : formatVerifyReport(report));
-        if (!report.ok) exitCode = ExitCode.failure;
-      } finally {
-        if (started) bar.stop();
-      }
-    });
+    .action(
+      async (
+        flags: { since?: string; uuid?: string; checkpointSeconds: string; json?: boolean },
+        command: Command,
+      ) => {
+        const since = flags.since === undefined ? undefined : parseInstant(flags.since, { flag: '--since' });
+        const crashLossBoundSeconds = parseDuration(flags.checkpointSeconds, '--checkpoint-seconds');
+        const { s3, bucket } = await target(command);
+        const bar = new cliProgress.SingleBar(
+          { stream: io.stderr, format: ' verifying {bar} {value}/{total}', hideCursor: true },
+          cliProgress.Presets.shades_classic,
+        );
+        let started = false;
+        try {
+          const report = await verifyRecordings(s3, bucket, {
+            ...(since ? { since } : {}),
+            ...(flags.uuid ? { uuid: flags.uuid } : {}),
+            crashLossBoundSeconds,
+            onProgress: (checked, total) => {
+              if (!started) {
+                bar.start(total, 0);
+                started = true;
+              }
+              bar.update(checked);
+            },
+          });
+          if (started) bar.stop();
+          started = false;
+          write(flags.json ? JSON.stringify(report, null, 2) : formatVerifyReport(report));
+          if (!report.ok) exitCode = ExitCode.failure;
+        } finally {
+          if (started) bar.stop();
+        }
+      },
+    );
 
   return { program, exitCode: () => exitCode };
 }

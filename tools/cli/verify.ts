@@ -1,9 +1,20 @@
-import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { bytesPerSecond, isSupportedSampleRate } from '../../common/audio-format.js';
-import { CALL_PATH_PREFIX } from '../../common/contract.js';
+import {
+  DEFAULT_CRASH_LOSS_BOUND_SECONDS,
+  durationToleranceSeconds,
+} from '../../common/duration-tolerance.js';
+import {
+  checkAudioPresent,
+  checkDurationFigures,
+  checkSha256,
+  checkWavHeader,
+  checkWavSize,
+  digestWav,
+  type WavDigest,
+} from '../../common/recording-integrity.js';
 import type { RecordingMetadata } from '../../common/recording-metadata.js';
-import { parseWavHeader, WAV_HEADER_BYTES } from '../../common/wav.js';
+import { compareDuration, summarizeCallEvents } from '../../common/vonage-call-events.js';
+import { findMissingCalls, type MissingCall } from './missing.js';
 import {
   eventDays,
   getObjectStream,
@@ -42,6 +53,9 @@ export interface VerifyReport {
   readonly summary: Readonly<Record<CheckName, Readonly<Record<CheckStatus, number>>>>;
   /** Recordings with at least one failed check. */
   readonly failed: number;
+  /** Calls Vonage answered and completed that have no recording at all. */
+  readonly missing: readonly MissingCall[];
+  /** No recording failed and none is missing. */
   readonly ok: boolean;
 }
 
@@ -50,8 +64,11 @@ export interface VerifyOptions {
   readonly since?: Date;
   /** Only this call. */
   readonly uuid?: string;
-  /** How far Vonage's `completed` duration may be from the recording's. @default 1 */
-  readonly durationToleranceSeconds?: number;
+  /**
+   * The recorder's `CHECKPOINT_SECONDS`: a recovered recording may be this much shorter than
+   * Vonage's figure (plus the 1 s every recording is allowed). @default 10
+   */
+  readonly crashLossBoundSeconds?: number;
   /** WAVs read at once. @default 4 */
   readonly concurrency?: number;
   readonly onProgress?: (checked: number, total: number) => void;
@@ -61,14 +78,16 @@ export interface VerifyOptions {
  * Re-reads every recording (optionally since a date) and checks it against its metadata and the
  * call's Vonage events: the audio is there and is more than a header, the metadata is there and
  * readable, the WAV header's sizes match the object, the stored size and SHA-256 match a re-hash,
- * and the duration agrees with Vonage's `completed` event.
+ * and the duration agrees with Vonage's `completed` event. Also finds the calls Vonage answered and
+ * completed that have no recording at all.
  */
 export async function verifyRecordings(
   s3: S3Client,
   bucket: string,
   options: VerifyOptions = {},
 ): Promise<VerifyReport> {
-  let entries = await listRecordingEntries(s3, bucket, options.since ? { from: options.since } : {});
+  const listed = await listRecordingEntries(s3, bucket, options.since ? { from: options.since } : {});
+  let entries = listed;
   if (options.uuid) entries = entries.filter((entry) => entry.uuid === options.uuid);
   let checked = 0;
   options.onProgress?.(0, entries.length);
@@ -86,7 +105,18 @@ export async function verifyRecordings(
     for (const result of recording.checks) summary[result.check][result.status] += 1;
   }
   const failed = recordings.filter((recording) => !recording.ok).length;
-  return { recordings, summary, failed, ok: failed === 0 };
+  let missing = await findMissingCalls(
+    s3,
+    bucket,
+    options.since ? { from: options.since } : {},
+    new Set(listed.map((entry) => entry.uuid)),
+  );
+  if (options.since) {
+    const since = options.since.getTime();
+    missing = missing.filter((call) => call.answeredAt === null || Date.parse(call.answeredAt) >= since);
+  }
+  if (options.uuid) missing = missing.filter((call) => call.uuid === options.uuid);
+  return { recordings, summary, failed, missing, ok: failed === 0 && missing.length === 0 };
 }
 
 /** Undefined when the recording falls before `since` once its metadata gives the exact start. */
@@ -123,20 +153,15 @@ async function verifyEntry(
   const audio = entry.wav ? await readAudio(s3, bucket, entry.wav.key) : undefined;
   if (!entry.wav || !audio) {
     add('audio', 'fail', 'metadata without audio: no WAV object');
-  } else if (audio.bytes === 0) {
-    add('audio', 'fail', 'empty file (0 bytes)');
-  } else if (audio.bytes < WAV_HEADER_BYTES) {
-    add('audio', 'fail', `${audio.bytes} bytes: shorter than a WAV header`);
-  } else if (audio.bytes === WAV_HEADER_BYTES) {
-    add('audio', 'fail', 'header only: no audio after the 44-byte header');
   } else {
-    add('audio', 'pass', `${audio.bytes} bytes`);
+    const present = checkAudioPresent(audio.bytes);
+    add('audio', present.ok ? 'pass' : 'fail', present.detail);
   }
 
   if (!audio || audio.bytes === 0) {
     add('wav-header', 'skip', 'no audio');
   } else {
-    const header = checkHeader(audio.head, audio.bytes, metadata);
+    const header = checkWavHeader(audio.head, audio.bytes, metadata);
     add('wav-header', header.ok ? 'pass' : 'fail', header.detail);
   }
 
@@ -144,17 +169,10 @@ async function verifyEntry(
     add('size', 'skip', metadata ? 'no audio' : 'no metadata');
     add('sha256', 'skip', metadata ? 'no audio' : 'no metadata');
   } else {
-    if (metadata.wavBytes !== audio.bytes || metadata.audioBytes !== audio.bytes - WAV_HEADER_BYTES) {
-      add(
-        'size',
-        'fail',
-        `metadata says ${metadata.wavBytes} bytes (${metadata.audioBytes} of audio), object has ${audio.bytes}`,
-      );
-    } else {
-      add('size', 'pass', `${audio.bytes} bytes as stored`);
-    }
-    if (metadata.sha256.toLowerCase() === audio.sha256) add('sha256', 'pass', audio.sha256);
-    else add('sha256', 'fail', `stored ${metadata.sha256}, object hashes to ${audio.sha256}`);
+    const size = checkWavSize(metadata, audio.bytes);
+    add('size', size.ok ? 'pass' : 'fail', size.detail);
+    const sha256 = checkSha256(metadata, audio.sha256);
+    add('sha256', sha256.ok ? 'pass' : 'fail', sha256.detail);
   }
 
   if (!metadata) {
@@ -163,7 +181,7 @@ async function verifyEntry(
     const events = metadata.conversationUuid
       ? await listCallEvents(s3, bucket, metadata.conversationUuid, eventDays(metadata))
       : [];
-    const duration = checkDuration(metadata, events, options.durationToleranceSeconds ?? 1);
+    const duration = checkDuration(metadata, events, options.crashLossBoundSeconds);
     add('duration', duration.status, duration.detail);
   }
 
@@ -179,11 +197,7 @@ async function verifyEntry(
 }
 
 /** Streams the whole object once: its size, SHA-256 and first 44 bytes. Undefined when it is gone. */
-async function readAudio(
-  s3: S3Client,
-  bucket: string,
-  key: string,
-): Promise<{ bytes: number; sha256: string; head: Buffer } | undefined> {
+async function readAudio(s3: S3Client, bucket: string, key: string): Promise<WavDigest | undefined> {
   let stream: Awaited<ReturnType<typeof getObjectStream>>['stream'];
   try {
     ({ stream } = await getObjectStream(s3, bucket, key));
@@ -192,102 +206,25 @@ async function readAudio(
     if ((error as Error).name === 'NoSuchKey') return undefined;
     throw error;
   }
-  const hash = createHash('sha256');
-  const head: Buffer[] = [];
-  let headBytes = 0;
-  let bytes = 0;
-  for await (const chunk of stream ?? []) {
-    const buffer = chunk as Buffer;
-    hash.update(buffer);
-    bytes += buffer.length;
-    if (headBytes < WAV_HEADER_BYTES) {
-      head.push(buffer.subarray(0, WAV_HEADER_BYTES - headBytes));
-      headBytes += Math.min(buffer.length, WAV_HEADER_BYTES - headBytes);
-    }
-  }
-  return { bytes, sha256: hash.digest('hex'), head: Buffer.concat(head) };
-}
-
-function checkHeader(
-  head: Buffer,
-  objectBytes: number,
-  metadata: RecordingMetadata | undefined,
-): { ok: boolean; detail: string } {
-  const parsed = parseWavHeader(head);
-  if (!parsed.ok) return { ok: false, detail: parsed.reason };
-  const { header } = parsed;
-  if (header.audioFormat !== 1 || header.bitsPerSample !== 16 || header.channels !== 1) {
-    return {
-      ok: false,
-      detail: `format ${header.audioFormat}, ${header.channels} channel(s), ${header.bitsPerSample} bits: expected 16-bit mono PCM`,
-    };
-  }
-  if (!isSupportedSampleRate(header.sampleRate)) {
-    return { ok: false, detail: `sample rate ${header.sampleRate} is not 8000, 16000 or 24000` };
-  }
-  if (metadata && metadata.sampleRate !== header.sampleRate) {
-    return { ok: false, detail: `header says ${header.sampleRate} Hz, metadata ${metadata.sampleRate} Hz` };
-  }
-  const audioBytes = objectBytes - WAV_HEADER_BYTES;
-  if (header.dataSize !== audioBytes || header.riffSize !== objectBytes - 8) {
-    return {
-      ok: false,
-      detail: `header sizes (RIFF ${header.riffSize}, data ${header.dataSize}) do not match the object (${objectBytes} bytes, ${audioBytes} of audio)`,
-    };
-  }
-  return { ok: true, detail: `${header.sampleRate} Hz, ${header.dataSize} bytes of audio` };
-}
-
-/** The `/calls/<uuid>` websocket path as it appears in the websocket leg's `to`/`from`. */
-function isWebsocketLegOf(event: Record<string, unknown>, uuid: string): boolean {
-  const path = new RegExp(`${CALL_PATH_PREFIX}${uuid}(?:[/?#]|$)`);
-  return [event.to, event.from].some((value) => typeof value === 'string' && path.test(value));
+  return digestWav(stream ?? []);
 }
 
 /**
- * Compares the recording's duration with Vonage's `completed` event. The websocket leg's own
- * `completed` (its `to` is the recorder URI with `/calls/<uuid>`) is the like-for-like figure.
- * Without it, the call leg's `completed` (same uuid) includes the greeting before the websocket
- * opened, so there the recording may only not be longer than the call.
+ * Compares the recording's duration with Vonage's `completed` events (`compareDuration`), with
+ * the tolerance the reconciler uses: 1 s, plus the crash-loss bound for a recovered recording.
  */
 export function checkDuration(
   metadata: RecordingMetadata,
   events: readonly StoredCallEvent[],
-  toleranceSeconds: number,
+  crashLossBoundSeconds = DEFAULT_CRASH_LOSS_BOUND_SECONDS,
 ): { status: CheckStatus; detail: string } {
-  const rate = metadata.sampleRate;
-  if (isSupportedSampleRate(rate)) {
-    const fromBytes = metadata.audioBytes / bytesPerSecond(rate);
-    if (Math.abs(fromBytes - metadata.durationSeconds) > 0.05) {
-      return {
-        status: 'fail',
-        detail: `metadata says ${metadata.durationSeconds} s but its ${metadata.audioBytes} audio bytes are ${fromBytes.toFixed(2)} s`,
-      };
-    }
+  const figures = checkDurationFigures(metadata);
+  if (!figures.ok) return { status: 'fail', detail: figures.detail };
+  const summary = summarizeCallEvents(events, metadata.uuid);
+  const tolerance = durationToleranceSeconds(metadata, crashLossBoundSeconds);
+  const compared = compareDuration(metadata.durationSeconds, summary, tolerance);
+  if (compared.status === 'skip' && !metadata.conversationUuid) {
+    return { status: 'skip', detail: 'no conversation uuid' };
   }
-  const completed = events
-    .map((stored) => stored.event)
-    .filter((event) => event.status === 'completed' && Number.isFinite(Number(event.duration)));
-  const recorded = metadata.durationSeconds;
-  const websocketLeg = completed.find((event) => isWebsocketLegOf(event, metadata.uuid));
-  if (websocketLeg) {
-    const vonage = Number(websocketLeg.duration);
-    const difference = Math.abs(vonage - recorded);
-    return {
-      status: difference > toleranceSeconds ? 'fail' : 'pass',
-      detail: `recorded ${recorded.toFixed(1)} s, Vonage websocket leg ${vonage} s`,
-    };
-  }
-  const callLeg = completed.find((event) => event.uuid === metadata.uuid);
-  if (callLeg) {
-    const vonage = Number(callLeg.duration);
-    return {
-      status: recorded > vonage + toleranceSeconds ? 'fail' : 'pass',
-      detail: `recorded ${recorded.toFixed(1)} s, Vonage call leg ${vonage} s`,
-    };
-  }
-  return {
-    status: 'skip',
-    detail: metadata.conversationUuid ? 'no completed event stored for this call' : 'no conversation uuid',
-  };
+  return { status: compared.status, detail: compared.detail };
 }

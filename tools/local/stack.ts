@@ -11,15 +11,19 @@ import S3rver from 's3rver';
 import type { SampleRate } from '../../common/audio-format.js';
 import { DEFAULT_MAX_CALL_SECONDS } from '../../common/contract.js';
 import { JsonLinesEventSink } from '../../common/recording-event-sinks.js';
+import type { RecordingEventSink } from '../../common/recording-events.js';
 import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../common/s3-client.js';
 import { createRecorder, type Recorder } from '../../fargate/src/recorder.js';
 import type { TaskProtection } from '../../fargate/src/task-protection.js';
+import type { ReconcileSchedule } from '../../lambdas/reconciler/decision.js';
+import { createReconciler } from '../../lambdas/reconciler/reconcile.js';
 import {
   createWebhookHandler,
   type WebhookConfig,
   type WebhookHandler,
 } from '../../lambdas/webhooks/index.js';
 import { createHttpApiServer, type HttpApiAccessLog } from './api-gateway.js';
+import { TimerReconcileQueue } from './reconciler.js';
 
 /** Recording events of the local stack, under its data folder. */
 export const LOCAL_EVENTS_FILE = 'eventbridge.jsonl';
@@ -34,6 +38,8 @@ export const LOCAL_DEFAULTS = {
   dataDir: '.local',
   sampleRate: 16000,
   greeting: 'This call is recorded.',
+  /** Seconds after a call's `completed` that the reconciler checks it: local uploads take moments. */
+  reconcile: { firstCheckSeconds: 10, finalCheckSeconds: 60 },
 } as const;
 
 export interface LocalStackOptions {
@@ -66,6 +72,10 @@ export interface LocalStackOptions {
   readonly logLevel?: LogLevel;
   /** One line per webhook request (method, path, status). */
   readonly onRequest?: (entry: HttpApiAccessLog) => void;
+  /** Where recording events go. @default a JSON-lines file, `<dataDir>/eventbridge.jsonl` */
+  readonly eventSink?: RecordingEventSink;
+  /** When the reconciler checks each completed call. @default 10 s and 60 s after `completed` */
+  readonly reconcile?: ReconcileSchedule;
 }
 
 export interface LocalStack {
@@ -176,7 +186,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const dataDir = resolve(options.dataDir ?? LOCAL_DEFAULTS.dataDir);
   const s3Directory = join(dataDir, 's3');
   const scratchDir = join(dataDir, 'scratch');
-  const eventsFile = join(dataDir, LOCAL_EVENTS_FILE);
+  // The account's default bus stood in for by a file: each line exactly as it would be put.
+  const eventSink = options.eventSink ?? new JsonLinesEventSink(join(dataDir, LOCAL_EVENTS_FILE));
   await mkdir(s3Directory, { recursive: true });
   await mkdir(scratchDir, { recursive: true });
   const logLevel = options.logLevel ?? 'WARN';
@@ -217,8 +228,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
       maxCallSeconds: options.maxCallSeconds ?? DEFAULT_MAX_CALL_SECONDS,
       logger: new Logger({ serviceName: 'recorder', logLevel }),
-      // The account's default bus stood in for by a file: each line exactly as it would be put.
-      events: new JsonLinesEventSink(eventsFile),
+      events: eventSink,
       taskProtection: NO_TASK_PROTECTION,
     });
     cleanups.push(() => recorder.close());
@@ -273,7 +283,28 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       tokenTtlSeconds: 300,
       signatureMaxAgeSeconds: 300,
     };
-    handler = createWebhookHandler(config, { s3, logger: webhookLogger });
+    // The reconciler, as in AWS, but its queue is a timer in this process.
+    const schedule = options.reconcile ?? LOCAL_DEFAULTS.reconcile;
+    const reconcilerLogger = new Logger({ serviceName: 'reconciler', logLevel });
+    const reconcileQueue = new TimerReconcileQueue(
+      (request) => reconcile(request),
+      (error, request) =>
+        reconcilerLogger.error('reconciling a call failed', { callUuid: request.callUuid, error }),
+    );
+    const reconcile = createReconciler({
+      s3,
+      bucket,
+      sink: eventSink,
+      queue: reconcileQueue,
+      schedule,
+      logger: reconcilerLogger,
+    });
+    cleanups.push(() => reconcileQueue.close());
+    handler = createWebhookHandler(config, {
+      s3,
+      logger: webhookLogger,
+      reconcile: { queue: reconcileQueue, firstCheckSeconds: schedule.firstCheckSeconds },
+    });
 
     let stopping: Promise<void> | undefined;
     return {
@@ -283,7 +314,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       s3Endpoint,
       bucket,
       dataDir,
-      eventsFile,
+      eventsFile: join(dataDir, LOCAL_EVENTS_FILE),
       s3,
       activeCalls: () => recorder.activeCalls(),
       stop() {
