@@ -1,7 +1,7 @@
 import cliProgress from 'cli-progress';
 import { Command, Option } from 'commander';
 import { downloadRecording, presignRecordingUrl } from './download.js';
-import { CliError, ExitCode } from './errors.js';
+import { CliError, ExitCode, UsageError } from './errors.js';
 import { formatDetails, formatListCsv, formatListTable, formatVerifyReport } from './format.js';
 import { type ListFilters, listRecordings } from './list.js';
 import { type CliIo, runProgram } from './run.js';
@@ -25,7 +25,8 @@ Examples:
   recordings show 63f61863-4a51-4f6b-86e1-46edebcf9356
   recordings download 63f61863-4a51-4f6b-86e1-46edebcf9356 --out ./calls
   recordings url 63f61863-4a51-4f6b-86e1-46edebcf9356 --expires 1h
-  recordings verify --since 7d`;
+  recordings verify --since 7d
+  recordings console --local`;
 
 /** Builds the `recordings` program. `run` resolves to the exit code. */
 export function buildRecordingsProgram(io: CliIo): { program: Command; exitCode: () => number } {
@@ -202,6 +203,31 @@ export function buildRecordingsProgram(io: CliIo): { program: Command; exitCode:
       } finally {
         if (started) bar.stop();
       }
+    });
+
+  program
+    .command('console')
+    .description(
+      'serve the audit console on 127.0.0.1 (find, play, verify and download recordings in a browser) until Ctrl-C',
+    )
+    .option('--port <port>', 'port on 127.0.0.1 (0 picks a free one)', '8090')
+    .action(async (flags: { port: string }, command: Command) => {
+      const port = Number(flags.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+        throw new UsageError(`--port must be a port number (0-65535), got ${JSON.stringify(flags.port)}`);
+      }
+      const { s3, bucket, description } = await target(command);
+      // Loaded here: the other subcommands do not need the web server.
+      const { startConsole } = await import('../console/console-server.js');
+      const running = await startConsole({ s3, bucket, description, port });
+      write(`Audit console for ${description}`);
+      write(`  open ${running.url}`);
+      write("  The link holds this start's access token: do not share it. Ctrl-C stops the console.");
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
+      await running.close();
     });
 
   return { program, exitCode: () => exitCode };

@@ -89,8 +89,11 @@ export async function verifyRecordings(
   return { recordings, summary, failed, ok: failed === 0 };
 }
 
-/** Undefined when the recording falls before `since` once its metadata gives the exact start. */
-async function verifyEntry(
+/**
+ * Runs every check on one recording found by a listing (the audit console verifies one at a time).
+ * Undefined when the recording falls before `since` once its metadata gives the exact start.
+ */
+export async function verifyEntry(
   s3: S3Client,
   bucket: string,
   entry: RecordingEntry,
@@ -239,7 +242,7 @@ function checkHeader(
 }
 
 /** The `/calls/<uuid>` websocket path as it appears in the websocket leg's `to`/`from`. */
-function isWebsocketLegOf(event: Record<string, unknown>, uuid: string): boolean {
+export function isWebsocketLegOf(event: Record<string, unknown>, uuid: string): boolean {
   const path = new RegExp(`${CALL_PATH_PREFIX}${uuid}(?:[/?#]|$)`);
   return [event.to, event.from].some((value) => typeof value === 'string' && path.test(value));
 }
