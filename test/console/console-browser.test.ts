@@ -21,7 +21,9 @@ import { type SimulatedCall, simulateCall } from '../../tools/simulator/simulate
 
 const hasChromium = chromiumAvailable();
 if (!hasChromium) {
-  console.warn(`console browser tests skipped: no Chromium at ${CHROMIUM_PATH} (bash scripts/setup.sh installs it)`);
+  console.warn(
+    `console browser tests skipped: no Chromium at ${CHROMIUM_PATH} (bash scripts/setup.sh installs it)`,
+  );
 }
 
 let work: string;
@@ -67,7 +69,12 @@ describe.skipIf(!hasChromium)('the console in Chromium', () => {
     changed[5000] = (changed[5000] as number) ^ 0x55;
     await stack.s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: altered.wavKey, Body: changed }));
 
-    running = await startConsole({ s3: stack.s3, bucket: stack.bucket, description: 'local test bucket', port: 0 });
+    running = await startConsole({
+      s3: stack.s3,
+      bucket: stack.bucket,
+      description: 'local test bucket',
+      port: 0,
+    });
     browser = await launchChromium();
     page = await browser.newPage();
     await page.setViewport({ width: 1280, height: 900 });
@@ -113,7 +120,10 @@ describe.skipIf(!hasChromium)('the console in Chromium', () => {
     await page.waitForFunction(() => {
       const canvas = document.querySelector('#waveform') as HTMLCanvasElement;
       const pixels = canvas.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data ?? [];
-      return Array.prototype.some.call(pixels, (value: number, index: number) => index % 4 === 3 && value > 0);
+      return Array.prototype.some.call(
+        pixels,
+        (value: number, index: number) => index % 4 === 3 && value > 0,
+      );
     });
 
     const target = call.audioSeconds - 1;
