@@ -5,7 +5,7 @@ import { CliError, ExitCode, UsageError } from './errors.js';
 import { formatDetails, formatListCsv, formatListTable, formatVerifyReport } from './format.js';
 import { type ListFilters, listRecordings } from './list.js';
 import { type CliIo, runProgram } from './run.js';
-import { type RecordingsTarget, resolveTarget, type TargetFlags } from './s3-target.js';
+import { LOCAL_S3_ENDPOINT, type RecordingsTarget, resolveTarget, type TargetFlags } from './s3-target.js';
 import { showRecording } from './show.js';
 import { parseDuration, parseInstant } from './time.js';
 import { verifyRecordings } from './verify.js';
@@ -27,6 +27,8 @@ Examples:
   recordings url 63f61863-4a51-4f6b-86e1-46edebcf9356 --expires 1h
   recordings verify --since 7d
   recordings console --local`;
+
+const LOCAL_S3_PORT = Number(new URL(LOCAL_S3_ENDPOINT).port);
 
 /** Builds the `recordings` program. `run` resolves to the exit code. */
 export function buildRecordingsProgram(io: CliIo): { program: Command; exitCode: () => number } {
@@ -216,10 +218,20 @@ export function buildRecordingsProgram(io: CliIo): { program: Command; exitCode:
       if (!Number.isInteger(port) || port < 0 || port > 65_535) {
         throw new UsageError(`--port must be a port number (0-65535), got ${JSON.stringify(flags.port)}`);
       }
-      const { s3, bucket, description } = await target(command);
       // Loaded here: the other subcommands do not need the web server.
       const { startConsole } = await import('../console/console-server.js');
-      const running = await startConsole({ s3, bucket, description, port });
+      const { openLocalBucket, portOpen } = await import('../console/local-bucket.js');
+      const globals = command.optsWithGlobals<GlobalFlags>();
+      // After `npm run demo` the local stack is down but its bucket is on disk: serve it from there.
+      const fromDisk =
+        globals.local && !globals.endpoint && !globals.bucket && !(await portOpen(LOCAL_S3_PORT))
+          ? await openLocalBucket()
+          : undefined;
+      const { s3, bucket, description } = fromDisk ?? (await target(command));
+      const running = await startConsole({ s3, bucket, description, port }).catch(async (error: unknown) => {
+        await fromDisk?.close();
+        throw error;
+      });
       write(`Audit console for ${description}`);
       write(`  open ${running.url}`);
       write("  The link holds this start's access token: do not share it. Ctrl-C stops the console.");
@@ -228,6 +240,7 @@ export function buildRecordingsProgram(io: CliIo): { program: Command; exitCode:
         process.once('SIGTERM', () => resolve());
       });
       await running.close();
+      await fromDisk?.close();
     });
 
   return { program, exitCode: () => exitCode };

@@ -165,12 +165,25 @@ function storedAt(entry: RecordingEntry): number {
   return (entry.metadata?.lastModified ?? entry.wav?.lastModified)?.getTime() ?? 0;
 }
 
+/**
+ * A marker past every key under folder `name` and before the next folder: the next number of the
+ * same width (`08` → `09`), so s3rver does not walk the folder it skips; `~` (after every key
+ * character) for any other name.
+ */
+function nextName(name: string): string {
+  if (!/^\d+$/.test(name)) return `${name}~`;
+  const next = String(Number(name) + 1);
+  return next.length > name.length ? `${name}~` : next.padStart(name.length, '0');
+}
+
 export class RecordingIndex {
   private readonly listingTtlMs: number;
   private readonly scanBudget: number;
   private readonly metadataCacheSize: number;
   private readonly now: () => number;
   private readonly prefixes = new Map<string, { at: number; names: string[] }>();
+  /** How folders are found: delimiter listings (S3), or one key per folder (s3rver). */
+  private folderListing: 'delimiter' | 'scan' = 'delimiter';
   private readonly dayEntries = new Map<string, { at: number; entries: RecordingEntry[] }>();
   private readonly metadata = new Map<string, MetadataRead>();
   private readonly verified = new Map<string, 'pass' | 'fail'>();
@@ -189,10 +202,11 @@ export class RecordingIndex {
   /** One page of rows matching the filters, newest day first. */
   async page(filters: ConsoleFilters, cursorText: string | undefined, limit: number): Promise<ListPage> {
     const cursor = cursorText ? decodeCursor(cursorText) : undefined;
-    const days = (await this.daysInRange(filters)).filter((day) => !cursor || day <= cursor.day);
+    const days = this.daysNewestFirst(filters, cursor?.day);
     const rows: ConsoleRow[] = [];
     let scanned = 0;
-    for (const day of days) {
+    for (let next = await days.next(); !next.done; next = await days.next()) {
+      const day = next.value;
       let entries = await this.entriesOfDay(day);
       if (filters.uuid) entries = entries.filter((entry) => entry.uuid === filters.uuid);
       let index = cursor && day === cursor.day ? cursor.index : 0;
@@ -204,27 +218,28 @@ export class RecordingIndex {
           scanned += 1;
           if (!matchesFilters(row, filters)) continue;
           rows.push(row);
-          if (rows.length === limit)
-            return { rows, nextCursor: this.after(days, day, index, entries), scanned, complete: true };
+          if (rows.length === limit) {
+            return { rows, nextCursor: await this.after(days, day, index, entries), scanned, complete: true };
+          }
         }
         if (scanned >= this.scanBudget) {
-          return { rows, nextCursor: this.after(days, day, index, entries), scanned, complete: false };
+          return { rows, nextCursor: await this.after(days, day, index, entries), scanned, complete: false };
         }
       }
     }
     return { rows, nextCursor: null, scanned, complete: true };
   }
 
-  /** The cursor after `index` in `day`, or null past the last day. */
-  private after(
-    days: readonly string[],
+  /** The cursor after `index` in `day`: there, or the next older day, or null past the last. */
+  private async after(
+    days: AsyncGenerator<string>,
     day: string,
     index: number,
     entries: readonly RecordingEntry[],
-  ): string | null {
+  ): Promise<string | null> {
     if (index < entries.length) return encodeCursor({ day, index });
-    const next = days[days.indexOf(day) + 1];
-    return next ? encodeCursor({ day: next, index: 0 }) : null;
+    const next = await days.next();
+    return next.done ? null : encodeCursor({ day: next.value, index: 0 });
   }
 
   /** One recording by its key's day and call uuid; undefined when there is none. */
@@ -284,30 +299,48 @@ export class RecordingIndex {
 
   /** The days holding recordings within the filter's range, newest first. */
   async daysInRange(filters: Pick<ConsoleFilters, 'from' | 'to'>): Promise<string[]> {
+    const days: string[] = [];
+    for await (const day of this.daysNewestFirst(filters)) days.push(day);
+    return days;
+  }
+
+  /**
+   * Years, then months, then days, newest first and only as far as the caller reads: a page of
+   * recent calls lists the newest month's days, not every day of every year. Folders outside the
+   * range (or after `until`) are never listed.
+   */
+  private async *daysNewestFirst(
+    filters: Pick<ConsoleFilters, 'from' | 'to'>,
+    until?: string,
+  ): AsyncGenerator<string> {
     const first = filters.from ? dayOf(filters.from) : '0000-00-00';
-    const last = filters.to ? dayOf(filters.to) : '9999-99-99';
-    // Years, then months, then days: a level's prefixes outside the range are never listed.
+    const lastOfRange = filters.to ? dayOf(filters.to) : '9999-99-99';
+    const last = until && until < lastOfRange ? until : lastOfRange;
     const inRange = (partial: string) =>
       partial >= first.slice(0, partial.length) && partial <= last.slice(0, partial.length);
-    const days: string[] = [];
-    for (const year of await this.childPrefixes(RECORDINGS_PREFIX)) {
+    const newestFirst = (names: string[]) => [...names].sort().reverse();
+    for (const year of newestFirst(await this.childPrefixes(RECORDINGS_PREFIX))) {
       if (!inRange(year)) continue;
-      for (const month of await this.childPrefixes(`${RECORDINGS_PREFIX}${year}/`)) {
+      for (const month of newestFirst(await this.childPrefixes(`${RECORDINGS_PREFIX}${year}/`))) {
         if (!inRange(`${year}-${month}`)) continue;
-        for (const day of await this.childPrefixes(`${RECORDINGS_PREFIX}${year}/${month}/`)) {
-          if (inRange(`${year}-${month}-${day}`)) days.push(`${year}-${month}-${day}`);
+        for (const day of newestFirst(await this.childPrefixes(`${RECORDINGS_PREFIX}${year}/${month}/`))) {
+          if (inRange(`${year}-${month}-${day}`)) yield `${year}-${month}-${day}`;
         }
       }
     }
-    return days.sort().reverse();
   }
 
   /** The names of the key "folders" right under a prefix (`2026`, `11`, …), cached briefly. */
   private async childPrefixes(prefix: string): Promise<string[]> {
     const cached = this.prefixes.get(prefix);
     if (cached && this.now() - cached.at < this.listingTtlMs) return cached.names;
-    let names = await this.delimitedChildren(prefix);
-    if (names.length === 0) names = await this.skipScanChildren(prefix);
+    let names: string[] = [];
+    if (this.folderListing !== 'scan') names = await this.delimitedChildren(prefix);
+    if (names.length === 0) {
+      names = await this.skipScanChildren(prefix);
+      // Keys there but no common prefixes: this server cannot list folders; stop asking it to.
+      if (names.length > 0) this.folderListing = 'scan';
+    }
     const valid = names.filter((name) => /^\d{2,4}$/.test(name));
     this.prefixes.set(prefix, { at: this.now(), names: valid });
     return valid;
@@ -335,9 +368,9 @@ export class RecordingIndex {
   }
 
   /**
-   * The same names found one key at a time, jumping past each folder (`~` sorts after every
-   * character of a key's folder names). The local S3 server (s3rver 3.7) finds no common prefixes
-   * more than one folder deep, so an empty delimiter listing is checked this way.
+   * The same names found one key at a time, jumping past each folder. The local S3 server (s3rver
+   * 3.7) finds no common prefixes more than one folder deep, so an empty delimiter listing is
+   * checked this way.
    */
   private async skipScanChildren(prefix: string): Promise<string[]> {
     const names: string[] = [];
@@ -356,7 +389,7 @@ export class RecordingIndex {
       const name = key.slice(prefix.length).split('/')[0] as string;
       if (!key.slice(prefix.length).includes('/')) return names;
       names.push(name);
-      marker = `${prefix}${name}~`;
+      marker = `${prefix}${nextName(name)}`;
     }
   }
 

@@ -247,6 +247,8 @@ async function verifySelected() {
   try {
     const result = await api(`${callPath(day, uuid)}/verify`, { method: 'POST' });
     setBadge(badge, result.ok ? 'pass' : 'fail');
+    const rowBadge = document.querySelector(`#list tbody tr[data-uuid="${CSS.escape(uuid)}"] .badge`);
+    if (rowBadge) setBadge(rowBadge, result.ok ? 'pass' : 'fail');
     $('#verify-details').replaceChildren(
       ...result.failed.map((line) => element('li', line, { class: 'problem' })),
     );
