@@ -128,6 +128,7 @@ export async function buildConsoleApp(options: ConsoleAppOptions): Promise<Hono>
     pages.set(path, { body: await readFile(join(PAGE_DIR, file), 'utf8'), type });
   }
   const app = new Hono();
+  const peakCache = new Map<string, number[]>();
 
   app.use(
     '*',
@@ -237,10 +238,20 @@ export async function buildConsoleApp(options: ConsoleAppOptions): Promise<Hono>
   app.get('/api/recordings/:day/:uuid/peaks', async (c) => {
     const entry = await requireEntry(c);
     if (!entry.wav) throw new NotFoundError(`call ${entry.uuid} has metadata but no WAV object`);
-    const output = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: entry.wav.key }));
-    const size = output.ContentLength ?? entry.wav.size;
-    const peaks = await computePeaks(output.Body as AsyncIterable<Uint8Array>, size, PEAK_BUCKETS);
-    return c.json({ peaks, wavBytes: size });
+    // A 2-hour call is 230 MB at 16 kHz: read it once per version, not on every open.
+    const version = `${entry.wav.key}@${entry.wav.size}@${entry.wav.lastModified?.getTime() ?? ''}`;
+    let peaks = peakCache.get(version);
+    if (!peaks) {
+      const output = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: entry.wav.key }));
+      peaks = await computePeaks(
+        output.Body as AsyncIterable<Uint8Array>,
+        output.ContentLength ?? entry.wav.size,
+        PEAK_BUCKETS,
+      );
+      if (peakCache.size >= 500) peakCache.clear();
+      peakCache.set(version, peaks);
+    }
+    return c.json({ peaks, wavBytes: entry.wav.size });
   });
 
   app.post('/api/recordings/:day/:uuid/verify', async (c) => {
