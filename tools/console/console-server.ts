@@ -62,10 +62,10 @@ class NotFoundError extends Error {
   override readonly name = 'NotFoundError';
 }
 
-function statusOf(error: unknown): 400 | 404 | 409 | 502 {
+/** Bad input 400, nothing there 404; anything else failed on the way to or from S3 (502). */
+function statusOf(error: unknown): 400 | 404 | 502 {
   if (error instanceof ConsoleRequestError || error instanceof UsageError) return 400;
   if (error instanceof NotFoundError || error instanceof RecordingNotFoundError) return 404;
-  if (error instanceof CliError) return 409;
   return 502;
 }
 
