@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs everything the local stack and the tests need on a fresh Debian machine:
-# sox/soxi and espeak-ng (real speech and WAV checks), then the exact npm dependencies.
+# sox/soxi and espeak-ng (real speech and WAV checks), chromium (the console's browser tests drive
+# it headless through puppeteer-core), then the exact npm dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(sox libsox-fmt-all espeak-ng)
+packages=(sox libsox-fmt-all espeak-ng chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -46,7 +46,8 @@ export interface RecordingRow {
   readonly problem?: string;
 }
 
-const normalizeNumber = (value: string) => value.replace(/[\s+()-]/g, '');
+/** A phone number as compared by the filters: `+`, spaces, dashes and brackets dropped. */
+export const normalizeNumber = (value: string) => value.replace(/[\s+()-]/g, '');
 
 /** Lists recordings matching the filters, reading every matching recording's metadata. */
 export async function listRecordings(

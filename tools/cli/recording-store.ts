@@ -65,8 +65,11 @@ export async function listRecordingEntries(
     { uuid: string; day: string; wav?: StoredObject; metadata?: StoredObject }
   >();
   const lastDay = range.to ? datePath(range.to) : undefined;
-  const objects = listObjects(s3, bucket, RECORDINGS_PREFIX, {
-    ...(range.from ? { startAfter: `${RECORDINGS_PREFIX}${datePath(range.from)}/` } : {}),
+  const firstDay = range.from ? datePath(range.from) : undefined;
+  // One day is one key prefix: its listing ends with the day instead of on the next day's page.
+  const oneDay = firstDay !== undefined && firstDay === lastDay;
+  const objects = listObjects(s3, bucket, oneDay ? `${RECORDINGS_PREFIX}${firstDay}/` : RECORDINGS_PREFIX, {
+    ...(firstDay && !oneDay ? { startAfter: `${RECORDINGS_PREFIX}${firstDay}/` } : {}),
     ...(options.pageSize ? { pageSize: options.pageSize } : {}),
   });
   for await (const object of objects) {

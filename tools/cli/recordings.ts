@@ -2,11 +2,11 @@ import cliProgress from 'cli-progress';
 import { Command, Option } from 'commander';
 import { DEFAULT_CRASH_LOSS_BOUND_SECONDS } from '../../common/duration-tolerance.js';
 import { downloadRecording, presignRecordingUrl } from './download.js';
-import { CliError, ExitCode } from './errors.js';
+import { CliError, ExitCode, UsageError } from './errors.js';
 import { formatDetails, formatListCsv, formatListTable, formatVerifyReport } from './format.js';
 import { type ListFilters, listRecordings } from './list.js';
 import { type CliIo, runProgram } from './run.js';
-import { type RecordingsTarget, resolveTarget, type TargetFlags } from './s3-target.js';
+import { LOCAL_S3_ENDPOINT, type RecordingsTarget, resolveTarget, type TargetFlags } from './s3-target.js';
 import { showRecording } from './show.js';
 import { parseDuration, parseInstant } from './time.js';
 import { verifyRecordings } from './verify.js';
@@ -26,7 +26,10 @@ Examples:
   recordings show 63f61863-4a51-4f6b-86e1-46edebcf9356
   recordings download 63f61863-4a51-4f6b-86e1-46edebcf9356 --out ./calls
   recordings url 63f61863-4a51-4f6b-86e1-46edebcf9356 --expires 1h
-  recordings verify --since 7d`;
+  recordings verify --since 7d
+  recordings console --local`;
+
+const LOCAL_S3_PORT = Number(new URL(LOCAL_S3_ENDPOINT).port);
 
 /** Builds the `recordings` program. `run` resolves to the exit code. */
 export function buildRecordingsProgram(io: CliIo): { program: Command; exitCode: () => number } {
@@ -218,6 +221,42 @@ export function buildRecordingsProgram(io: CliIo): { program: Command; exitCode:
         }
       },
     );
+
+  program
+    .command('console')
+    .description(
+      'serve the audit console on 127.0.0.1 (find, play, verify and download recordings in a browser) until Ctrl-C',
+    )
+    .option('--port <port>', 'port on 127.0.0.1 (0 picks a free one)', '8090')
+    .action(async (flags: { port: string }, command: Command) => {
+      const port = Number(flags.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+        throw new UsageError(`--port must be a port number (0-65535), got ${JSON.stringify(flags.port)}`);
+      }
+      // Loaded here: the other subcommands do not need the web server.
+      const { startConsole } = await import('../console/console-server.js');
+      const { openLocalBucket, portOpen } = await import('../console/local-bucket.js');
+      const globals = command.optsWithGlobals<GlobalFlags>();
+      // After `npm run demo` the local stack is down but its bucket is on disk: serve it from there.
+      const fromDisk =
+        globals.local && !globals.endpoint && !globals.bucket && !(await portOpen(LOCAL_S3_PORT))
+          ? await openLocalBucket()
+          : undefined;
+      const { s3, bucket, description } = fromDisk ?? (await target(command));
+      const running = await startConsole({ s3, bucket, description, port }).catch(async (error: unknown) => {
+        await fromDisk?.close();
+        throw error;
+      });
+      write(`Audit console for ${description}`);
+      write(`  open ${running.url}`);
+      write("  The link holds this start's access token: do not share it. Ctrl-C stops the console.");
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
+      await running.close();
+      await fromDisk?.close();
+    });
 
   return { program, exitCode: () => exitCode };
 }

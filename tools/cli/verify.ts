@@ -119,8 +119,11 @@ export async function verifyRecordings(
   return { recordings, summary, failed, missing, ok: failed === 0 && missing.length === 0 };
 }
 
-/** Undefined when the recording falls before `since` once its metadata gives the exact start. */
-async function verifyEntry(
+/**
+ * Runs every check on one recording found by a listing (the audit console verifies one at a time).
+ * Undefined when the recording falls before `since` once its metadata gives the exact start.
+ */
+export async function verifyEntry(
   s3: S3Client,
   bucket: string,
   entry: RecordingEntry,
