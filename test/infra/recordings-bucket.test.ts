@@ -239,7 +239,7 @@ describe('RecordingsBucket in the default stack', () => {
     const [, props] = recordingsBucket(template);
     expect(props.ObjectLockEnabled).toBeUndefined();
     expect(props.ObjectLockConfiguration).toBeUndefined();
-    template.resourceCountIs('AWS::KMS::Key', 0);
+    expect(recordingsKeys(template)).toEqual({});
   });
 });
 
@@ -301,7 +301,7 @@ describe('RecordingsBucket for a regulated deployment', () => {
   });
 
   it('encrypts with a retained, rotating customer-managed KMS key and an S3 Bucket Key', () => {
-    const keys = template.findResources('AWS::KMS::Key');
+    const keys = recordingsKeys(template);
     const [keyId, key] = Object.entries(keys)[0]!;
     expect(Object.keys(keys)).toHaveLength(1);
     expect(key.Properties.EnableKeyRotation).toBe(true);
@@ -320,8 +320,8 @@ describe('RecordingsBucket for a regulated deployment', () => {
     });
   });
 
-  it('lets the writers (and only they) use the key: the Lambda to encrypt, the recorder for multipart', () => {
-    const [keyId] = Object.keys(template.findResources('AWS::KMS::Key'));
+  it('lets the writers (and only they) use the key: the Lambda to encrypt, the recorder for multipart, the reconciler to read', () => {
+    const [keyId] = Object.keys(recordingsKeys(template));
     const kmsStatements = policyStatements(template).filter((s) =>
       asArray(s.statement.Action as string | string[]).some((a) => a.startsWith('kms:')),
     );
@@ -337,11 +337,12 @@ describe('RecordingsBucket for a regulated deployment', () => {
         Resource: { 'Fn::GetAtt': [keyId, 'Arn'] },
       },
     ]);
-    expect(
-      kmsStatements
-        .map((s) => s.policy)
-        .every((p) => p.startsWith('Webhooks') || p.startsWith('RecorderTaskDefinitionTaskRole')),
-    ).toBe(true);
+    // The reconciler reads recordings and events to check them: decrypt only.
+    expect(byRole('Reconciler')).toEqual([
+      { Effect: 'Allow', Action: 'kms:Decrypt', Resource: { 'Fn::GetAtt': [keyId, 'Arn'] } },
+    ]);
+    const keyUsers = ['Webhooks', 'RecorderTaskDefinitionTaskRole', 'Reconciler'];
+    expect(kmsStatements.map((s) => s.policy).every((p) => keyUsers.some((u) => p.startsWith(u)))).toBe(true);
   });
 });
 
@@ -364,3 +365,10 @@ describe('RecordingsBucket construct', () => {
     });
   });
 });
+
+/** The stack's KMS keys other than the alarm topic's (which `operations.test.ts` covers). */
+function recordingsKeys(template: Template): ReturnType<Template['findResources']> {
+  return Object.fromEntries(
+    Object.entries(template.findResources('AWS::KMS::Key')).filter(([id]) => !id.startsWith('Operations')),
+  );
+}
