@@ -13,7 +13,11 @@ import {
 } from '@aws-sdk/client-s3';
 import { bytesPerSecond } from '../../common/audio-format.js';
 import { metadataKey } from '../../common/recording-keys.js';
-import type { CallIdentity, RecordingMetadata } from '../../common/recording-metadata.js';
+import type {
+  CallIdentity,
+  RecordingMetadata,
+  RecordingMetadataV2,
+} from '../../common/recording-metadata.js';
 import { describeS3Error } from '../../common/s3-errors.js';
 import { WAV_HEADER_BYTES, type WavFormat, wavHeader } from '../../common/wav.js';
 import { httpStatusOf, putObjectWithRetry, type RetryPolicy, withRetry } from './retry.js';
@@ -83,7 +87,10 @@ class MultipartConflictError extends Error {
 export interface StoredRecording {
   readonly wavBytes: number;
   readonly audioBytes: number;
-  readonly sha256: string;
+  /** SHA-256 hex of the audio (the WAV after its header). */
+  readonly audioSha256: string;
+  /** The 44-byte header the object starts with, hex. */
+  readonly wavHeaderHex: string;
   /** 1 for a single PutObject, else the number of multipart parts. */
   readonly parts: number;
   /** Where the time after hangup went, ms (for the log). */
@@ -109,9 +116,9 @@ export function recordingMetadata(
   identity: CallIdentity,
   stored: StoredRecording,
   account: RecordingAccount,
-): RecordingMetadata {
+): RecordingMetadataV2 {
   return {
-    schemaVersion: 1,
+    schemaVersion: 2,
     uuid: identity.uuid,
     conversationUuid: identity.conversationUuid,
     from: identity.from,
@@ -124,7 +131,8 @@ export function recordingMetadata(
     bitsPerSample: 16,
     audioBytes: stored.audioBytes,
     wavBytes: stored.wavBytes,
-    sha256: stored.sha256,
+    audioSha256: stored.audioSha256,
+    wavHeaderHex: stored.wavHeaderHex,
     frameCount: account.frameCount,
     oddSizeFrames: account.oddSizeFrames,
     textEvents: account.textEvents,
@@ -174,7 +182,8 @@ export async function putRecordingMetadata(
  * PCM) waits for the end; parts 2, 3, … go up from disk as soon as the spool holds them. At
  * hangup part 1 and the last part go up in parallel and the upload is completed: the work left
  * after hangup is at most two parts, whatever the call's length. A call that never filled part 2
- * is sent in one PutObject instead.
+ * is sent in one PutObject instead. The metadata's digest is the audio's SHA-256, which the spool
+ * keeps as the audio arrives, beside the header: nothing is read back to hash it.
  */
 export class RecordingUpload {
   #uploadId: string | undefined;
@@ -328,14 +337,16 @@ export class RecordingUpload {
       // Decided by size, not by whether mid-call uploads got going: a long call whose
       // CreateMultipartUpload failed mid-call still goes up in parts, never as one huge buffer.
       const partCount = wavPartCount(audioBytes, partSizeBytes);
-      if (partCount === 1) {
-        const sha256 = await this.#putWhole(audioBytes);
-        lap('put', t);
-        return { wavBytes, audioBytes, sha256, parts: 1, timings };
-      }
-      const sha256 = spool.sha256(wavHeader(format, audioBytes)).finally(() => lap('sha256', t));
+      const wavHeaderHex = wavHeader(format, audioBytes).toString('hex');
+      // Ready at once for a live call; a recovery run's reopened file is read for it.
+      const audioSha256 = spool.audioSha256().finally(() => lap('sha256', t));
       // Awaited once the object is stored; a failure before that is not left unhandled.
-      sha256.catch(() => {});
+      audioSha256.catch(() => {});
+      if (partCount === 1) {
+        await this.#putWhole(audioBytes);
+        lap('put', t);
+        return { wavBytes, audioBytes, audioSha256: await audioSha256, wavHeaderHex, parts: 1, timings };
+      }
       for (let restarts = 0; ; restarts++) {
         const missing: number[] = [1];
         for (let part = 2; part <= partCount; part++) {
@@ -358,7 +369,14 @@ export class RecordingUpload {
         }
       }
       lap('complete', t);
-      return { wavBytes, audioBytes, sha256: await sha256, parts: partCount, timings };
+      return {
+        wavBytes,
+        audioBytes,
+        audioSha256: await audioSha256,
+        wavHeaderHex,
+        parts: partCount,
+        timings,
+      };
     } catch (error) {
       await this.abort();
       const cause = (error as Error).cause;
@@ -371,10 +389,9 @@ export class RecordingUpload {
     }
   }
 
-  async #putWhole(audioBytes: number): Promise<string> {
+  async #putWhole(audioBytes: number): Promise<void> {
     const { s3, bucket, key, objectMetadata, spool, limiter, format } = this.options;
     const wavBytes = WAV_HEADER_BYTES + audioBytes;
-    const digests = spool.digests(wavHeader(format, audioBytes), ['sha256', 'md5']);
     try {
       await withRetry(
         `PutObject ${key}`,
@@ -403,11 +420,10 @@ export class RecordingUpload {
       if (httpStatusOf(error) !== 412) throw error;
       // An earlier attempt whose answer was lost, or a recovery of this very audio, stored these
       // bytes (S3's ETag of a single PUT is the body's MD5, except under SSE-KMS): the same WAV.
-      const [, md5] = await digests;
+      // Hashed only here, on this rare path: the file is under part 2's size.
+      const [md5] = await spool.digests(wavHeader(format, audioBytes), ['md5']);
       if (!(await this.#holds(wavBytes, md5))) throw new RecordingExistsError(key);
     }
-    const [sha256] = await digests;
-    return sha256!;
   }
 
   async #complete(partCount: number, wavBytes: number): Promise<void> {

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { bytesPerSecond, isSupportedSampleRate } from '../../common/audio-format.js';
 import { CALL_PATH_PREFIX } from '../../common/contract.js';
+import { checkDigest, type WavDigest, WavDigester } from '../../common/recording-digest.js';
 import type { RecordingMetadata } from '../../common/recording-metadata.js';
 import { parseWavHeader, WAV_HEADER_BYTES } from '../../common/wav.js';
 import {
@@ -60,7 +60,8 @@ export interface VerifyOptions {
 /**
  * Re-reads every recording (optionally since a date) and checks it against its metadata and the
  * call's Vonage events: the audio is there and is more than a header, the metadata is there and
- * readable, the WAV header's sizes match the object, the stored size and SHA-256 match a re-hash,
+ * readable, the WAV header's sizes match the object, the stored size and SHA-256 match a re-hash
+ * (schema 1: of the whole WAV; schema 2: of the audio, with the header canonical byte for byte),
  * and the duration agrees with Vonage's `completed` event.
  */
 export async function verifyRecordings(
@@ -153,8 +154,8 @@ async function verifyEntry(
     } else {
       add('size', 'pass', `${audio.bytes} bytes as stored`);
     }
-    if (metadata.sha256.toLowerCase() === audio.sha256) add('sha256', 'pass', audio.sha256);
-    else add('sha256', 'fail', `stored ${metadata.sha256}, object hashes to ${audio.sha256}`);
+    const digest = checkDigest(metadata, audio);
+    add('sha256', digest.ok ? 'pass' : 'fail', digest.detail);
   }
 
   if (!metadata) {
@@ -178,12 +179,8 @@ async function verifyEntry(
   };
 }
 
-/** Streams the whole object once: its size, SHA-256 and first 44 bytes. Undefined when it is gone. */
-async function readAudio(
-  s3: S3Client,
-  bucket: string,
-  key: string,
-): Promise<{ bytes: number; sha256: string; head: Buffer } | undefined> {
+/** Streams the whole object once: its size, digests and first 44 bytes. Undefined when it is gone. */
+async function readAudio(s3: S3Client, bucket: string, key: string): Promise<WavDigest | undefined> {
   let stream: Awaited<ReturnType<typeof getObjectStream>>['stream'];
   try {
     ({ stream } = await getObjectStream(s3, bucket, key));
@@ -192,20 +189,9 @@ async function readAudio(
     if ((error as Error).name === 'NoSuchKey') return undefined;
     throw error;
   }
-  const hash = createHash('sha256');
-  const head: Buffer[] = [];
-  let headBytes = 0;
-  let bytes = 0;
-  for await (const chunk of stream ?? []) {
-    const buffer = chunk as Buffer;
-    hash.update(buffer);
-    bytes += buffer.length;
-    if (headBytes < WAV_HEADER_BYTES) {
-      head.push(buffer.subarray(0, WAV_HEADER_BYTES - headBytes));
-      headBytes += Math.min(buffer.length, WAV_HEADER_BYTES - headBytes);
-    }
-  }
-  return { bytes, sha256: hash.digest('hex'), head: Buffer.concat(head) };
+  const digester = new WavDigester();
+  for await (const chunk of stream ?? []) digester.update(chunk as Buffer);
+  return digester.digest();
 }
 
 function checkHeader(
