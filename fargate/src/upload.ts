@@ -323,8 +323,9 @@ export class RecordingUpload {
       timings[name] = Math.round(now - since);
       return now;
     };
-    await this.#pumping;
-    let t = lap('midCallPart', t0);
+    // The part the pump is sending (if any) goes on beside part 1 and the others, not before them.
+    const pumping = this.#pumping ? { part: this.#nextPart, settled: this.#pumping } : undefined;
+    let t = t0;
     const { spool, partSizeBytes, format } = this.options;
     const audioBytes = spool.storedBytes;
     if (!spool.failure && audioBytes !== spool.receivedBytes) {
@@ -347,13 +348,25 @@ export class RecordingUpload {
         lap('put', t);
         return { wavBytes, audioBytes, audioSha256: await audioSha256, wavHeaderHex, parts: 1, timings };
       }
-      for (let restarts = 0; ; restarts++) {
+      for (let restarts = 0, inFlight = pumping; ; restarts++, inFlight = undefined) {
         const missing: number[] = [1];
         for (let part = 2; part <= partCount; part++) {
           // A mid-call part is only reused if it is still whole (it always is: parts are uploaded full).
-          if (!this.#etags.has(part)) missing.push(part);
+          if (!this.#etags.has(part) && part !== inFlight?.part) missing.push(part);
         }
-        await Promise.all(missing.map((part) => this.#uploadPart(part, audioBytes, true)));
+        const uploads = missing.map((part) => this.#uploadPart(part, audioBytes, true));
+        if (inFlight) {
+          const { part, settled } = inFlight;
+          uploads.push(
+            settled.then(() => {
+              lap('midCallPart', t0);
+              // It failed (the pump's error is kept, not thrown): sent again like any missing part.
+              if (part <= partCount && !this.#etags.has(part))
+                return this.#uploadPart(part, audioBytes, true);
+            }),
+          );
+        }
+        await Promise.all(uploads);
         t = lap('parts', t);
         try {
           await this.#complete(partCount, wavBytes);
@@ -378,6 +391,8 @@ export class RecordingUpload {
         timings,
       };
     } catch (error) {
+      // Not aborted under a part the pump is still sending (it never rejects).
+      await this.#pumping;
       await this.abort();
       const cause = (error as Error).cause;
       if (cause instanceof RecordingExistsError) throw cause;
