@@ -340,7 +340,7 @@ export class RecordingUpload {
       const partCount = wavPartCount(audioBytes, partSizeBytes);
       const wavHeaderHex = wavHeader(format, audioBytes).toString('hex');
       // Ready at once for a live call; a recovery run's reopened file is read for it.
-      const audioSha256 = spool.audioSha256().finally(() => lap('sha256', t));
+      const audioSha256 = spool.audioSha256().finally(() => lap('sha256', t0));
       // Awaited once the object is stored; a failure before that is not left unhandled.
       audioSha256.catch(() => {});
       if (partCount === 1) {
