@@ -47,8 +47,22 @@ export interface StoredRecordingFacts {
   /** Seconds of audio in the WAV. */
   readonly durationSeconds: number;
   readonly wavBytes: number;
-  /** SHA-256 hex as in the metadata JSON beside the WAV. */
-  readonly sha256: string;
+  /**
+   * SHA-256 hex of the audio after the WAV's 44-byte header, as in the metadata's `audioSha256`
+   * (schema 2; the header is checked byte for byte against the metadata). For a recording stored
+   * with metadata schema 1 this is absent and `sha256` holds the whole WAV's hash instead.
+   */
+  readonly audioSha256?: string;
+  readonly sha256?: string;
+}
+
+/** Where the metadata keeps the recording's SHA-256, by its schema version. */
+export function recordingDigestFacts(
+  metadata:
+    | { readonly schemaVersion: 1; readonly sha256: string }
+    | { readonly schemaVersion: 2; readonly audioSha256: string },
+): Pick<StoredRecordingFacts, 'audioSha256' | 'sha256'> {
+  return metadata.schemaVersion === 1 ? { sha256: metadata.sha256 } : { audioSha256: metadata.audioSha256 };
 }
 
 interface DetailBase extends CallFacts {

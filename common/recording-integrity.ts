@@ -3,35 +3,10 @@
  * the object, and the object's size and SHA-256 match its metadata. Pure checks over a digest of
  * the object, so `recordings verify` and the reconciler judge a recording the same way.
  */
-import { createHash } from 'node:crypto';
 import { bytesPerSecond, isSupportedSampleRate } from './audio-format.js';
+import { checkDigest, type WavDigest } from './recording-digest.js';
 import type { RecordingMetadata } from './recording-metadata.js';
 import { parseWavHeader, WAV_HEADER_BYTES } from './wav.js';
-
-/** What one read of a WAV object gives: its size, SHA-256 and first 44 bytes. */
-export interface WavDigest {
-  readonly bytes: number;
-  readonly sha256: string;
-  readonly head: Buffer;
-}
-
-/** Reads a WAV body once, keeping only its size, hash and header (a long call is never held in memory). */
-export async function digestWav(body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<WavDigest> {
-  const hash = createHash('sha256');
-  const head: Buffer[] = [];
-  let headBytes = 0;
-  let bytes = 0;
-  for await (const chunk of body) {
-    const buffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    hash.update(buffer);
-    bytes += buffer.length;
-    if (headBytes < WAV_HEADER_BYTES) {
-      head.push(buffer.subarray(0, WAV_HEADER_BYTES - headBytes));
-      headBytes += Math.min(buffer.length, WAV_HEADER_BYTES - headBytes);
-    }
-  }
-  return { bytes, sha256: hash.digest('hex'), head: Buffer.concat(head) };
-}
 
 export interface IntegrityResult {
   readonly ok: boolean;
@@ -93,13 +68,6 @@ export function checkWavSize(
   return { ok: true, detail: `${objectBytes} bytes as stored` };
 }
 
-/** The object hashes to the SHA-256 the metadata recorded. */
-export function checkSha256(metadata: Pick<RecordingMetadata, 'sha256'>, sha256: string): IntegrityResult {
-  return metadata.sha256.toLowerCase() === sha256
-    ? { ok: true, detail: sha256 }
-    : { ok: false, detail: `stored ${metadata.sha256}, object hashes to ${sha256}` };
-}
-
 /** The metadata's duration agrees with its own byte count (a figure computed twice must agree). */
 export function checkDurationFigures(
   metadata: Pick<RecordingMetadata, 'sampleRate' | 'audioBytes' | 'durationSeconds'>,
@@ -124,10 +92,10 @@ export function checkRecordingIntegrity(metadata: RecordingMetadata, wav: WavDig
   for (const result of [
     checkWavHeader(wav.head, wav.bytes, metadata),
     checkWavSize(metadata, wav.bytes),
-    checkSha256(metadata, wav.sha256),
+    checkDigest(metadata, wav),
     checkDurationFigures(metadata),
   ]) {
     if (!result.ok) return result;
   }
-  return { ok: true, detail: `${wav.bytes} bytes, sha256 ${wav.sha256}` };
+  return { ok: true, detail: `${wav.bytes} bytes, digests as stored` };
 }

@@ -1,6 +1,7 @@
 /**
  * The metadata JSON stored beside each recording (`recordings/…/<uuid>.json`), written by the
- * recorder and read by the audit CLI. Bump `schemaVersion` on any incompatible change.
+ * recorder and read by the audit CLI. Bump `schemaVersion` on any incompatible change; readers
+ * keep accepting every earlier version.
  */
 
 /** A text frame (DTMF or other) received mid-stream, with where it fell in the audio. */
@@ -34,8 +35,8 @@ export interface RecordingEnd {
     | 'recovered';
 }
 
-export interface RecordingMetadata {
-  readonly schemaVersion: 1;
+/** What every schema version holds. */
+interface RecordingMetadataFields {
   /** The call leg uuid from the websocket path (`/calls/{uuid}`). */
   readonly uuid: string;
   readonly conversationUuid: string | null;
@@ -55,8 +56,6 @@ export interface RecordingMetadata {
   readonly audioBytes: number;
   /** Size of the WAV object, header included. */
   readonly wavBytes: number;
-  /** SHA-256 hex of the whole WAV object. */
-  readonly sha256: string;
   readonly frameCount: number;
   /** Binary frames whose size was not one 20 ms frame (kept in the audio all the same). */
   readonly oddSizeFrames: number;
@@ -71,6 +70,30 @@ export interface RecordingMetadata {
   /** Any other fields from the `websocket:connected` frame's headers. */
   readonly headers: Record<string, unknown>;
 }
+
+/**
+ * Schema 2 (written since): the audio's SHA-256, hashed as it arrived, and the header beside it.
+ * The WAV is `wavHeaderHex` followed by the audio; that header is the canonical 44-byte one for
+ * `sampleRate`, `channels`, `bitsPerSample` and `audioBytes`, so a changed byte anywhere in the
+ * object fails one check or the other.
+ */
+export interface RecordingMetadataV2 extends RecordingMetadataFields {
+  readonly schemaVersion: 2;
+  /** SHA-256 hex of the audio: every byte of the WAV after its 44-byte header. */
+  readonly audioSha256: string;
+  /** The WAV's 44-byte header as stored, hex. */
+  readonly wavHeaderHex: string;
+}
+
+/** Schema 1 (older recordings): one SHA-256 of the whole WAV, computed from the file at hangup. */
+export interface RecordingMetadataV1 extends RecordingMetadataFields {
+  readonly schemaVersion: 1;
+  /** SHA-256 hex of the whole WAV object. */
+  readonly sha256: string;
+}
+
+/** Metadata as readers meet it: any schema version. The recorder writes the latest. */
+export type RecordingMetadata = RecordingMetadataV1 | RecordingMetadataV2;
 
 /** What is known of a call when its websocket opens. */
 export interface CallIdentity {

@@ -39,10 +39,15 @@ const REQUIRED_FIELDS: ReadonlyArray<[keyof RecordingMetadata, string]> = [
   ['bitsPerSample', 'number'],
   ['audioBytes', 'number'],
   ['wavBytes', 'number'],
-  ['sha256', 'string'],
   ['interrupted', 'boolean'],
   ['recordingKey', 'string'],
 ];
+
+/** The digest fields of each schema version. */
+const DIGEST_FIELDS: Readonly<Record<number, readonly string[]>> = {
+  1: ['sha256'],
+  2: ['audioSha256', 'wavHeaderHex'],
+};
 
 /** Checks the fields the CLI relies on; the JSON is the recorder's, so anything else is kept as is. */
 export function checkMetadata(value: unknown): MetadataRead {
@@ -50,10 +55,13 @@ export function checkMetadata(value: unknown): MetadataRead {
     return { ok: false, reason: 'metadata is not a JSON object' };
   }
   const record = value as Record<string, unknown>;
-  if (record.schemaVersion !== 1) {
+  const digestFields =
+    typeof record.schemaVersion === 'number' ? DIGEST_FIELDS[record.schemaVersion] : undefined;
+  if (!digestFields) {
     return { ok: false, reason: `unknown metadata schemaVersion ${JSON.stringify(record.schemaVersion)}` };
   }
-  for (const [field, type] of REQUIRED_FIELDS) {
+  const fields = [...REQUIRED_FIELDS, ...digestFields.map((field): [string, string] => [field, 'string'])];
+  for (const [field, type] of fields) {
     if (typeof record[field] !== type)
       return { ok: false, reason: `metadata field ${field} is not a ${type}` };
   }

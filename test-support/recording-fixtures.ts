@@ -20,6 +20,8 @@ export interface FixtureCall {
   /** Raw s16le mono PCM. */
   readonly pcm: Buffer;
   readonly interrupted?: boolean;
+  /** The metadata's schema: 2 as the recorder writes it now, 1 as older recordings have it. @default 2 */
+  readonly schemaVersion?: 1 | 2;
 }
 
 /** A canonical 44-byte-header PCM WAV, written field by field (independent of the code under test). */
@@ -41,11 +43,33 @@ export function buildWav(pcm: Buffer, sampleRate: number): Buffer {
   return Buffer.concat([header, pcm]);
 }
 
+/** The digest fields of each schema, hashed here from the WAV's bytes as they are. */
+function digestFields(
+  wav: Buffer,
+  schemaVersion: 1 | 2,
+): { schemaVersion: 1; sha256: string } | { schemaVersion: 2; audioSha256: string; wavHeaderHex: string } {
+  if (schemaVersion === 1) return { schemaVersion, sha256: createHash('sha256').update(wav).digest('hex') };
+  return {
+    schemaVersion,
+    audioSha256: createHash('sha256').update(wav.subarray(44)).digest('hex'),
+    wavHeaderHex: wav.subarray(0, 44).toString('hex'),
+  };
+}
+
+/** The digest fields the recorder writes today (schema 2) for a stored WAV, hashed from its bytes. */
+export function metadataDigests(wav: Buffer): {
+  schemaVersion: 2;
+  audioSha256: string;
+  wavHeaderHex: string;
+} {
+  return digestFields(wav, 2) as { schemaVersion: 2; audioSha256: string; wavHeaderHex: string };
+}
+
 export function buildMetadata(call: FixtureCall, wav: Buffer): RecordingMetadata {
   const durationSeconds = (wav.length - 44) / (call.sampleRate * 2);
   const endedAt = new Date(call.startedAt.getTime() + durationSeconds * 1000);
   return {
-    schemaVersion: 1,
+    ...digestFields(wav, call.schemaVersion ?? 2),
     uuid: call.uuid,
     conversationUuid: call.conversationUuid,
     from: call.from,
@@ -58,7 +82,6 @@ export function buildMetadata(call: FixtureCall, wav: Buffer): RecordingMetadata
     bitsPerSample: 16,
     audioBytes: wav.length - 44,
     wavBytes: wav.length,
-    sha256: createHash('sha256').update(wav).digest('hex'),
     frameCount: Math.ceil((wav.length - 44) / ((call.sampleRate * 2) / 50)),
     oddSizeFrames: 0,
     textEvents: [],

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import { checkWav } from '../bench/lib/harness.js';
 import type { CallResult } from '../bench/lib/load-generator.js';
 import { ROOT } from '../bench/lib/processes.js';
 import { signCallToken } from '../common/call-token.js';
+import { checkDigest, wavDigestOf } from '../common/recording-digest.js';
 import { metadataKey, recordingKey } from '../common/recording-keys.js';
 import type { RecordingMetadata } from '../common/recording-metadata.js';
 import { createS3Client, LOCAL_S3_CREDENTIALS } from '../common/s3-client.js';
@@ -226,10 +227,10 @@ export async function checkRecordings(
       note(`${call.uuid}: WAV complete but no metadata JSON`);
       return;
     }
-    const sha = createHash('sha256').update(body).digest('hex');
-    if (meta.audioBytes !== call.bytesSent || meta.wavBytes !== body.length || meta.sha256 !== sha) {
+    const digest = checkDigest(meta, wavDigestOf(body));
+    if (meta.audioBytes !== call.bytesSent || meta.wavBytes !== body.length || !digest.ok) {
       note(
-        `${call.uuid}: metadata says ${meta.audioBytes} audio bytes / sha ${meta.sha256.slice(0, 8)}, WAV has ${body.length - 44} / ${sha.slice(0, 8)}`,
+        `${call.uuid}: metadata says ${meta.audioBytes} audio bytes, WAV has ${body.length - 44}; digest: ${digest.detail}`,
       );
       return;
     }

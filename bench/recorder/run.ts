@@ -4,6 +4,7 @@
  *   npx tsx bench/recorder/run.ts capacity      [--steps 250,500,1000,1500,2000] [--seconds 20] [--frames-per-write 1]
  *   npx tsx bench/recorder/run.ts memory        [--calls 100] [--seconds 600] [--speed 5]
  *   npx tsx bench/recorder/run.ts finalization  [--short-calls 100] [--long-calls 20] [--long-speed 10]
+ *                                               [--long-seconds 600]  (7190 at --long-speed 100: 2-hour calls)
  *
  * Every process is separate: the recorder (pinned to CPU 1 with taskset), the load generator and
  * the local S3 server (pinned to CPU 0). Capacity also runs the floor (a bare `ws` server that
@@ -132,7 +133,11 @@ program
   .description('hangup → complete WAV readable in S3, for short and long calls')
   .option('--short-calls <n>', 'number of 10-second calls', '100')
   .option('--long-calls <n>', 'number of 10-minute calls', '20')
-  .option('--long-seconds <n>', 'length of a long call', '600')
+  .option(
+    '--long-seconds <n>',
+    'length of a long call (up to 7199: the recorder cap is raised to fit)',
+    '600',
+  )
   .option('--long-speed <x>', 'send long calls this many times faster than real time', '10')
   .action(
     async (options: { shortCalls: string; longCalls: string; longSeconds: string; longSpeed: string }) => {

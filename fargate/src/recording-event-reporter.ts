@@ -5,6 +5,7 @@ import {
   type RecordingEventSink,
   RecordingEventType,
   type RecordingFailedDetail,
+  recordingDigestFacts,
   recordingEvent,
   type StoredRecordingFacts,
 } from '../../common/recording-events.js';
@@ -30,7 +31,7 @@ function storedFacts(metadata: RecordingMetadata, bucket: string): StoredRecordi
     recordingKey: metadata.recordingKey,
     durationSeconds: metadata.durationSeconds,
     wavBytes: metadata.wavBytes,
-    sha256: metadata.sha256,
+    ...recordingDigestFacts(metadata),
   };
 }
 

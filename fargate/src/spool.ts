@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, writeSync, writevSync } from 'node:fs';
 import { type FileHandle, open, rm, stat, writeFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
@@ -42,6 +42,10 @@ function returnBatchBuffer(buffer: Buffer): void {
  * holding slices would pin every read's allocation (several KiB of RSS per 640-byte frame).
  * The file is the audio's only copy until the object is complete in S3,
  * so it is removed only after that (and kept on failure, for recovery).
+ *
+ * The audio's SHA-256 is fed each batch as it is written, so at hangup it is ready whatever the
+ * call's length, instead of a read of the whole file. A file reopened by a recovery run is hashed
+ * from disk when asked.
  */
 export class AudioSpool {
   readonly #handle: Promise<FileHandle>;
@@ -55,6 +59,9 @@ export class AudioSpool {
   #storedBytes = 0;
   #writing: Promise<void> | undefined;
   #failure: SpoolError | undefined;
+  /** SHA-256 of the first `#hashedBytes` of the file; undefined for a reopened file. */
+  readonly #audioHash: Hash | undefined;
+  #hashedBytes = 0;
 
   /**
    * @param path the PCM file (created, must not exist)
@@ -70,6 +77,7 @@ export class AudioSpool {
   ) {
     this.#handle = open(path, existingBytes === undefined ? 'wx+' : 'r+');
     this.#storedBytes = this.#receivedBytes = existingBytes ?? 0;
+    this.#audioHash = existingBytes === undefined ? createHash('sha256') : undefined;
     // Surfaced by the next flush; this only stops an unhandled rejection in the meantime.
     this.#handle.catch(() => {});
   }
@@ -149,6 +157,11 @@ export class AudioSpool {
             written += writeSync(handle.fd, all, written, bytes - written, this.#storedBytes + written);
         }
         this.#storedBytes += bytes;
+        // Only bytes on disk, in file order: what the WAV after its header will hold.
+        if (this.#audioHash) {
+          for (const view of views) this.#audioHash.update(view);
+          this.#hashedBytes += bytes;
+        }
         for (const { buffer } of batch) returnBatchBuffer(buffer);
         this.onStored(this.#storedBytes);
       }
@@ -192,15 +205,21 @@ export class AudioSpool {
   }
 
   /**
-   * SHA-256 hex of `prefix` followed by every byte on disk, read in 128 KiB slices (many calls
-   * may finalize at once, as on a drain).
+   * SHA-256 hex of every byte on disk: from the running hash when it covers them (no read),
+   * else (a reopened file) read back from the file.
    */
-  async sha256(prefix: Buffer): Promise<string> {
-    const [sha256] = await this.digests(prefix, ['sha256']);
+  async audioSha256(): Promise<string> {
+    if (this.#audioHash && this.#hashedBytes === this.#storedBytes) {
+      return this.#audioHash.copy().digest('hex');
+    }
+    const [sha256] = await this.digests(Buffer.alloc(0), ['sha256']);
     return sha256!;
   }
 
-  /** Hex digests of `prefix` followed by the stored audio, one per algorithm, in one read. */
+  /**
+   * Hex digests of `prefix` followed by the stored audio, one per algorithm, in one read of
+   * 128 KiB slices (many calls may finalize at once, as on a drain).
+   */
   async digests(prefix: Buffer, algorithms: readonly string[]): Promise<string[]> {
     const hashes = algorithms.map((algorithm) => createHash(algorithm).update(prefix));
     const slice = Buffer.allocUnsafe(Math.min(128 * 1024, Math.max(1, this.#storedBytes)));

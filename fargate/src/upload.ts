@@ -13,7 +13,11 @@ import {
 } from '@aws-sdk/client-s3';
 import { bytesPerSecond } from '../../common/audio-format.js';
 import { metadataKey } from '../../common/recording-keys.js';
-import type { CallIdentity, RecordingMetadata } from '../../common/recording-metadata.js';
+import type {
+  CallIdentity,
+  RecordingMetadata,
+  RecordingMetadataV2,
+} from '../../common/recording-metadata.js';
 import { describeS3Error } from '../../common/s3-errors.js';
 import { WAV_HEADER_BYTES, type WavFormat, wavHeader } from '../../common/wav.js';
 import { httpStatusOf, putObjectWithRetry, type RetryPolicy, withRetry } from './retry.js';
@@ -83,7 +87,10 @@ class MultipartConflictError extends Error {
 export interface StoredRecording {
   readonly wavBytes: number;
   readonly audioBytes: number;
-  readonly sha256: string;
+  /** SHA-256 hex of the audio (the WAV after its header). */
+  readonly audioSha256: string;
+  /** The 44-byte header the object starts with, hex. */
+  readonly wavHeaderHex: string;
   /** 1 for a single PutObject, else the number of multipart parts. */
   readonly parts: number;
   /** Where the time after hangup went, ms (for the log). */
@@ -109,9 +116,9 @@ export function recordingMetadata(
   identity: CallIdentity,
   stored: StoredRecording,
   account: RecordingAccount,
-): RecordingMetadata {
+): RecordingMetadataV2 {
   return {
-    schemaVersion: 1,
+    schemaVersion: 2,
     uuid: identity.uuid,
     conversationUuid: identity.conversationUuid,
     from: identity.from,
@@ -124,7 +131,8 @@ export function recordingMetadata(
     bitsPerSample: 16,
     audioBytes: stored.audioBytes,
     wavBytes: stored.wavBytes,
-    sha256: stored.sha256,
+    audioSha256: stored.audioSha256,
+    wavHeaderHex: stored.wavHeaderHex,
     frameCount: account.frameCount,
     oddSizeFrames: account.oddSizeFrames,
     textEvents: account.textEvents,
@@ -174,7 +182,8 @@ export async function putRecordingMetadata(
  * PCM) waits for the end; parts 2, 3, … go up from disk as soon as the spool holds them. At
  * hangup part 1 and the last part go up in parallel and the upload is completed: the work left
  * after hangup is at most two parts, whatever the call's length. A call that never filled part 2
- * is sent in one PutObject instead.
+ * is sent in one PutObject instead. The metadata's digest is the audio's SHA-256, which the spool
+ * keeps as the audio arrives, beside the header: nothing is read back to hash it.
  */
 export class RecordingUpload {
   #uploadId: string | undefined;
@@ -314,8 +323,9 @@ export class RecordingUpload {
       timings[name] = Math.round(now - since);
       return now;
     };
-    await this.#pumping;
-    let t = lap('midCallPart', t0);
+    // The part the pump is sending (if any) goes on beside part 1 and the others, not before them.
+    const pumping = this.#pumping ? { part: this.#nextPart, settled: this.#pumping } : undefined;
+    let t = t0;
     const { spool, partSizeBytes, format } = this.options;
     const audioBytes = spool.storedBytes;
     if (!spool.failure && audioBytes !== spool.receivedBytes) {
@@ -328,21 +338,35 @@ export class RecordingUpload {
       // Decided by size, not by whether mid-call uploads got going: a long call whose
       // CreateMultipartUpload failed mid-call still goes up in parts, never as one huge buffer.
       const partCount = wavPartCount(audioBytes, partSizeBytes);
-      if (partCount === 1) {
-        const sha256 = await this.#putWhole(audioBytes);
-        lap('put', t);
-        return { wavBytes, audioBytes, sha256, parts: 1, timings };
-      }
-      const sha256 = spool.sha256(wavHeader(format, audioBytes)).finally(() => lap('sha256', t));
+      const wavHeaderHex = wavHeader(format, audioBytes).toString('hex');
+      // Ready at once for a live call; a recovery run's reopened file is read for it.
+      const audioSha256 = spool.audioSha256().finally(() => lap('sha256', t0));
       // Awaited once the object is stored; a failure before that is not left unhandled.
-      sha256.catch(() => {});
-      for (let restarts = 0; ; restarts++) {
+      audioSha256.catch(() => {});
+      if (partCount === 1) {
+        await this.#putWhole(audioBytes);
+        lap('put', t);
+        return { wavBytes, audioBytes, audioSha256: await audioSha256, wavHeaderHex, parts: 1, timings };
+      }
+      for (let restarts = 0, inFlight = pumping; ; restarts++, inFlight = undefined) {
         const missing: number[] = [1];
         for (let part = 2; part <= partCount; part++) {
           // A mid-call part is only reused if it is still whole (it always is: parts are uploaded full).
-          if (!this.#etags.has(part)) missing.push(part);
+          if (!this.#etags.has(part) && part !== inFlight?.part) missing.push(part);
         }
-        await Promise.all(missing.map((part) => this.#uploadPart(part, audioBytes, true)));
+        const uploads = missing.map((part) => this.#uploadPart(part, audioBytes, true));
+        if (inFlight) {
+          const { part, settled } = inFlight;
+          uploads.push(
+            settled.then(() => {
+              lap('midCallPart', t0);
+              // It failed (the pump's error is kept, not thrown): sent again like any missing part.
+              if (part <= partCount && !this.#etags.has(part))
+                return this.#uploadPart(part, audioBytes, true);
+            }),
+          );
+        }
+        await Promise.all(uploads);
         t = lap('parts', t);
         try {
           await this.#complete(partCount, wavBytes);
@@ -358,8 +382,17 @@ export class RecordingUpload {
         }
       }
       lap('complete', t);
-      return { wavBytes, audioBytes, sha256: await sha256, parts: partCount, timings };
+      return {
+        wavBytes,
+        audioBytes,
+        audioSha256: await audioSha256,
+        wavHeaderHex,
+        parts: partCount,
+        timings,
+      };
     } catch (error) {
+      // Not aborted under a part the pump is still sending (it never rejects).
+      await this.#pumping;
       await this.abort();
       const cause = (error as Error).cause;
       if (cause instanceof RecordingExistsError) throw cause;
@@ -371,10 +404,9 @@ export class RecordingUpload {
     }
   }
 
-  async #putWhole(audioBytes: number): Promise<string> {
+  async #putWhole(audioBytes: number): Promise<void> {
     const { s3, bucket, key, objectMetadata, spool, limiter, format } = this.options;
     const wavBytes = WAV_HEADER_BYTES + audioBytes;
-    const digests = spool.digests(wavHeader(format, audioBytes), ['sha256', 'md5']);
     try {
       await withRetry(
         `PutObject ${key}`,
@@ -403,11 +435,10 @@ export class RecordingUpload {
       if (httpStatusOf(error) !== 412) throw error;
       // An earlier attempt whose answer was lost, or a recovery of this very audio, stored these
       // bytes (S3's ETag of a single PUT is the body's MD5, except under SSE-KMS): the same WAV.
-      const [, md5] = await digests;
+      // Hashed only here, on this rare path: the file is under part 2's size.
+      const [md5] = await spool.digests(wavHeader(format, audioBytes), ['md5']);
       if (!(await this.#holds(wavBytes, md5))) throw new RecordingExistsError(key);
     }
-    const [sha256] = await digests;
-    return sha256!;
   }
 
   async #complete(partCount: number, wavBytes: number): Promise<void> {

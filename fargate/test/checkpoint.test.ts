@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,7 @@ import {
   waitForRecording,
   waitUntil,
 } from '../../test-support/recorder.js';
+import { metadataDigests } from '../../test-support/recording-fixtures.js';
 import { loopPcm, soxi, speechPcm } from '../../test-support/speech.js';
 import type { InflightCall } from '../src/checkpoint.js';
 import { createRecorder, type Recorder, type RecorderOptions } from '../src/recorder.js';
@@ -378,7 +379,7 @@ describe('the inflight sweeper', () => {
       end: { by: 'recovered' },
       audioBytes: expected.length,
       wavBytes: wav.length,
-      sha256: createHash('sha256').update(wav).digest('hex'),
+      ...metadataDigests(wav),
       durationSeconds: expected.length / bytesPerSecond(rate),
       headers: { campaign: 'autumn' },
     });

@@ -1,5 +1,4 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,6 +23,7 @@ import {
   waitUntil,
 } from '../../test-support/recorder.js';
 import { imageEnv, imageNodeFlags } from '../../test-support/recorder-image.js';
+import { metadataDigests } from '../../test-support/recording-fixtures.js';
 import { loopPcm, soxi, speechPcm } from '../../test-support/speech.js';
 
 const run = promisify(execFile);
@@ -286,7 +286,7 @@ describe('the recorder process', () => {
       end: { by: 'recovered' },
       conversationUuid: `CON-${uuid}`,
       audioBytes: recovered.length,
-      sha256: createHash('sha256').update(wav).digest('hex'),
+      ...metadataDigests(wav),
     });
     await waitUntil(async () => (await checkpointedCall(s3.client, s3.bucket, uuid)).batches.length === 0);
     await waitUntil(async () =>

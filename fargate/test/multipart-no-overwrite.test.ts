@@ -6,7 +6,7 @@
  * server sits behind the fault proxy's conditional-write double (test-support/fault-proxy.ts),
  * which answers them as AWS documents. Parts are 64 KiB, so a few seconds of audio are multipart.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +34,7 @@ import {
   waitForRecording,
   waitUntil,
 } from '../../test-support/recorder.js';
+import { metadataDigests } from '../../test-support/recording-fixtures.js';
 import { loopPcm, soxi, speechPcm } from '../../test-support/speech.js';
 import type { InflightCall } from '../src/checkpoint.js';
 import { createRecorder, type Recorder } from '../src/recorder.js';
@@ -111,7 +112,6 @@ function otherAudio(seconds: number, fill: number): Buffer {
   return Buffer.alloc(seconds * bytesPerSecond(rate), fill);
 }
 
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 const partsOf = (audioBytes: number) => Math.ceil((44 + audioBytes) / PART_BYTES);
 const storedTimes = (key: string) => created.filter((name) => name === key).length;
 
@@ -189,7 +189,7 @@ describe('a live call over one part', () => {
     await call(callUrl(task.base, uuid), uuid, speech);
     const { metadata, wav, wavKey } = await waitForRecording(s3.client, s3.bucket, uuid);
     expect(wav.subarray(44).equals(speech)).toBe(true);
-    expect(metadata.sha256).toBe(sha256(wav));
+    expect(metadata).toMatchObject(metadataDigests(wav));
     const file = join(work, `${uuid}.wav`);
     await writeFile(file, wav);
     expect((await soxi(file)).samples).toBe(speech.length / 2);
@@ -280,7 +280,11 @@ describe('disk recovery of a call over one part', () => {
     expect(log.messages('ERROR')).toEqual([]);
     const { metadata, wav, wavKey } = await waitForRecording(s3.client, s3.bucket, uuid, 1000);
     expect(wav.subarray(44).equals(speech)).toBe(true);
-    expect(metadata).toMatchObject({ sha256: sha256(wav), interrupted: true, end: { by: 'recovered' } });
+    expect(metadata).toMatchObject({
+      ...metadataDigests(wav),
+      interrupted: true,
+      end: { by: 'recovered' },
+    });
     expect(storedTimes(wavKey)).toBe(1);
     expect(await readdir(scratchDir)).toEqual([]);
   });
@@ -373,7 +377,7 @@ describe('the inflight sweeper, recovering a call over one part', () => {
     expect(log.messages('ERROR')).toEqual([]);
     const { metadata, wav, wavKey } = await waitForRecording(s3.client, s3.bucket, uuid, 1000);
     expect(wav.subarray(44).equals(speech)).toBe(true);
-    expect(metadata as RecordingMetadata).toMatchObject({ sha256: sha256(wav), interrupted: true });
+    expect(metadata as RecordingMetadata).toMatchObject({ ...metadataDigests(wav), interrupted: true });
     expect(storedTimes(wavKey)).toBe(1);
     expect(await inflightKeys(s3.client, checkpointBucket, taskId)).toEqual([]);
   });

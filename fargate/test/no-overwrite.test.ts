@@ -6,7 +6,7 @@
  * CompleteMultipartUpload), so the calls here are single-PUT recordings; the multipart path is in
  * multipart-no-overwrite.test.ts, against a double of S3's answers.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +30,7 @@ import {
   waitForRecording,
   waitUntil,
 } from '../../test-support/recorder.js';
+import { metadataDigests } from '../../test-support/recording-fixtures.js';
 import { loopPcm, speechPcm } from '../../test-support/speech.js';
 import { createRecorder, type Recorder } from '../src/recorder.js';
 import { recoverSpools } from '../src/recovery.js';
@@ -86,10 +87,6 @@ async function call(url: string, uuid: string, pcm: Buffer): Promise<void> {
   await end;
 }
 
-function sha256(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
 describe.skipIf(!rgwAvailable())(
   'no recording is overwritten (against Ceph RGW; bash scripts/rgw.sh start)',
   () => {
@@ -137,7 +134,7 @@ describe.skipIf(!rgwAvailable())(
 
       expect((await readObject(s3, bucket, stored.wavKey)).equals(stored.wav)).toBe(true);
       expect((await readObject(s3, bucket, jsonKey)).equals(storedJson)).toBe(true);
-      expect(sha256(stored.wav)).toBe(stored.metadata.sha256);
+      expect(stored.metadata).toMatchObject(metadataDigests(stored.wav));
     });
 
     it('disk recovery keeps a stored recording, and writes the metadata a crash left missing for the same audio', async () => {
@@ -193,7 +190,7 @@ describe.skipIf(!rgwAvailable())(
       expect(await recover([await leaveOnDisk(speech, 'same')], log)).toBe(1);
       expect((await readObject(s3, bucket, stored.wavKey)).equals(stored.wav)).toBe(true);
       const recovered = JSON.parse((await readObject(s3, bucket, jsonKey)).toString()) as RecordingMetadata;
-      expect(recovered).toMatchObject({ uuid, sha256: stored.metadata.sha256, interrupted: true });
+      expect(recovered).toMatchObject({ uuid, ...metadataDigests(stored.wav), interrupted: true });
     });
 
     it('the metadata PUT keeps metadata already at its key', async () => {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -28,6 +27,7 @@ import {
   waitForRecording,
   waitUntil,
 } from '../../test-support/recorder.js';
+import { metadataDigests } from '../../test-support/recording-fixtures.js';
 import { loopPcm, soxi, speechPcm } from '../../test-support/speech.js';
 import { createRecorder, type Recorder, type RecorderOptions } from '../src/recorder.js';
 import { findJournals, recoverSpools } from '../src/recovery.js';
@@ -68,10 +68,6 @@ async function startRecorder(
     http: `http://127.0.0.1:${address.port}`,
     scratchDir,
   };
-}
-
-function sha256(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
 }
 
 /** 101 if the handshake is accepted (the socket is then closed), else the refusal's status. */
@@ -146,7 +142,6 @@ describe('a call streamed to the recorder', () => {
 
       const oddFrames = audio.filter((frame) => frame.length !== frameBytes(rate)).length;
       expect(metadata).toMatchObject({
-        schemaVersion: 1,
         uuid,
         conversationUuid: `CON-${uuid}`,
         from: '447700900001',
@@ -156,7 +151,7 @@ describe('a call streamed to the recorder', () => {
         bitsPerSample: 16,
         audioBytes: sent.length,
         wavBytes: wav.length,
-        sha256: sha256(wav),
+        ...metadataDigests(wav),
         frameCount: audio.length,
         oddSizeFrames: oddFrames,
         durationSeconds: sent.length / bytesPerSecond(rate),
@@ -225,7 +220,7 @@ describe('a call streamed to the recorder', () => {
     const { metadata, wav } = await waitForRecording(s3.client, s3.bucket, uuid);
     expect(wav.length).toBe(44 + pcm.length);
     expect(wav.subarray(44).equals(pcm)).toBe(true);
-    expect(metadata.sha256).toBe(sha256(wav));
+    expect(metadata).toMatchObject(metadataDigests(wav));
     expect(metadata.audioBytes).toBe(pcm.length);
     const file = join(work, `${uuid}.wav`);
     await writeFile(file, wav);
@@ -270,7 +265,7 @@ describe('a call streamed to the recorder', () => {
     try {
       const { metadata, wav } = await waitForRecording(flaky.client, flaky.bucket, uuid);
       expect(wav.subarray(44).equals(Buffer.concat(audio))).toBe(true);
-      expect(metadata.sha256).toBe(sha256(wav));
+      expect(metadata).toMatchObject(metadataDigests(wav));
     } finally {
       client.destroy();
       await flaky.close();
@@ -357,7 +352,7 @@ describe('a call streamed to the recorder', () => {
       expect(metadata).toMatchObject({
         uuid,
         conversationUuid: `CON-${uuid}`,
-        sha256: sha256(wav),
+        ...metadataDigests(wav),
         interrupted: true,
         end: { by: 'recovered' },
         audioBytes: Buffer.concat(audio).length,
@@ -487,7 +482,7 @@ describe('ending calls from the recorder side', () => {
     for (const call of calls) {
       const { metadata, wav } = await waitForRecording(s3.client, s3.bucket, call.uuid, 1000);
       expect(wav.subarray(44).equals(Buffer.concat(call.audio))).toBe(true);
-      expect(metadata.sha256).toBe(sha256(wav));
+      expect(metadata).toMatchObject(metadataDigests(wav));
       if (call === own) expect(metadata.end).toMatchObject({ by: 'peer', code: 1000 });
       else expect(metadata).toMatchObject({ end: { by: 'drain', code: 1001 }, interrupted: true });
     }

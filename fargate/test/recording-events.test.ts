@@ -138,7 +138,7 @@ describe('recording events from the recorder', () => {
       keptSeconds: pcm.length / bytesPerSecond(rate),
       durationSeconds: pcm.length / bytesPerSecond(rate),
       recordingKey: metadata.recordingKey,
-      sha256: metadata.sha256,
+      audioSha256: (metadata as { audioSha256: string }).audioSha256,
     });
   });
 

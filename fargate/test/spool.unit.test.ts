@@ -1,9 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AudioSpool, SpoolError } from '../src/spool.js';
+import { AudioSpool, reopenSpool, SpoolError } from '../src/spool.js';
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 let dir: string;
 beforeAll(async () => {
@@ -52,10 +54,44 @@ describe('AudioSpool', () => {
     await spool.readInto(part, 0, 500, 100);
     expect(part.equals(all.subarray(500, 600))).toBe(true);
     const prefix = Buffer.from('RIFF');
-    expect(await spool.sha256(prefix)).toBe(createHash('sha256').update(prefix).update(all).digest('hex'));
+    expect(await spool.digests(prefix, ['sha256', 'md5'])).toEqual([
+      createHash('sha256').update(prefix).update(all).digest('hex'),
+      createHash('md5').update(prefix).update(all).digest('hex'),
+    ]);
+    expect(await spool.audioSha256()).toBe(sha256(all));
     await expect(spool.readInto(Buffer.alloc(10), 0, all.length - 5, 10)).rejects.toThrow(SpoolError);
     await spool.remove();
     await expect(stat(spool.path)).rejects.toThrow(/ENOENT/);
+  });
+
+  it('hashes the audio as it is written, without reading the file back; a reopened file is read', async () => {
+    const spool = new AudioSpool(join(dir, 'd.pcm'), () => {}, 640);
+    const sent: Buffer[] = [];
+    for (let i = 0; i < 30; i++) {
+      const frame = randomBytes(640);
+      sent.push(frame);
+      spool.append(frame);
+      if (i % 7 === 0) {
+        await spool.flush();
+        // At every point the hash covers exactly what is on disk.
+        expect(await spool.audioSha256()).toBe(sha256(Buffer.concat(sent)));
+      }
+    }
+    await spool.flush();
+    const written = Buffer.concat(sent);
+    // A byte changed on disk behind the spool's back: the running hash still says what was
+    // written (it never reads the file), while a recovery run, reopening the file, hashes it as it is.
+    const other = await open(spool.path, 'r+');
+    await other.write(Buffer.from([written[100]! ^ 0xff]), 0, 1, 100);
+    await other.close();
+    expect(await spool.audioSha256()).toBe(sha256(written));
+    const onDisk = await readFile(spool.path);
+    expect(onDisk.equals(written)).toBe(false);
+    await spool.close();
+    const reopened = await reopenSpool(spool.path);
+    expect(reopened.storedBytes).toBe(written.length);
+    expect(await reopened.audioSha256()).toBe(sha256(onDisk));
+    await reopened.remove();
   });
 
   it('reports a file it cannot create as a SpoolError on flush', async () => {

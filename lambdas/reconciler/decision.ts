@@ -17,7 +17,8 @@ import {
   durationToleranceSeconds,
 } from '../../common/duration-tolerance.js';
 import type { ReconcileCheck, ReconcileSchedule } from '../../common/reconcile-requests.js';
-import { checkRecordingIntegrity, type WavDigest } from '../../common/recording-integrity.js';
+import type { WavDigest } from '../../common/recording-digest.js';
+import { checkRecordingIntegrity } from '../../common/recording-integrity.js';
 import type { RecordingMetadata } from '../../common/recording-metadata.js';
 import {
   type CallEventSummary,

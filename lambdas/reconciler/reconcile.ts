@@ -9,12 +9,13 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { DEFAULT_MAX_CALL_SECONDS, MetricNames } from '../../common/contract.js';
 import type { ReconcileQueue, ReconcileRequest } from '../../common/reconcile-requests.js';
+import { digestWav } from '../../common/recording-digest.js';
 import {
   type RecordingEvent,
   type RecordingEventSink,
+  recordingDigestFacts,
   recordingEvent,
 } from '../../common/recording-events.js';
-import { digestWav } from '../../common/recording-integrity.js';
 import { datePath, RECORDINGS_PREFIX, recordingKey } from '../../common/recording-keys.js';
 import { getObject, listObjects } from '../../common/s3-objects.js';
 import { getObjectText, listCallEvents, parseMetadata } from '../../common/stored-calls.js';
@@ -207,7 +208,7 @@ export function reconcileEvent(
         recordingKey: metadata.recordingKey,
         durationSeconds: metadata.durationSeconds,
         wavBytes: metadata.wavBytes,
-        sha256: metadata.sha256,
+        ...recordingDigestFacts(metadata),
         vonageDurationSeconds: decision.vonageSeconds,
         toleranceSeconds: decision.toleranceSeconds,
         checkedAt: checked,

@@ -212,6 +212,13 @@ describe('recordings made by the recorder', () => {
     await put(wavKey, flipped);
     expect(await failing()).toEqual(['sha256']);
 
+    // One header byte no size or format check reads (the byte rate): the header is checked
+    // byte for byte against the canonical one for the metadata.
+    const header = Buffer.from(wav);
+    header[28] = (header[28] as number) ^ 0x01;
+    await put(wavKey, header);
+    expect(await failing()).toEqual(['sha256']);
+
     await put(wavKey, wav.subarray(0, wav.length - 3200));
     expect(await failing()).toEqual(['wav-header', 'size', 'sha256']);
 

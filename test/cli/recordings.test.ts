@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventKey } from '../../common/recording-keys.js';
 import { createS3Client } from '../../common/s3-client.js';
@@ -269,6 +269,47 @@ describe('download and url', () => {
       force: true,
     });
     expect((await stat(again.wavPath)).size).toBe(storedA.wav.length);
+  });
+
+  it('says when the download differs from its metadata, in the header or the audio, for either schema', async () => {
+    const fixture = (n: number, schemaVersion: 1 | 2): FixtureCall => ({
+      ...a,
+      uuid: `dddddddd-4444-4444-8444-00000000000${n}`,
+      startedAt: new Date('2026-11-29T08:00:00.000Z'),
+      schemaVersion,
+    });
+    const download = async (call: FixtureCall, change?: (wav: Buffer) => void) => {
+      const stored = await putRecording(s3.client, s3.bucket, call);
+      if (change) {
+        const changed = Buffer.from(stored.wav);
+        change(changed);
+        await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: stored.wavKey, Body: changed }));
+      }
+      return downloadRecording(s3.client, s3.bucket, call.uuid, { outDir: join(work, 'checked') });
+    };
+    const header = await download(fixture(1, 2), (wav) => {
+      wav[22] = 2; // two channels
+    });
+    expect(header).toMatchObject({
+      sha256Matches: false,
+      digestDetail: 'header byte 22 is 0x02, expected 0x01',
+    });
+    const audio = await download(fixture(2, 2), (wav) => {
+      wav[wav.length - 1] = (wav[wav.length - 1] as number) ^ 0x80;
+    });
+    expect(audio).toMatchObject({
+      sha256Matches: false,
+      digestDetail: expect.stringMatching(/^stored audio /),
+    });
+    expect(await download(fixture(3, 2))).toMatchObject({ sha256Matches: true });
+    expect(await download(fixture(4, 1))).toMatchObject({ sha256Matches: true });
+    const old = await download(fixture(5, 1), (wav) => {
+      wav[50] = (wav[50] as number) ^ 0x01;
+    });
+    expect(old).toMatchObject({
+      sha256Matches: false,
+      digestDetail: expect.stringMatching(/^stored [0-9a-f]{64}, object hashes to /),
+    });
   });
 
   it('presigns a GET URL that serves the recording until it expires', async () => {

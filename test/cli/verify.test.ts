@@ -5,6 +5,7 @@ import {
   buildMetadata,
   callEvents,
   type FixtureCall,
+  metadataDigests,
   putEvent,
   putJson,
   putRecording,
@@ -32,8 +33,8 @@ function call(name: string, seconds: number, startedAt = '2026-11-28T10:00:00.00
 }
 
 /** Stores a good recording with the events Vonage would post for it (websocket leg as long as the audio). */
-async function goodRecording(name: string, seconds = 3, startedAt?: string) {
-  const fixture = call(name, seconds, startedAt);
+async function goodRecording(name: string, seconds = 3, startedAt?: string, schemaVersion: 1 | 2 = 2) {
+  const fixture = { ...call(name, seconds, startedAt), schemaVersion };
   const stored = await putRecording(s3.client, s3.bucket, fixture);
   for (const event of callEvents(fixture, {
     websocketUuid: `ws-${fixture.uuid}`,
@@ -114,8 +115,9 @@ describe('verify', () => {
     const empty = await goodRecording('e3371000', 2);
     await put(empty.stored.wavKey, Buffer.alloc(0));
 
-    // The streamed writer's placeholder sizes were never replaced by the final header.
-    const placeholder = await goodRecording('91aceb01', 2);
+    // The streamed writer's placeholder sizes were never replaced by the final header (a writer
+    // of schema-1 days, whose metadata hashed whatever header the object had).
+    const placeholder = await goodRecording('91aceb01', 2, undefined, 1);
     const unfinalized = Buffer.from(placeholder.stored.wav);
     unfinalized.writeUInt32LE(0x7fffffff, 4);
     unfinalized.writeUInt32LE(0x7fffffdb, 40);
@@ -189,8 +191,45 @@ describe('verify', () => {
     const text = formatVerifyReport(report);
     expect(text).toContain('8 of 10 recordings failed verification.');
     expect(text).toMatch(
-      new RegExp(`${flipped.fixture.uuid} +│ sha256 +│ stored ${flipped.stored.metadata.sha256}`),
+      new RegExp(
+        `${flipped.fixture.uuid} +│ sha256 +│ stored audio ${metadataDigests(flipped.stored.wav).audioSha256}`,
+      ),
     );
+  });
+
+  it('fails a changed header byte that still parses, naming the byte', async () => {
+    const { fixture, stored } = await goodRecording('8eade28b', 1);
+    const changed = Buffer.from(stored.wav);
+    // The byte rate: no size or format check reads it, only the byte-for-byte header check.
+    changed[28] = (changed[28] as number) ^ 0x01;
+    await put(stored.wavKey, changed);
+    const report = await verifyRecordings(s3.client, s3.bucket, { uuid: fixture.uuid });
+    expect(statuses(report.recordings[0])).toMatchObject({
+      'wav-header': 'pass',
+      size: 'pass',
+      sha256: 'fail',
+    });
+    expect(report.recordings[0]?.checks.find((c) => c.check === 'sha256')?.detail).toBe(
+      `header byte 28 is 0x${(changed[28] as number).toString(16).padStart(2, '0')}, expected 0x${(stored.wav[28] as number).toString(16).padStart(2, '0')}`,
+    );
+  });
+
+  it('keeps verifying older recordings whose metadata has one SHA-256 of the whole WAV', async () => {
+    const intact = await goodRecording('01de0001', 1, undefined, 1);
+    const damaged = await goodRecording('01de0002', 1, undefined, 1);
+    expect(intact.stored.metadata).toMatchObject({ schemaVersion: 1, sha256: expect.any(String) });
+    const changed = Buffer.from(damaged.stored.wav);
+    changed[100] = (changed[100] as number) ^ 0x01;
+    await put(damaged.stored.wavKey, changed);
+    const check = async (uuid: string) =>
+      (await verifyRecordings(s3.client, s3.bucket, { uuid })).recordings[0]?.checks.find(
+        (c) => c.check === 'sha256',
+      );
+    expect(await check(intact.fixture.uuid)).toMatchObject({ status: 'pass' });
+    expect(await check(damaged.fixture.uuid)).toMatchObject({
+      status: 'fail',
+      detail: expect.stringMatching(/^stored [0-9a-f]{64}, object hashes to /),
+    });
   });
 
   it('flags metadata that belongs to another call', async () => {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { access, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -6,6 +5,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { checkDigest, WavDigester } from '../../common/recording-digest.js';
 import { describeS3Error } from '../../common/s3-errors.js';
 import { CliError, RecordingNotFoundError, UsageError } from './errors.js';
 import { findRecording, getObjectStream, getObjectText, parseMetadata } from './recording-store.js';
@@ -26,14 +26,17 @@ export interface DownloadResult {
   /** Where the metadata JSON was saved, when there is one. */
   readonly metadataPath: string | null;
   readonly bytes: number;
+  /** SHA-256 hex of the downloaded WAV. */
   readonly sha256: string;
-  /** Whether the download's hash equals the metadata's; null without metadata. */
+  /** Whether the download matches the metadata's digests; null without (readable) metadata. */
   readonly sha256Matches: boolean | null;
+  /** What the digest check found (which byte or hash differs); null without metadata. */
+  readonly digestDetail: string | null;
 }
 
 /**
  * Downloads a recording's WAV (and its metadata JSON) into a folder, hashing on the way so the
- * copy is checked against the stored SHA-256. Writes to a `.part` file first: an interrupted
+ * copy is checked against the stored digests (`checkDigest`, any schema version). Writes to a `.part` file first: an interrupted
  * download never leaves a truncated `.wav` behind.
  */
 export async function downloadRecording(
@@ -53,11 +56,11 @@ export async function downloadRecording(
   }
   const { stream, contentLength } = await getObjectStream(s3, bucket, entry.wav.key);
   options.onStart?.(contentLength ?? entry.wav.size);
-  const hash = createHash('sha256');
+  const digester = new WavDigester();
   let received = 0;
   const meter = new Transform({
     transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk);
+      digester.update(chunk);
       received += chunk.length;
       options.onProgress?.(received);
       done(null, chunk);
@@ -71,17 +74,22 @@ export async function downloadRecording(
     throw new CliError(`download of ${entry.wav.key} failed: ${describeS3Error(error)}`);
   }
   await rename(partPath, wavPath);
-  const sha256 = hash.digest('hex');
+  const digest = digester.digest();
   let metadataPath: string | null = null;
   let sha256Matches: boolean | null = null;
+  let digestDetail: string | null = null;
   if (entry.metadata) {
     metadataPath = join(outDir, `${uuid}.json`);
     const text = await getObjectText(s3, bucket, entry.metadata.key);
     await writeFile(metadataPath, text);
     const read = parseMetadata(text);
-    if (read.ok) sha256Matches = read.metadata.sha256 === sha256;
+    if (read.ok) {
+      const check = checkDigest(read.metadata, digest);
+      sha256Matches = check.ok;
+      digestDetail = check.detail;
+    }
   }
-  return { wavPath, metadataPath, bytes: received, sha256, sha256Matches };
+  return { wavPath, metadataPath, bytes: received, sha256: digest.sha256, sha256Matches, digestDetail };
 }
 
 async function exists(path: string): Promise<boolean> {

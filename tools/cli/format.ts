@@ -87,7 +87,8 @@ export function formatDetails(details: RecordingDetails): string {
     facts.push(['Format', `${m.sampleRate} Hz, ${m.bitsPerSample}-bit, ${m.channels} channel`]);
     facts.push(['Audio bytes', `${m.audioBytes} (WAV ${m.wavBytes})`]);
     facts.push(['Frames', `${m.frameCount}${m.oddSizeFrames ? ` (${m.oddSizeFrames} of odd size)` : ''}`]);
-    facts.push(['SHA-256', m.sha256]);
+    if (m.schemaVersion === 1) facts.push(['SHA-256', m.sha256]);
+    else facts.push(['Audio SHA-256', m.audioSha256]);
     facts.push(['End', `${m.end.by}, code ${m.end.code}${m.end.reason ? ` "${m.end.reason}"` : ''}`]);
     facts.push(['Interrupted', m.interrupted ? 'yes' : 'no']);
     for (const text of m.textEvents) {

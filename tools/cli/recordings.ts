@@ -147,7 +147,7 @@ export function buildRecordingsProgram(io: CliIo): { program: Command; exitCode:
           );
           if (result.sha256Matches === false) {
             throw new CliError(
-              `the download's SHA-256 ${result.sha256} differs from the stored one: the object changed or is corrupt`,
+              `the download does not match its metadata (${result.digestDetail}): the object changed or is corrupt`,
             );
           }
         } finally {

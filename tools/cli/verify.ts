@@ -3,14 +3,12 @@ import {
   DEFAULT_CRASH_LOSS_BOUND_SECONDS,
   durationToleranceSeconds,
 } from '../../common/duration-tolerance.js';
+import { checkDigest, digestWav, type WavDigest } from '../../common/recording-digest.js';
 import {
   checkAudioPresent,
   checkDurationFigures,
-  checkSha256,
   checkWavHeader,
   checkWavSize,
-  digestWav,
-  type WavDigest,
 } from '../../common/recording-integrity.js';
 import type { RecordingMetadata } from '../../common/recording-metadata.js';
 import { compareDuration, summarizeCallEvents } from '../../common/vonage-call-events.js';
@@ -77,7 +75,8 @@ export interface VerifyOptions {
 /**
  * Re-reads every recording (optionally since a date) and checks it against its metadata and the
  * call's Vonage events: the audio is there and is more than a header, the metadata is there and
- * readable, the WAV header's sizes match the object, the stored size and SHA-256 match a re-hash,
+ * readable, the WAV header's sizes match the object, the stored size and SHA-256 match a re-hash
+ * (schema 1: of the whole WAV; schema 2: of the audio, with the header canonical byte for byte),
  * and the duration agrees with Vonage's `completed` event. Also finds the calls Vonage answered and
  * completed that have no recording at all.
  */
@@ -174,8 +173,8 @@ export async function verifyEntry(
   } else {
     const size = checkWavSize(metadata, audio.bytes);
     add('size', size.ok ? 'pass' : 'fail', size.detail);
-    const sha256 = checkSha256(metadata, audio.sha256);
-    add('sha256', sha256.ok ? 'pass' : 'fail', sha256.detail);
+    const digest = checkDigest(metadata, audio);
+    add('sha256', digest.ok ? 'pass' : 'fail', digest.detail);
   }
 
   if (!metadata) {
@@ -199,7 +198,7 @@ export async function verifyEntry(
   };
 }
 
-/** Streams the whole object once: its size, SHA-256 and first 44 bytes. Undefined when it is gone. */
+/** Streams the whole object once: its size, digests and first 44 bytes. Undefined when it is gone. */
 async function readAudio(s3: S3Client, bucket: string, key: string): Promise<WavDigest | undefined> {
   let stream: Awaited<ReturnType<typeof getObjectStream>>['stream'];
   try {

@@ -94,10 +94,10 @@ async function demo(stack: LocalStack, signatureSecret: string | undefined): Pro
     `\n4. The recording event, as EventBridge would receive it (${relative(process.cwd(), stack.eventsFile)}):`,
   );
   const entry = await waitForRecordingEvent(stack.eventsFile, 'Recording Stored', call.uuid);
-  const detail = JSON.parse(entry.Detail) as { sha256?: string };
+  const detail = JSON.parse(entry.Detail) as { audioSha256?: string };
   const shown = { ...entry, Detail: detail };
   for (const line of JSON.stringify(shown, null, 2).split('\n')) say(`   ${line}`);
-  if (detail.sha256 !== metadata.sha256) {
+  if (metadata.schemaVersion !== 2 || detail.audioSha256 !== metadata.audioSha256) {
     throw new DemoError('the Recording Stored event names another SHA-256 than the stored recording');
   }
   say(`\nDone: one call recorded into s3://${stack.bucket} on this machine.`);

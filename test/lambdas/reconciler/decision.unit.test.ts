@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { wavDigestOf } from '../../../common/recording-digest.js';
 import type { RecordingMetadata } from '../../../common/recording-metadata.js';
 import type { StoredCallEvent } from '../../../common/vonage-call-events.js';
 import {
@@ -39,11 +39,7 @@ function recording(seconds: number, end?: Pick<RecordingMetadata, 'end' | 'inter
   return {
     wavKey: metadata.recordingKey,
     metadata: { ok: true, metadata },
-    wav: {
-      bytes: wav.length,
-      sha256: createHash('sha256').update(wav).digest('hex'),
-      head: wav.subarray(0, 44),
-    },
+    wav: wavDigestOf(wav),
   };
 }
 
