@@ -114,7 +114,7 @@ describe('recording events from the recorder', () => {
       recordingKey: metadata.recordingKey,
       durationSeconds: pcm.length / bytesPerSecond(rate),
       wavBytes: wav.length,
-      sha256: createHash('sha256').update(wav).digest('hex'),
+      audioSha256: createHash('sha256').update(wav.subarray(44)).digest('hex'),
     });
   });
 
@@ -290,7 +290,7 @@ describe('recording events from the recorder process (EventBridge double)', () =
       maxLostSeconds: 2,
       recordingKey: metadata.recordingKey,
       durationSeconds: pcm.length / bytesPerSecond(rate),
-      sha256: createHash('sha256').update(wav).digest('hex'),
+      audioSha256: createHash('sha256').update(wav.subarray(44)).digest('hex'),
     });
     // Nothing else is said of the call: it never ended normally, and was not stored twice.
     expect(eventBridge.entries.filter((entry) => detailOf(entry).uuid === uuid)).toHaveLength(1);
@@ -325,7 +325,7 @@ describe('recording events from the recorder process (EventBridge double)', () =
       recordingKey: metadata.recordingKey,
       durationSeconds: metadata.durationSeconds,
       wavBytes: wav.length,
-      sha256: createHash('sha256').update(wav).digest('hex'),
+      audioSha256: createHash('sha256').update(wav.subarray(44)).digest('hex'),
     });
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);

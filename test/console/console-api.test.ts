@@ -293,7 +293,7 @@ describe('integrity', () => {
     const bad = await json(`/api/recordings/2026-11-25/${altered.metadata.uuid}/verify`, { method: 'POST' });
     expect(bad.body.ok).toBe(false);
     expect((bad.body.failed as string[]).join('\n')).toMatch(
-      /^sha256: stored [0-9a-f]{64}, object hashes to/m,
+      /^sha256: stored audio [0-9a-f]{64}, object's audio hashes to/m,
     );
     const failing = await json('/api/recordings?state=failing');
     expect(uuidsOf(failing.body)).toEqual([altered.metadata.uuid]);

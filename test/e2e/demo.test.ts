@@ -51,7 +51,7 @@ it('npm run demo records one call and shows its recording and events, then exits
       bucket: 'recordings',
       recordingKey: expect.stringMatching(new RegExp(`^recordings/\\d{4}/\\d{2}/\\d{2}/${uuid}\\.wav$`)),
       wavBytes: wav.length,
-      sha256: createHash('sha256').update(wav).digest('hex'),
+      audioSha256: createHash('sha256').update(wav.subarray(44)).digest('hex'),
     });
   } finally {
     await rm(dataDir, { recursive: true, force: true });

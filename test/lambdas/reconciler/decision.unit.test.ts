@@ -130,7 +130,7 @@ describe('decideReconciliation', () => {
     const good = recording(20);
     const corrupt = {
       ...good,
-      wav: { ...(good.wav as NonNullable<StoredRecording['wav']>), sha256: '0'.repeat(64) },
+      wav: { ...(good.wav as NonNullable<StoredRecording['wav']>), audioSha256: '0'.repeat(64) },
     };
     expect(decide({ recording: corrupt })).toMatchObject({ kind: 'missing', reason: 'damaged' });
   });
