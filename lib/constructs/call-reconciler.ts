@@ -4,7 +4,7 @@ import { EventBus, type IEventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, type Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
@@ -14,6 +14,7 @@ import { DEFAULT_CRASH_LOSS_BOUND_SECONDS } from '../../common/duration-toleranc
 import { DEFAULT_RECONCILE_SCHEDULE, finalCheckSeconds } from '../../common/reconcile-requests.js';
 import { EVENTS_PREFIX, RECORDINGS_PREFIX } from '../../common/recording-keys.js';
 import { nagRef } from '../nag.js';
+import { NODE24_ESM_BUNDLING } from './lambda-bundling.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -140,19 +141,7 @@ export class CallReconciler extends Construct {
         POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
         NODE_OPTIONS: '--enable-source-maps',
       },
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node24',
-        minify: true,
-        sourceMap: true,
-        sourceMapMode: SourceMapMode.DEFAULT,
-        sourcesContent: false,
-        externalModules: ['@aws-sdk/*'],
-        mainFields: ['module', 'main'],
-        banner:
-          "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
-        forceDockerBundling: false,
-      },
+      bundling: NODE24_ESM_BUNDLING,
     });
     return { fn, role };
   }
