@@ -9,13 +9,14 @@ import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sd
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { frameBytes } from '../../common/audio-format.js';
 import { LOCAL_S3_ENV } from '../../common/s3-client.js';
+import { startTestStack } from '../../test-support/local-stack.js';
 import { soxi, speechPcm } from '../../test-support/speech.js';
 import { downloadRecording } from '../../tools/cli/download.js';
 import { formatDetails, formatListCsv } from '../../tools/cli/format.js';
 import { listRecordings, type RecordingRow } from '../../tools/cli/list.js';
 import { showRecording } from '../../tools/cli/show.js';
 import { verifyRecordings } from '../../tools/cli/verify.js';
-import { type LocalStack, startLocalStack } from '../../tools/local/stack.js';
+import type { LocalStack } from '../../tools/local/stack.js';
 import { connectedFrame, openLeg, sendAll, splitFrames } from '../../tools/simulator/leg-client.js';
 import { type SimulatedCall, simulateCall } from '../../tools/simulator/simulate-call.js';
 
@@ -85,14 +86,7 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'recorder-audit-'));
-  stack = await startLocalStack({
-    webhooksPort: 0,
-    recorderPort: 0,
-    s3Port: 0,
-    dataDir: join(work, 'stack'),
-    logLevel: 'SILENT',
-    drainTimeoutMs: 500,
-  });
+  stack = await startTestStack(join(work, 'stack'));
   const speech = await speechPcm('Hello, I am calling about my order.', 16000);
   // Real time, so Vonage's websocket-leg duration (wall clock) matches the recorded audio.
   [first, second] = await Promise.all([

@@ -7,6 +7,7 @@ import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metadataKey, recordingKey } from '../../common/recording-keys.js';
 import { redactCallTokens } from '../../lambdas/webhooks/event.js';
+import { startTestStack } from '../../test-support/local-stack.js';
 import { metadataDigests } from '../../test-support/recording-fixtures.js';
 import { soxi, speechPcm } from '../../test-support/speech.js';
 import { callDays, listCallEvents, readText, waitForRecording } from '../../tools/local/recordings.js';
@@ -31,13 +32,7 @@ afterAll(async () => {
 });
 
 async function startOnFreePorts(name: string, signatureSecret?: string): Promise<LocalStack> {
-  return startLocalStack({
-    webhooksPort: 0,
-    recorderPort: 0,
-    s3Port: 0,
-    dataDir: join(workDir, name),
-    logLevel: 'SILENT',
-    drainTimeoutMs: 500,
+  return startTestStack(join(workDir, name), {
     ...(signatureSecret ? { signatureSecret } : {}),
   });
 }
@@ -169,12 +164,7 @@ describe('a call through the local stack', () => {
 
 describe('other sample rates', () => {
   it.each([8000, 24000] as const)('records a call at %i Hz when the stack asks for it', async (rate) => {
-    const stack = await startLocalStack({
-      webhooksPort: 0,
-      recorderPort: 0,
-      s3Port: 0,
-      dataDir: join(workDir, `rate-${rate}`),
-      logLevel: 'SILENT',
+    const stack = await startTestStack(join(workDir, `rate-${rate}`), {
       sampleRate: rate,
     });
     try {
@@ -275,13 +265,7 @@ describe('stopping the local stack', () => {
     expect((outcome as Error).message).toMatch(
       /^websocket ws:\/\/127\.0\.0\.1:\d+\/calls\/[-\w]+\?… was closed by the server with code 1001 \(recorder shutting down\) after [\d.]+ s of audio/,
     );
-    const restarted = await startLocalStack({
-      webhooksPort: 0,
-      recorderPort: 0,
-      s3Port: 0,
-      dataDir: join(workDir, 'drain'),
-      logLevel: 'SILENT',
-    });
+    const restarted = await startTestStack(join(workDir, 'drain'));
     try {
       const answered = (outcome as { callUuid?: string }).callUuid!;
       const metadata = await waitForRecording(restarted.s3, restarted.bucket, answered, [new Date()], 2000);

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PutEventsEntry } from '../../common/recording-events.js';
-import { type LocalStack, startLocalStack } from '../../tools/local/stack.js';
+import { startTestStack } from '../../test-support/local-stack.js';
+import type { LocalStack } from '../../tools/local/stack.js';
 import { simulateCall } from '../../tools/simulator/simulate-call.js';
 import { callEvent, completedEvent, deliverEvent, sendWebhook } from '../../tools/simulator/webhooks.js';
 
@@ -20,13 +21,7 @@ let stack: LocalStack;
 
 beforeAll(async () => {
   workDir = await mkdtemp(join(tmpdir(), 'reconciler-'));
-  stack = await startLocalStack({
-    webhooksPort: 0,
-    recorderPort: 0,
-    s3Port: 0,
-    dataDir: workDir,
-    logLevel: 'SILENT',
-    drainTimeoutMs: 500,
+  stack = await startTestStack(workDir, {
     reconcile: SCHEDULE,
   });
 });
