@@ -1,10 +1,15 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OutputNames } from '../../common/contract.js';
 import { type AthenaDouble, type InventoryRow, startAthenaDouble } from '../../test-support/athena-double.js';
 import { startTestConsole, type TestConsole } from '../../test-support/console.js';
 import { type LocalS3, startLocalS3 } from '../../test-support/local-s3.js';
 import { type FixtureCall, putRecording } from '../../test-support/recording-fixtures.js';
+import { resolveTarget } from '../../tools/cli/s3-target.js';
 import { IndexedSearch } from '../../tools/console/index-search.js';
 
 const CALLER = '447700900777';
@@ -126,5 +131,34 @@ describe('console search through the recordings index (Athena double)', () => {
     expect(response.status).toBe(400);
     expect((await response.json()).error).toMatch(/caller must be a phone number/);
     expect(athena.requests.length).toBe(before);
+  });
+});
+
+describe('the index named by the stack outputs', () => {
+  it('is taken from an outputs file that names it, and absent from one that does not', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'index-outputs-'));
+    try {
+      const file = join(dir, 'cdk-outputs.json');
+      await writeFile(
+        file,
+        JSON.stringify({
+          CallRecorder: {
+            [OutputNames.recordingsBucketName]: 'callrecorder-recordings-1a2b',
+            [OutputNames.recordingsIndexWorkGroup]: target.workGroup,
+            [OutputNames.recordingsIndexCatalog]: target.catalog,
+            [OutputNames.recordingsIndexDatabase]: 'b_callrecorder-recordings-1a2b',
+          },
+          Plain: { [OutputNames.recordingsBucketName]: 'plain-bucket' },
+        }),
+      );
+      const indexed = await resolveTarget({ outputs: file, region: 'eu-west-1' });
+      expect(indexed.index).toEqual({ ...target, database: 'b_callrecorder-recordings-1a2b' });
+      indexed.s3.destroy();
+      const plain = await resolveTarget({ outputs: file, stack: 'Plain', region: 'eu-west-1' });
+      expect(plain.index).toBeUndefined();
+      plain.s3.destroy();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -75,7 +75,9 @@ describe('recordings index (recordingsIndex context key)', () => {
           ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
         },
         PublicAccessBlockConfiguration: { BlockPublicAcls: true, RestrictPublicBuckets: true },
-        LifecycleConfiguration: { Rules: [{ Id: 'expire-query-results', ExpirationInDays: 7, Status: 'Enabled' }] },
+        LifecycleConfiguration: {
+          Rules: [{ Id: 'expire-query-results', ExpirationInDays: 7, Status: 'Enabled' }],
+        },
         LoggingConfiguration: { LogFilePrefix: 's3-access-athena-results/' },
       });
       template.hasResourceProperties('AWS::S3::BucketPolicy', {
@@ -94,7 +96,9 @@ describe('recordings index (recordingsIndex context key)', () => {
       expect(outputs[OutputNames.recordingsIndexWorkGroup].Value).toEqual({ Ref: workGroupId });
       expect(outputs[OutputNames.recordingsIndexCatalog].Value).toBe('s3tablescatalog/aws-s3');
       const database = JSON.stringify(outputs[OutputNames.recordingsIndexDatabase].Value);
-      const bucketId = resourcesOf(template, 'AWS::S3::Bucket').find(([, p]) => p.VersioningConfiguration)![0];
+      const bucketId = resourcesOf(template, 'AWS::S3::Bucket').find(
+        ([, p]) => p.VersioningConfiguration,
+      )![0];
       expect(database).toContain('"b_"');
       expect(database).toContain(`{"Ref":"${bucketId}"}`);
     });
