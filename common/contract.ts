@@ -131,6 +131,12 @@ export const OutputNames = {
   alarmTopicArn: 'AlarmTopicArn',
   /** The CloudWatch dashboard of calls, recordings, webhooks and recorder health. */
   dashboardName: 'DashboardName',
+  /** With `recordingsIndex` on: the Athena workgroup that searches the recordings' S3 Metadata tables. */
+  recordingsIndexWorkGroup: 'RecordingsIndexWorkGroup',
+  /** With `recordingsIndex` on: Athena's catalog of the metadata tables (`s3tablescatalog/aws-s3`). */
+  recordingsIndexCatalog: 'RecordingsIndexCatalog',
+  /** With `recordingsIndex` on: Athena's database of the bucket's metadata tables (`b_<bucket>`). */
+  recordingsIndexDatabase: 'RecordingsIndexDatabase',
 } as const;
 export type StackOutputName = (typeof OutputNames)[keyof typeof OutputNames];
 

@@ -122,6 +122,8 @@ export interface StackConfig {
   readonly logLevel: LogLevel;
   /** An address the alarm topic e-mails (it must confirm the subscription); absent = no subscription. */
   readonly alarmEmail?: string;
+  /** S3 Metadata tables on the recordings bucket and an Athena workgroup to search them (billed). */
+  readonly recordingsIndex: boolean;
 }
 
 /** Default for every optional key; what a deploy without context gets. */
@@ -186,6 +188,7 @@ export const CONFIG_KEYS = [
   'logRetentionDays',
   'logLevel',
   'alarmEmail',
+  'recordingsIndex',
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
@@ -601,6 +604,7 @@ export function parseConfig(raw: RawConfig, target: DeployTarget = {}): StackCon
     ...readTasks(r),
     ...readEndpoint(r),
     ...readOperations(r),
+    recordingsIndex: r.boolean('recordingsIndex'),
   };
   checkRegion(r, config, target.region);
   if (r.problems.length > 0) throw new StackConfigError(r.problems);

@@ -8,6 +8,7 @@ import { CallReconciler } from './constructs/call-reconciler.js';
 import { Operations } from './constructs/operations.js';
 import { RecorderService } from './constructs/recorder-service.js';
 import { RecordingsBucket } from './constructs/recordings-bucket.js';
+import { RecordingsIndex } from './constructs/recordings-index.js';
 import { WebhookApi } from './constructs/webhook-api.js';
 
 export interface RecorderStackProps extends StackProps {
@@ -26,6 +27,8 @@ export class RecorderStack extends Stack {
   readonly operations: Operations;
   readonly reconciler: CallReconciler;
   readonly callTokenSecret: ISecret;
+  /** Present when `recordingsIndex` is on. */
+  readonly recordingsIndex?: RecordingsIndex;
 
   constructor(scope: Construct, id: string, props: RecorderStackProps) {
     super(scope, id, props);
@@ -158,5 +161,28 @@ export class RecorderStack extends Stack {
       value: this.operations.dashboard.dashboardName,
       description: 'CloudWatch dashboard of calls, recordings, webhooks and recorder health',
     });
+
+    if (config.recordingsIndex) this.recordingsIndex = this.addRecordingsIndex();
+  }
+
+  /** S3 Metadata tables and an Athena workgroup, named in the outputs the console reads. */
+  private addRecordingsIndex(): RecordingsIndex {
+    const index = new RecordingsIndex(this, 'RecordingsIndex', {
+      bucket: this.recordings.bucket,
+      logBucket: this.recordings.logBucket,
+    });
+    new CfnOutput(this, OutputNames.recordingsIndexWorkGroup, {
+      value: index.workGroup.ref,
+      description: 'Athena workgroup the audit console searches recordings with',
+    });
+    new CfnOutput(this, OutputNames.recordingsIndexCatalog, {
+      value: index.catalog,
+      description: "Athena catalog of the recordings bucket's S3 Metadata tables",
+    });
+    new CfnOutput(this, OutputNames.recordingsIndexDatabase, {
+      value: index.database,
+      description: "Athena database (table bucket namespace) of the recordings bucket's S3 Metadata tables",
+    });
+    return index;
   }
 }

@@ -1,5 +1,9 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { type RunningConsole, startConsole } from '../tools/console/console-server.js';
+import {
+  type RunningConsole,
+  type StartConsoleOptions,
+  startConsole,
+} from '../tools/console/console-server.js';
 
 /**
  * The audit console on a free loopback port over a test's bucket, and a signed-in `fetch` for its
@@ -12,8 +16,18 @@ export interface TestConsole extends RunningConsole {
   request(path: string, init?: RequestInit): Promise<Response>;
 }
 
-export async function startTestConsole(s3: S3Client, bucket: string): Promise<TestConsole> {
-  const running = await startConsole({ s3, bucket, description: `bucket ${bucket} (test)`, port: 0 });
+export async function startTestConsole(
+  s3: S3Client,
+  bucket: string,
+  options: Pick<StartConsoleOptions, 'search'> = {},
+): Promise<TestConsole> {
+  const running = await startConsole({
+    s3,
+    bucket,
+    description: `bucket ${bucket} (test)`,
+    port: 0,
+    ...options,
+  });
   const signIn = await fetch(running.url, { redirect: 'manual' });
   const cookie = signIn.headers.get('set-cookie')?.split(';')[0];
   if (signIn.status !== 303 || !cookie) {

@@ -43,6 +43,7 @@ const EVERY_OPTION_ON: RawConfig = {
   objectLockMode: 'compliance',
   objectLockRetentionDays: 365,
   alarmEmail: 'oncall@example.com',
+  recordingsIndex: true,
 };
 
 const SYNTHS: Record<string, RawConfig> = {
@@ -211,6 +212,7 @@ describe(`AWS CloudFormation Validate ${version()}, strict, WARN and above`, () 
     template.resourceCountIs('AWS::KMS::Key', 2);
     template.hasResourceProperties('AWS::SNS::Subscription', { Endpoint: 'oncall@example.com' });
     template.resourceCountIs('AWS::Route53::RecordSet', 1);
+    template.resourceCountIs('AWS::Athena::WorkGroup', 1);
     template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
       Protocol: 'HTTPS',
       Certificates: [{ CertificateArn: CERTIFICATE_ARN }],

@@ -42,6 +42,7 @@ describe('cdk-nag AwsSolutions checks', () => {
       objectLockMode: 'governance',
       objectLockRetentionDays: '365',
       alarmEmail: 'oncall@example.com',
+      recordingsIndex: 'true',
     },
   };
 

@@ -228,7 +228,14 @@ export function buildRecordingsProgram(io: CliIo): { program: Command; exitCode:
       'serve the audit console on 127.0.0.1 (find, play, verify and download recordings in a browser) until Ctrl-C',
     )
     .option('--port <port>', 'port on 127.0.0.1 (0 picks a free one)', '8090')
-    .action(async (flags: { port: string }, command: Command) => {
+    .option(
+      '--index-workgroup <name>',
+      "search by number through this Athena workgroup (default: the stack's)",
+    )
+    .option('--index-database <name>', "Athena database of the bucket's S3 Metadata tables (b_<bucket>)")
+    .option('--index-catalog <name>', 'Athena catalog of the S3 Metadata tables', 's3tablescatalog/aws-s3')
+    .option('--index-endpoint <url>', 'a custom Athena API endpoint')
+    .action(async (flags: ConsoleFlags, command: Command) => {
       const port = Number(flags.port);
       if (!Number.isInteger(port) || port < 0 || port > 65_535) {
         throw new UsageError(`--port must be a port number (0-65535), got ${JSON.stringify(flags.port)}`);
@@ -242,12 +249,21 @@ export function buildRecordingsProgram(io: CliIo): { program: Command; exitCode:
         globals.local && !globals.endpoint && !globals.bucket && !(await portOpen(LOCAL_S3_PORT))
           ? await openLocalBucket()
           : undefined;
-      const { s3, bucket, description } = fromDisk ?? (await target(command));
-      const running = await startConsole({ s3, bucket, description, port }).catch(async (error: unknown) => {
+      const chosen: RecordingsTarget = fromDisk ?? (await target(command));
+      const { s3, bucket, description } = chosen;
+      const search = await indexSearch(flags, globals, chosen.index);
+      const running = await startConsole({
+        s3,
+        bucket,
+        description,
+        port,
+        ...(search ? { search: search.make } : {}),
+      }).catch(async (error: unknown) => {
         await fromDisk?.close();
         throw error;
       });
       write(`Audit console for ${description}`);
+      if (search) write(`  searches by number through Athena workgroup ${search.workGroup}`);
       write(`  open ${running.url}`);
       write("  The link holds this start's access token: do not share it. Ctrl-C stops the console.");
       await new Promise<void>((resolve) => {
@@ -259,6 +275,45 @@ export function buildRecordingsProgram(io: CliIo): { program: Command; exitCode:
     });
 
   return { program, exitCode: () => exitCode };
+}
+
+interface ConsoleFlags {
+  readonly port: string;
+  readonly indexWorkgroup?: string;
+  readonly indexDatabase?: string;
+  readonly indexCatalog: string;
+  readonly indexEndpoint?: string;
+}
+
+/** The index search the console uses: the flags' workgroup and database, else the stack outputs'. */
+async function indexSearch(
+  flags: ConsoleFlags,
+  globals: GlobalFlags,
+  fromOutputs: RecordingsTarget['index'],
+) {
+  if (Boolean(flags.indexWorkgroup) !== Boolean(flags.indexDatabase)) {
+    throw new UsageError('--index-workgroup and --index-database go together');
+  }
+  const target = flags.indexWorkgroup
+    ? {
+        workGroup: flags.indexWorkgroup,
+        database: flags.indexDatabase as string,
+        catalog: flags.indexCatalog,
+      }
+    : fromOutputs;
+  if (!target) return undefined;
+  // Loaded here: only a console with an index needs the Athena client.
+  const { AthenaClient } = await import('@aws-sdk/client-athena');
+  const { IndexedSearch } = await import('../console/index-search.js');
+  const athena = new AthenaClient({
+    ...(globals.region ? { region: globals.region } : {}),
+    ...(flags.indexEndpoint ? { endpoint: flags.indexEndpoint } : {}),
+  });
+  return {
+    workGroup: target.workGroup,
+    make: (listing: import('../console/recording-index.js').RecordingIndex) =>
+      new IndexedSearch(listing, athena, target),
+  };
 }
 
 /** Runs the CLI; resolves to the process exit code. Every error ends as one line on stderr. */

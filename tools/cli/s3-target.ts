@@ -29,6 +29,8 @@ export interface RecordingsTarget {
   readonly bucket: string;
   /** e.g. `bucket recordings at http://127.0.0.1:4569`, for messages. */
   readonly description: string;
+  /** The stack's recordings index (`recordingsIndex` on), when its outputs name one. */
+  readonly index?: { readonly workGroup: string; readonly catalog: string; readonly database: string };
 }
 
 /**
@@ -46,6 +48,7 @@ export async function resolveTarget(
   }
   let bucket = flags.bucket;
   let endpoint = flags.endpoint;
+  let index: RecordingsTarget['index'];
   if (!bucket && flags.local) bucket = LOCAL_BUCKET;
   if (flags.local) endpoint ??= LOCAL_S3_ENDPOINT;
   if (!bucket) {
@@ -55,6 +58,10 @@ export async function resolveTarget(
       : await readStackOutputs(stackName, deps.cloudFormation);
     const source = flags.outputs ? `stack ${stackName} in ${flags.outputs}` : `stack ${stackName}`;
     bucket = requireOutput(outputs, OutputNames.recordingsBucketName, source);
+    const workGroup = outputs[OutputNames.recordingsIndexWorkGroup];
+    const catalog = outputs[OutputNames.recordingsIndexCatalog];
+    const database = outputs[OutputNames.recordingsIndexDatabase];
+    if (workGroup && catalog && database) index = { workGroup, catalog, database };
   }
   const s3 = createS3Client({
     ...(endpoint ? { endpoint } : {}),
@@ -62,5 +69,10 @@ export async function resolveTarget(
     // The local stack's server checks its own fixed keys; any other endpoint gets the credential chain.
     ...(flags.local ? { credentials: LOCAL_S3_CREDENTIALS } : {}),
   });
-  return { s3, bucket, description: `bucket ${bucket}${endpoint ? ` at ${endpoint}` : ''}` };
+  return {
+    s3,
+    bucket,
+    description: `bucket ${bucket}${endpoint ? ` at ${endpoint}` : ''}`,
+    ...(index ? { index } : {}),
+  };
 }

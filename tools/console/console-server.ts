@@ -18,6 +18,7 @@ import { parseDuration, parseInstant } from '../cli/time.js';
 import { type RecordingVerification, verifyEntry } from '../cli/verify.js';
 import { buildCallTrail } from './call-trail.js';
 import { accessGuard, escapeHtml, newAccessToken } from './console-access.js';
+import { type IndexedSearch, IndexQueryError, wantsIndex } from './index-search.js';
 import {
   type ConsoleFilters,
   ConsoleRequestError,
@@ -55,6 +56,8 @@ export interface ConsoleAppOptions {
   /** Host header values accepted (`127.0.0.1:<port>`, `localhost:<port>`). */
   readonly hosts: () => readonly string[];
   readonly index?: RecordingIndex;
+  /** Searches by number or uuid across a long range go through the stack's index when given. */
+  readonly search?: (listing: RecordingIndex) => IndexedSearch;
   readonly now?: () => number;
 }
 
@@ -123,6 +126,7 @@ function verdict(result: RecordingVerification) {
 export async function buildConsoleApp(options: ConsoleAppOptions): Promise<Hono> {
   const { s3, bucket } = options;
   const index = options.index ?? new RecordingIndex(s3, bucket, options.now ? { now: options.now } : {});
+  const search = options.search?.(index);
   const pages = new Map<string, { body: string; type: string }>();
   for (const [path, [file, type]] of Object.entries(PAGE_FILES)) {
     pages.set(path, { body: await readFile(join(PAGE_DIR, file), 'utf8'), type });
@@ -160,7 +164,8 @@ export async function buildConsoleApp(options: ConsoleAppOptions): Promise<Hono>
 
   app.onError((error, c) => {
     const status = statusOf(error);
-    const message = status === 502 ? `S3 request failed: ${describeError(error)}` : describeError(error);
+    const failed = error instanceof IndexQueryError ? 'Index search failed' : 'S3 request failed';
+    const message = status === 502 ? `${failed}: ${describeError(error)}` : describeError(error);
     return c.json({ error: message }, status);
   });
   app.notFound((c) => c.json({ error: `no such page: ${c.req.path}` }, 404));
@@ -169,16 +174,20 @@ export async function buildConsoleApp(options: ConsoleAppOptions): Promise<Hono>
     app.get(path, (c) => c.body(page.body, 200, { 'Content-Type': page.type, 'Cache-Control': 'no-store' }));
   }
 
-  app.get('/api/info', (c) => c.json({ target: options.description, search: 'listing' }));
+  app.get('/api/info', (c) =>
+    c.json({
+      target: options.description,
+      search: search ? 'index' : 'listing',
+      ...(search ? { index: search.target } : {}),
+    }),
+  );
 
   app.get('/api/recordings', async (c) => {
     const filters = parseFilters(c.req.query());
-    const page = await index.page(
-      filters,
-      c.req.query('cursor') || undefined,
-      pageSize(c.req.query('limit')),
-    );
-    return c.json(page);
+    const cursor = c.req.query('cursor') || undefined;
+    const limit = pageSize(c.req.query('limit'));
+    if (search && wantsIndex(filters)) return c.json(await search.page(filters, cursor, limit));
+    return c.json({ ...(await index.page(filters, cursor, limit)), source: 'listing' });
   });
 
   const requireEntry = async (c: Context) => {
@@ -335,6 +344,8 @@ export interface StartConsoleOptions {
   readonly tokenLifetimeMs?: number;
   /** @default a fresh random token */
   readonly token?: string;
+  /** See {@link ConsoleAppOptions.search}. */
+  readonly search?: ConsoleAppOptions['search'];
 }
 
 export interface RunningConsole {
@@ -359,6 +370,7 @@ export async function startConsole(options: StartConsoleOptions): Promise<Runnin
     token,
     expiresAt: Date.now() + (options.tokenLifetimeMs ?? 12 * 3600_000),
     hosts: () => [`127.0.0.1:${port}`, `localhost:${port}`],
+    ...(options.search ? { search: options.search } : {}),
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const started = serve({ fetch: app.fetch, hostname: '127.0.0.1', port }, () =>

@@ -52,7 +52,11 @@ async function loadList() {
     const more = page.complete
       ? ''
       : ` (stopped after looking at ${page.scanned} recordings: press Older to go on)`;
-    $('#list-status').textContent = `${page.rows.length} recording(s) on this page${more}`;
+    const source =
+      page.source === 'index'
+        ? ' (found through the recordings index: S3 Metadata and Athena; today listed directly)'
+        : '';
+    $('#list-status').textContent = `${page.rows.length} recording(s) on this page${more}${source}`;
   } catch (error) {
     $('#list-status').textContent = `Could not list recordings: ${error.message}`;
   }
