@@ -7,9 +7,10 @@ import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metadataKey } from '../../common/recording-keys.js';
 import { startTestConsole, type TestConsole } from '../../test-support/console.js';
+import { startTestStack } from '../../test-support/local-stack.js';
 import { type FixtureCall, putRecording, type StoredFixture } from '../../test-support/recording-fixtures.js';
 import { loopPcm, speechPcm } from '../../test-support/speech.js';
-import { type LocalStack, startLocalStack } from '../../tools/local/stack.js';
+import type { LocalStack } from '../../tools/local/stack.js';
 import { type SimulatedCall, simulateCall } from '../../tools/simulator/simulate-call.js';
 
 let work: string;
@@ -40,14 +41,7 @@ function fixture(
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'console-api-'));
-  stack = await startLocalStack({
-    webhooksPort: 0,
-    recorderPort: 0,
-    s3Port: 0,
-    dataDir: join(work, 'stack'),
-    logLevel: 'SILENT',
-    drainTimeoutMs: 500,
-  });
+  stack = await startTestStack(join(work, 'stack'));
   const speech = await speechPcm('Thank you for calling. This call is recorded.', 16000);
   call = await simulateCall({
     answerUrl: stack.answerUrl,

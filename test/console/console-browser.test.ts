@@ -1,5 +1,6 @@
 /// <reference lib="dom" />
 // The page functions below run inside Chromium: they see the DOM, not Node.
+
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,10 +8,11 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Browser, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM_PATH, chromiumAvailable, launchChromium } from '../../test-support/browser.js';
+import { startTestStack } from '../../test-support/local-stack.js';
 import { putRecording, type StoredFixture } from '../../test-support/recording-fixtures.js';
 import { speechPcm } from '../../test-support/speech.js';
 import { type RunningConsole, startConsole } from '../../tools/console/console-server.js';
-import { type LocalStack, startLocalStack } from '../../tools/local/stack.js';
+import type { LocalStack } from '../../tools/local/stack.js';
 import { type SimulatedCall, simulateCall } from '../../tools/simulator/simulate-call.js';
 
 /**
@@ -38,14 +40,7 @@ const audioStatuses: number[] = [];
 describe.skipIf(!hasChromium)('the console in Chromium', () => {
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'console-browser-'));
-    stack = await startLocalStack({
-      webhooksPort: 0,
-      recorderPort: 0,
-      s3Port: 0,
-      dataDir: join(work, 'stack'),
-      logLevel: 'SILENT',
-      drainTimeoutMs: 500,
-    });
+    stack = await startTestStack(join(work, 'stack'));
     const speech = await speechPcm('Thank you for calling. This call is recorded for quality.', 16000);
     call = await simulateCall({
       answerUrl: stack.answerUrl,
