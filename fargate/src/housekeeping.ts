@@ -44,11 +44,15 @@ export function tickRound(options: HousekeepingOptions): void {
   options.sampleFreeSpace();
 }
 
+/** The event loop's delay since the last publish, in nanoseconds (`monitorEventLoopDelay`). */
+export type LoopDelayHistogram = Pick<ReturnType<typeof monitorEventLoopDelay>, 'percentile' | 'reset'>;
+
+/** Active calls and the interval's ingest lag (p99 loop delay, ms), then a fresh interval. */
 export function publishMetrics(
-  calls: LiveCalls,
+  calls: Pick<LiveCalls, 'count'>,
   metrics: RecorderMetrics,
   logger: Logger,
-  loopDelay: ReturnType<typeof monitorEventLoopDelay>,
+  loopDelay: LoopDelayHistogram,
 ): void {
   try {
     metrics.activeCalls(calls.count());
