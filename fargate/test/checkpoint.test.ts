@@ -338,6 +338,13 @@ describe('S3 checkpoints of live calls', () => {
 });
 
 describe('the inflight sweeper', () => {
+  beforeAll(async () => {
+    // A bucket of its own: a live-call test above that failed midway may have left its task's
+    // checkpoints behind, and a sweep here would find that task too.
+    await s3.close();
+    s3 = await startLocalS3();
+  });
+
   it('stores each call of a stopped task from its batches as a playable WAV marked interrupted, then removes the batches', async () => {
     const taskId = randomUUID();
     const one = newCallUuid();
