@@ -1,11 +1,10 @@
-import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import { EventBus, type IEventBus } from 'aws-cdk-lib/aws-events';
-import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, type Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
+import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -14,9 +13,7 @@ import { DEFAULT_CRASH_LOSS_BOUND_SECONDS } from '../../common/duration-toleranc
 import { DEFAULT_RECONCILE_SCHEDULE, finalCheckSeconds } from '../../common/reconcile-requests.js';
 import { EVENTS_PREFIX, RECORDINGS_PREFIX } from '../../common/recording-keys.js';
 import { nagRef } from '../nag.js';
-import { NODE24_ESM_BUNDLING } from './lambda-bundling.js';
-
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+import { createNodeLambda } from './node-lambda.js';
 
 /** How long one batch may take: a two-hour WAV (230 MB at 16 kHz) is read and hashed in seconds. */
 const FUNCTION_TIMEOUT_SECONDS = 120;
@@ -105,28 +102,15 @@ export class CallReconciler extends Construct {
   }
 
   private buildFunction(props: CallReconcilerProps, eventBus: IEventBus): { fn: NodejsFunction; role: Role } {
-    const logs = new LogGroup(this, 'FunctionLogs', {
-      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    const role = new Role(this, 'Role', {
-      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Call reconciler: read events and recordings, put recording events, use its queue',
-    });
-    logs.grantWrite(role);
     const inflightStale = props.inflightStaleSeconds ?? 60;
-    const fn = new NodejsFunction(this, 'Function', {
-      role,
-      entry: `${repoRoot}lambdas/reconciler/handler.ts`,
-      handler: 'handler',
-      projectRoot: repoRoot,
-      depsLockFilePath: `${repoRoot}package-lock.json`,
-      runtime: Runtime.NODEJS_24_X,
-      architecture: Architecture.ARM_64,
-      timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS),
-      memorySize: 512,
-      logGroup: logs,
+    return createNodeLambda(this, {
+      entry: 'lambdas/reconciler/handler.ts',
       description: 'Checks each completed call for its recording',
+      roleDescription: 'Call reconciler: read events and recordings, put recording events, use its queue',
+      timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS),
+      logRetention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      serviceName: MetricNames.reconcilerService,
+      ...(props.logLevel ? { logLevel: props.logLevel } : {}),
       environment: {
         [ReconcilerEnv.recordingsBucket]: props.bucket.bucketName,
         [ReconcilerEnv.eventBusName]: eventBus.eventBusName,
@@ -136,14 +120,8 @@ export class CallReconciler extends Construct {
           props.checkpointSeconds ?? DEFAULT_CRASH_LOSS_BOUND_SECONDS,
         ),
         [ReconcilerEnv.maxCallSeconds]: String(props.maxCallSeconds ?? DEFAULT_MAX_CALL_SECONDS),
-        POWERTOOLS_SERVICE_NAME: MetricNames.reconcilerService,
-        POWERTOOLS_METRICS_NAMESPACE: MetricNames.namespace,
-        POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
-        NODE_OPTIONS: '--enable-source-maps',
       },
-      bundling: NODE24_ESM_BUNDLING,
     });
-    return { fn, role };
   }
 
   /** Reads only: the call's events and its recording's objects, and listing those two prefixes. */

@@ -1,11 +1,9 @@
-import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import { HttpApi, HttpMethod, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -13,9 +11,7 @@ import { Construct } from 'constructs';
 import { DEFAULT_MAX_CALL_SECONDS, MetricNames, WebhooksEnv } from '../../common/contract.js';
 import { EVENTS_PREFIX } from '../../common/recording-keys.js';
 import { nagRef } from '../nag.js';
-import { NODE24_ESM_BUNDLING } from './lambda-bundling.js';
-
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+import { createNodeLambda } from './node-lambda.js';
 
 export interface WebhookApiProps {
   /** Bucket the event webhook writes the audit trail into (under `events/`). */
@@ -86,31 +82,15 @@ export class WebhookApi extends Construct {
     super(scope, id);
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
 
-    const functionLogs = new LogGroup(this, 'FunctionLogs', {
-      retention: logRetention,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-
-    // Its own role rather than the AWS-managed basic execution role: log writes to this log group only.
-    const role = new Role(this, 'Role', {
-      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Vonage webhooks: write events, read the token and signature secrets, write its logs',
-    });
-    functionLogs.grantWrite(role);
-
-    this.function = new NodejsFunction(this, 'Function', {
-      role,
-      entry: `${repoRoot}lambdas/webhooks/handler.ts`,
-      handler: 'handler',
-      projectRoot: repoRoot,
-      depsLockFilePath: `${repoRoot}package-lock.json`,
-      runtime: Runtime.NODEJS_24_X,
-      architecture: Architecture.ARM_64,
+    const { fn, role } = createNodeLambda(this, {
+      entry: 'lambdas/webhooks/handler.ts',
+      description: 'Vonage answer and event webhooks',
+      roleDescription: 'Vonage webhooks: write events, read the token and signature secrets, write its logs',
       // Vonage fails the call if the answer webhook is slow; a cold start plus one S3 put fits well inside this.
       timeout: Duration.seconds(10),
-      memorySize: 512,
-      logGroup: functionLogs,
-      description: 'Vonage answer and event webhooks',
+      logRetention,
+      serviceName: MetricNames.webhooksService,
+      ...(props.logLevel ? { logLevel: props.logLevel } : {}),
       environment: {
         [WebhooksEnv.recordingsBucket]: props.bucket.bucketName,
         [WebhooksEnv.recorderUrl]: props.recorderUrl,
@@ -125,14 +105,9 @@ export class WebhookApi extends Construct {
         [WebhooksEnv.maxCallSeconds]: String(props.maxCallSeconds ?? DEFAULT_MAX_CALL_SECONDS),
         [WebhooksEnv.callTokenTtlSeconds]: String(props.callTokenTtlSeconds ?? 300),
         [WebhooksEnv.signatureMaxAgeSeconds]: String(props.signatureMaxAgeSeconds ?? 300),
-        POWERTOOLS_SERVICE_NAME: MetricNames.webhooksService,
-        POWERTOOLS_METRICS_NAMESPACE: MetricNames.namespace,
-        POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
-        // Stack traces point at the TypeScript sources through the bundled source map.
-        NODE_OPTIONS: '--enable-source-maps',
       },
-      bundling: NODE24_ESM_BUNDLING,
     });
+    this.function = fn;
 
     // Only under events/: the webhook appends to the audit trail. GetObject lets its HEAD find a
     // repeated delivery already stored (200), so a repeat costs no PUT. Without s3:ListBucket a
