@@ -17,9 +17,9 @@ function major(version: string): number {
 
 /** The Node major the Lambda runs: `Runtime.NODEJS_<n>_X` in its construct. */
 async function lambdaMajor(): Promise<number> {
-  const source = await read('lib/constructs/webhook-api.ts');
+  const source = await read('lib/constructs/node-lambda.ts');
   const found = [...source.matchAll(/Runtime\.NODEJS_(\d+)_X/g)].map((match) => Number(match[1]));
-  expect(found, 'lib/constructs/webhook-api.ts names one Lambda runtime').toHaveLength(1);
+  expect(found, 'lib/constructs/node-lambda.ts names one Lambda runtime').toHaveLength(1);
   return found[0]!;
 }
 
