@@ -3,7 +3,6 @@
  * AWS (the webhooks Lambda sends, the reconciler Lambda receives and re-sends for the later
  * check), a timer in the local stack. One message shape for both.
  */
-import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { S3_RETRY_DEADLINE_SECONDS, SWEEP_INTERVAL_SECONDS } from './contract.js';
 import { isValidCallUuid } from './recording-keys.js';
 
@@ -93,24 +92,3 @@ export interface ReconcileQueue {
  * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-message-timers.html
  */
 export const MAX_SQS_DELAY_SECONDS = 900;
-
-/** Sends requests to a standard SQS queue with a per-message timer. */
-export class SqsReconcileQueue implements ReconcileQueue {
-  readonly #client: SQSClient;
-  readonly #queueUrl: string;
-
-  constructor(client: SQSClient, queueUrl: string) {
-    this.#client = client;
-    this.#queueUrl = queueUrl;
-  }
-
-  async send(request: ReconcileRequest, delaySeconds: number): Promise<void> {
-    await this.#client.send(
-      new SendMessageCommand({
-        QueueUrl: this.#queueUrl,
-        MessageBody: JSON.stringify(request),
-        DelaySeconds: Math.min(MAX_SQS_DELAY_SECONDS, Math.max(0, Math.ceil(delaySeconds))),
-      }),
-    );
-  }
-}

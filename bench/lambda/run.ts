@@ -3,14 +3,18 @@
  *
  *   npx tsx bench/lambda/run.ts [--cold-runs 30] [--requests 20000]
  *
- * The bundle is built as the stack builds it (esbuild, ESM, minified, node24, `@aws-sdk/*`
- * external because the Lambda runtime provides it). Cold init: fresh `node` processes each time
- * `await import(bundle)`, alternated with processes that import only the two AWS SDK clients the
- * bundle uses, so the bundle's own share is the difference of medians measured side by side.
- * Warm: a worker process imports the bundle and calls `handler` in a loop (see warm-worker.ts).
+ * The deployed build is made by the stack's own bundler (lib/constructs/lambda-bundle.ts: esbuild,
+ * ESM, minified, node24, the AWS SDK bundled in, code splitting). Cold init: fresh `node`
+ * processes each time `await import(index.mjs)`, after loading `node:http`, which the Lambda
+ * runtime's own client has loaded before it imports a function (aws-lambda-nodejs-runtime-interface-
+ * client, src/client/rapid-client.ts). Rotated with the floor (a build of only the Secrets Manager
+ * client an answer needs) and with single-file layouts, so the shares are differences of medians
+ * measured side by side. Warm: a worker process imports the build and calls `handler` in a loop
+ * (see warm-worker.ts).
  */
 
 import { execFile, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -22,6 +26,7 @@ import { build, type Metafile } from 'esbuild';
 import jwt from 'jsonwebtoken';
 import { MetricNames } from '../../common/contract.js';
 import { checkSignedWebhook, signatureKey } from '../../common/vonage-signature.js';
+import { bundleLambda, LAMBDA_INDEX_FILE } from '../../lib/constructs/lambda-bundle.js';
 import { median, quantile, ratio } from '../lib/stats.js';
 
 const run = promisify(execFile);
@@ -37,13 +42,13 @@ const coldRuns = option('cold-runs', 30);
 const requests = option('requests', 20000);
 
 /**
- * The stack's bundling settings (lib/constructs/webhook-api.ts). `sdk: 'bundled'` is the variant
- * that also bundles the AWS SDK instead of loading the runtime's copy, for comparison.
+ * Single-file layouts, for comparison: the AWS SDK external (loaded from node_modules, as the
+ * runtime provides it; the layout deployed before splitting) or bundled in without splitting.
  */
-async function bundle(
+async function singleFile(
   sdk: 'external' | 'bundled',
 ): Promise<{ file: string; bytes: number; gzipBytes: number; metafile: Metafile }> {
-  const file = join(outDir, sdk === 'external' ? 'handler.mjs' : 'handler-sdk-bundled.mjs');
+  const file = join(outDir, sdk === 'external' ? 'single-sdk-external.mjs' : 'single-sdk-bundled.mjs');
   const result = await build({
     entryPoints: [join(root, 'lambdas/webhooks/handler.ts')],
     outfile: file,
@@ -73,10 +78,43 @@ async function bundle(
   };
 }
 
-/** Bytes of the minified output by package (own code = lambdas/ and common/). */
-function byPackage(metafile: Metafile): [string, number][] {
+interface SplitBuild {
+  readonly index: string;
+  readonly metafile: Metafile;
+}
+
+/** A build by the stack's own bundler into `.local/bench-lambda/<name>`. */
+function splitBuild(name: string, entry: string): SplitBuild {
+  const dir = join(outDir, name);
+  rmSync(dir, { recursive: true, force: true });
+  return { index: join(dir, LAMBDA_INDEX_FILE), metafile: bundleLambda(entry, dir) };
+}
+
+/** The outputs a cold start reads: the index and the chunks it imports statically, transitively. */
+function readAtStart({ metafile }: SplitBuild): string[] {
+  const index = Object.keys(metafile.outputs).find((path) => path.endsWith(`/${LAMBDA_INDEX_FILE}`));
+  const seen = new Set<string>();
+  const visit = (path: string) => {
+    if (seen.has(path)) return;
+    seen.add(path);
+    for (const imported of metafile.outputs[path]?.imports ?? []) {
+      if (imported.kind === 'import-statement' && !imported.external) visit(imported.path);
+    }
+  };
+  if (index) visit(index);
+  return [...seen];
+}
+
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+const jsBytes = (metafile: Metafile, paths: string[]) =>
+  paths
+    .filter((path) => path.endsWith('.mjs'))
+    .reduce((sum, path) => sum + (metafile.outputs[path]?.bytes ?? 0), 0);
+
+/** Bytes of the minified output by package (own code = lambdas/ and common/), over `paths`. */
+function byPackage(metafile: Metafile, paths = Object.keys(metafile.outputs)): [string, number][] {
   const totals = new Map<string, number>();
-  for (const output of Object.values(metafile.outputs)) {
+  for (const output of paths.map((path) => metafile.outputs[path]).filter((o) => o !== undefined)) {
     for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
       const name = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.[1] ?? '(project code)';
       totals.set(name, (totals.get(name) ?? 0) + bytesInOutput);
@@ -104,11 +142,15 @@ const benchEnv: Record<string, string> = {
   POWERTOOLS_LOG_LEVEL: 'INFO',
 };
 
-/** One fresh process importing the specifiers: wall and CPU milliseconds of the imports alone. */
-async function importTime(specifiers: string[]): Promise<{ wall: number; cpu: number }> {
-  const code = `const c0 = process.cpuUsage(); const t0 = performance.now(); ${specifiers
-    .map((specifier) => `await import(${JSON.stringify(specifier)});`)
-    .join(' ')} const wall = performance.now() - t0; const c = process.cpuUsage(c0);
+/**
+ * One fresh process importing the specifiers: wall and CPU milliseconds of the imports alone,
+ * after the untimed `preload` (what the runtime has loaded before it imports the function).
+ */
+async function importTime(specifiers: string[], preload: string[]): Promise<{ wall: number; cpu: number }> {
+  const code = `${preload.map((specifier) => `await import(${JSON.stringify(specifier)});`).join(' ')}
+    const c0 = process.cpuUsage(); const t0 = performance.now(); ${specifiers
+      .map((specifier) => `await import(${JSON.stringify(specifier)});`)
+      .join(' ')} const wall = performance.now() - t0; const c = process.cpuUsage(c0);
     process.stderr.write('\\ninit=' + wall + ',' + (c.user + c.system) / 1000 + '\\n');`;
   const { stderr } = await run(process.execPath, ['--input-type=module', '-e', code], {
     cwd: root,
@@ -133,7 +175,7 @@ function warm(signed: boolean): Promise<Record<string, number>> {
     ],
     {
       cwd: root,
-      env: { ...process.env, ...benchEnv, BENCH_BUNDLE: pathToFileURL(join(outDir, 'handler.mjs')).href },
+      env: { ...process.env, ...benchEnv, BENCH_BUNDLE: pathToFileURL(deployed.index).href },
       // The handler logs to stdout on every request, as on Lambda; here that output is discarded.
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     },
@@ -150,37 +192,64 @@ function warm(signed: boolean): Promise<Record<string, number>> {
   });
 }
 
-const built = await bundle('external');
-const sdkBundled = await bundle('bundled');
+const deployed = splitBuild('deployed', join(root, 'lambdas/webhooks/handler.ts'));
+// The floor: the one SDK client an answer needs, made at init as the handler makes it, built the same way.
+const floorEntry = join(outDir, 'floor-entry.ts');
+await mkdir(outDir, { recursive: true });
+await writeFile(
+  floorEntry,
+  "import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';\nexport const client = new SecretsManagerClient({});\n",
+);
+const floor = splitBuild('floor', floorEntry);
+const external = await singleFile('external');
+const single = await singleFile('bundled');
 console.log(
   `node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, load average ${loadavg()[0]?.toFixed(1)} at start`,
 );
+const atStart = readAtStart(deployed);
+const allOutputs = Object.keys(deployed.metafile.outputs);
 console.log(
-  `bundle: ${(built.bytes / 1024).toFixed(1)} KiB minified (${built.bytes} B; target ≤ 150 KB), ${(built.gzipBytes / 1024).toFixed(1)} KiB gzipped`,
+  `deployed build: ${kib(jsBytes(deployed.metafile, allOutputs))} in ${allOutputs.filter((path) => path.endsWith('.mjs')).length} files; ` +
+    `a cold start reads ${kib(jsBytes(deployed.metafile, atStart))} (${atStart.length} files), by package:`,
 );
-for (const [name, bytes] of byPackage(built.metafile).slice(0, 12)) {
+for (const [name, bytes] of byPackage(deployed.metafile, atStart).slice(0, 12)) {
   console.log(`  ${name.padEnd(34)} ${(bytes / 1024).toFixed(1).padStart(6)} KiB`);
 }
+console.log(
+  `own code and libraries without the AWS SDK (single file, SDK external): ${kib(external.bytes)} minified, ${kib(external.gzipBytes)} gzipped (target ≤ 150 KB)`,
+);
 
-const bundleUrl = pathToFileURL(built.file).href;
-const sdkBundledUrl = pathToFileURL(sdkBundled.file).href;
-const sdkOnly = ['@aws-sdk/client-s3', '@aws-sdk/client-secrets-manager'];
+const RUNTIME_PRELOAD = ['node:http'];
+const url = (file: string) => pathToFileURL(file).href;
 const variants = [
-  { name: 'bundle (SDK external, as deployed)', specifiers: [bundleUrl] },
-  { name: 'the two AWS SDK clients alone', specifiers: sdkOnly },
+  { name: 'deployed: split, SDK bundled', specifiers: [url(deployed.index)], preload: RUNTIME_PRELOAD },
   {
-    name: `variant: SDK bundled too (${(sdkBundled.bytes / 1024).toFixed(0)} KiB)`,
-    specifiers: [sdkBundledUrl],
+    name: 'floor: the Secrets Manager client alone',
+    specifiers: [url(floor.index)],
+    preload: RUNTIME_PRELOAD,
   },
+  {
+    name: `one file, SDK bundled (${(single.bytes / 1024).toFixed(0)} KiB)`,
+    specifiers: [url(single.file)],
+    preload: RUNTIME_PRELOAD,
+  },
+  {
+    name: "one file, the runtime's SDK (node_modules)",
+    specifiers: [url(external.file)],
+    preload: RUNTIME_PRELOAD,
+  },
+  { name: 'deployed, node:http not preloaded', specifiers: [url(deployed.index)], preload: [] },
 ];
 // One discarded round warms the file cache; then rotate so every variant sees the same machine load.
-for (const variant of variants) await importTime(variant.specifiers);
+for (const variant of variants) await importTime(variant.specifiers, variant.preload);
 const times = variants.map(() => [] as { wall: number; cpu: number }[]);
 for (let i = 0; i < coldRuns; i++) {
-  for (const [index, variant] of variants.entries()) times[index]?.push(await importTime(variant.specifiers));
+  for (const [index, variant] of variants.entries()) {
+    times[index]?.push(await importTime(variant.specifiers, variant.preload));
+  }
 }
 console.log(
-  `cold init, ${coldRuns} fresh processes each, median (p90) of the import alone (target init ≤ 100 ms):`,
+  `cold init, ${coldRuns} fresh processes each, median (p90) of the import alone, node:http loaded first as the runtime has it (target ≤ 100 ms):`,
 );
 for (const [index, variant] of variants.entries()) {
   const runs = times[index] ?? [];
@@ -190,16 +259,17 @@ for (const [index, variant] of variants.entries()) {
     `  ${variant.name.padEnd(44)} wall ${ms(median(wall))} (${ms(quantile(wall, 0.9))}), CPU ${ms(median(cpu))} (${ms(quantile(cpu, 0.9))})`,
   );
 }
-const own = (kind: 'wall' | 'cpu') =>
-  median((times[0] ?? []).map((run) => run[kind])) - median((times[1] ?? []).map((run) => run[kind]));
+const medianOf = (index: number, kind: 'wall' | 'cpu') =>
+  median((times[index] ?? []).map((run) => run[kind]));
 console.log(
-  `  the bundle's own share (bundle − SDK clients): wall ≈ ${ms(own('wall'))}, CPU ≈ ${ms(own('cpu'))}`,
+  `  deployed − floor (our code and Powertools): wall ≈ ${ms(medianOf(0, 'wall') - medianOf(1, 'wall'))}, CPU ≈ ${ms(medianOf(0, 'cpu') - medianOf(1, 'cpu'))}; ` +
+    `the runtime's SDK ÷ deployed: ${ratio(medianOf(3, 'wall'), medianOf(0, 'wall'), 2)} wall`,
 );
 
 for (const signed of [true, false]) {
   const result = await warm(signed);
   console.log(
-    `warm GET /answer, ${signed ? 'signed webhook verified' : 'verification off'} (${result.requests} requests after ${result.warmup} warm-up): ` +
+    `warm ${signed ? 'POST /answer, signed webhook verified' : 'GET /answer, verification off'} (${result.requests} requests after ${result.warmup} warm-up): ` +
       `p50 ${ms(result.p50 ?? Number.NaN)}, p90 ${ms(result.p90 ?? Number.NaN)}, p99 ${ms(result.p99 ?? Number.NaN)}, max ${ms(result.max ?? Number.NaN)}; CPU ${(result.cpuMicrosPerRequest ?? Number.NaN).toFixed(0)} µs/request (target p99 ≤ 2 ms)`,
   );
 }

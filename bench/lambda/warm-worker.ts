@@ -6,6 +6,7 @@
  *
  *   node --import tsx bench/lambda/warm-worker.ts <requests> <signed|unsigned>   (BENCH_BUNDLE=<file URL>)
  */
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
@@ -47,38 +48,46 @@ const { handler } = (await import(bundle)) as {
   ) => Promise<{ statusCode?: number; body?: string }>;
 };
 
-const token = jwt.sign(
-  { iat: Math.floor(Date.now() / 1000), jti: 'bench', iss: 'Vonage', application_id: 'bench' },
-  SIGNATURE_SECRET,
-  { algorithm: 'HS256' },
-);
 const query = {
   to: '447700900000',
   from: '447700900001',
   uuid: '63f61863-4a51-4f6b-86e1-46edebcf9356',
   conversation_uuid: 'CON-f972836a-550f-45fa-956c-12a2ab5b7d22',
 };
+// Vonage POSTs the answer when webhooks are signed: the JWT's payload_hash covers the body.
+const body = JSON.stringify(query);
+const token = jwt.sign(
+  {
+    iat: Math.floor(Date.now() / 1000),
+    jti: 'bench',
+    iss: 'Vonage',
+    application_id: 'bench',
+    payload_hash: createHash('sha256').update(body).digest('hex'),
+  },
+  SIGNATURE_SECRET,
+  { algorithm: 'HS256' },
+);
+const method = signed ? 'POST' : 'GET';
 const event = {
   version: '2.0',
-  routeKey: 'GET /answer',
+  routeKey: `${method} /answer`,
   rawPath: '/answer',
-  rawQueryString: new URLSearchParams(query).toString(),
-  queryStringParameters: query,
+  rawQueryString: signed ? '' : new URLSearchParams(query).toString(),
+  ...(signed ? { body, isBase64Encoded: false } : { queryStringParameters: query, isBase64Encoded: false }),
   headers: {
     host: 'abc123.execute-api.eu-west-2.amazonaws.com',
-    ...(signed ? { authorization: `Bearer ${token}` } : {}),
+    ...(signed ? { authorization: `Bearer ${token}`, 'content-type': 'application/json' } : {}),
   },
   requestContext: {
     domainName: 'abc123.execute-api.eu-west-2.amazonaws.com',
     http: {
-      method: 'GET',
+      method,
       path: '/answer',
       protocol: 'HTTP/1.1',
       sourceIp: '203.0.113.7',
       userAgent: 'Vonage',
     },
   },
-  isBase64Encoded: false,
 } as unknown as APIGatewayProxyEventV2;
 const context = {
   functionName: 'webhooks',

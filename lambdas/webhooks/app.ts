@@ -13,7 +13,8 @@ import {
   UnauthorizedError,
   WebhookError,
 } from './errors.js';
-import { parseCallEvent, reconcileRequestFor, storeCallEvent } from './event.js';
+import { type CallEvent, parseCallEvent, reconcileRequestFor } from './event.js';
+import type { StoredEvent } from './event-store.js';
 import { readParams, readRequest, type WebhookRequest } from './request.js';
 
 /** The logging the webhooks need; a Powertools `Logger` fits. */
@@ -22,7 +23,11 @@ export type WebhookLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
 export type WebhookMetrics = Pick<Metrics, 'addMetric'>;
 
 export interface WebhookDependencies {
-  readonly s3: S3Client;
+  /**
+   * Where call events are stored. A function is called on the first event, so an entry can leave
+   * the S3 client unloaded until then: an answer never needs it.
+   */
+  readonly s3: S3Client | (() => Promise<S3Client>);
   /** @default () => new Date() */
   readonly now?: () => Date;
   /** @default a Powertools `Logger` (structured JSON lines on stdout), service `webhooks` */
@@ -199,13 +204,22 @@ export function createWebhookHandler(config: WebhookConfig, deps: WebhookDepende
     return json(200, buildFallbackNcco(config.greeting));
   }
 
+  // The S3 code and client load with the first event, not at start: the answer path stays lean.
+  async function storeEvent(event: CallEvent): Promise<StoredEvent> {
+    const [{ storeCallEvent }, s3] = await Promise.all([
+      import('./event-store.js'),
+      typeof deps.s3 === 'function' ? deps.s3() : deps.s3,
+    ]);
+    return storeCallEvent(s3, config.bucket, event);
+  }
+
   async function callEvent(request: WebhookRequest, requestId: string | undefined) {
     let params: Record<string, unknown> = {};
     try {
       authorize(request);
       params = readParams(request);
       const event = parseCallEvent(params);
-      const stored = await storeCallEvent(deps.s3, config.bucket, event);
+      const stored = await storeEvent(event);
       const reconcile = deps.reconcile && reconcileRequestFor(event);
       if (deps.reconcile && reconcile) await queueReconcile(deps.reconcile, reconcile);
       count(stored.duplicate ? 'EventDuplicates' : 'EventsStored');

@@ -1,13 +1,12 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { DEFAULT_RECONCILE_SCHEDULE, SqsReconcileQueue } from '../../common/reconcile-requests.js';
-import { createS3Client } from '../../common/s3-client.js';
+import { DEFAULT_RECONCILE_SCHEDULE, type ReconcileQueue } from '../../common/reconcile-requests.js';
 import { CachedSecret, type SecretVersions, secretsManagerVersions } from '../../common/secret-versions.js';
 import { createWebhookHandler, unavailableResponse, type WebhookHandler } from './app.js';
 import { readWebhookEnvironment } from './environment.js';
+import type { EventClients } from './event-clients.js';
 
 /**
  * The AWS entry of the webhooks Lambda (HTTP API, payload format 2.0). Configuration is read once
@@ -22,13 +21,25 @@ const SECRET_CACHE_SECONDS = 300;
 const environment = readWebhookEnvironment(process.env);
 const logger = new Logger();
 const metrics = new Metrics();
-const s3 = createS3Client({ endpoint: environment.s3Endpoint });
+
+// S3 and SQS serve events only: loaded with the first event, so a cold answer does not wait for them.
+let eventClients: Promise<EventClients> | undefined;
+function loadEventClients(): Promise<EventClients> {
+  eventClients ??= import('./event-clients.js').then(({ createEventClients }) =>
+    createEventClients(environment),
+  );
+  return eventClients;
+}
+const s3 = () => loadEventClients().then((clients) => clients.s3);
+const reconcileQueue: ReconcileQueue = {
+  async send(request, delaySeconds) {
+    const { reconcileQueue: queue } = await loadEventClients();
+    await queue?.send(request, delaySeconds);
+  },
+};
 // The first check's timer; the reconciler times the later one itself.
 const reconcile = environment.reconcileQueueUrl
-  ? {
-      queue: new SqsReconcileQueue(new SQSClient({}), environment.reconcileQueueUrl),
-      firstCheckSeconds: DEFAULT_RECONCILE_SCHEDULE.firstCheckSeconds,
-    }
+  ? { queue: reconcileQueue, firstCheckSeconds: DEFAULT_RECONCILE_SCHEDULE.firstCheckSeconds }
   : undefined;
 const secretsManager = new SecretsManagerClient({});
 const cached = (arn: string) =>

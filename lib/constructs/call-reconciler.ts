@@ -3,7 +3,6 @@ import { EventBus, type IEventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
@@ -59,7 +58,7 @@ export interface CallReconcilerProps {
 export class CallReconciler extends Construct {
   readonly queue: Queue;
   readonly deadLetterQueue: Queue;
-  readonly function: NodejsFunction;
+  readonly function: LambdaFunction;
 
   constructor(scope: Construct, id: string, props: CallReconcilerProps) {
     super(scope, id);
@@ -101,7 +100,7 @@ export class CallReconciler extends Construct {
     return { queue, deadLetterQueue };
   }
 
-  private buildFunction(props: CallReconcilerProps, eventBus: IEventBus): { fn: NodejsFunction; role: Role } {
+  private buildFunction(props: CallReconcilerProps, eventBus: IEventBus): { fn: LambdaFunction; role: Role } {
     const inflightStale = props.inflightStaleSeconds ?? 60;
     return createNodeLambda(this, {
       entry: 'lambdas/reconciler/handler.ts',
@@ -125,7 +124,7 @@ export class CallReconciler extends Construct {
   }
 
   /** Reads only: the call's events and its recording's objects, and listing those two prefixes. */
-  private grantReads(fn: NodejsFunction, bucket: IBucket): void {
+  private grantReads(fn: LambdaFunction, bucket: IBucket): void {
     fn.addToRolePolicy(
       new PolicyStatement({
         actions: ['s3:GetObject'],

@@ -1,38 +1,33 @@
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { AssetHashType, type Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
-import {
-  type BundlingOptions,
-  NodejsFunction,
-  OutputFormat,
-  SourceMapMode,
-} from 'aws-cdk-lib/aws-lambda-nodejs';
+import { Architecture, Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { MetricNames } from '../../common/contract.js';
+import { bundleLambda, LAMBDA_INDEX_FILE } from './lambda-bundle.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 /**
- * How both Lambdas are bundled: one minified ESM file for the Node 24 runtime, with a source map
- * (the functions run with `--enable-source-maps`), built by the local esbuild, never in Docker.
+ * The function's code, bundled on this machine by esbuild (`lambda-bundle.ts`), never in Docker:
+ * the runtime's build image is named only because CDK's bundling options require an image.
  */
-const NODE24_ESM_BUNDLING: BundlingOptions = {
-  format: OutputFormat.ESM,
-  target: 'node24',
-  minify: true,
-  sourceMap: true,
-  sourceMapMode: SourceMapMode.DEFAULT,
-  sourcesContent: false,
-  // The Node 24 runtime ships AWS SDK v3; bundling it would only add cold-start weight.
-  externalModules: ['@aws-sdk/*'],
-  mainFields: ['module', 'main'],
-  // CommonJS dependencies inside an ESM bundle still call require().
-  banner:
-    "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
-  forceDockerBundling: false,
-};
+function bundledCode(entry: string, runtime: Runtime): Code {
+  return Code.fromAsset(dirname(entry), {
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      image: runtime.bundlingImage,
+      local: {
+        tryBundle(outputDir) {
+          bundleLambda(entry, outputDir);
+          return true;
+        },
+      },
+    },
+  });
+}
 
 export interface NodeLambdaProps {
   /** The handler module, from the repository root (`lambdas/…/handler.ts`), exporting `handler`. */
@@ -56,7 +51,7 @@ export interface NodeLambdaProps {
 export function createNodeLambda(
   scope: Construct,
   props: NodeLambdaProps,
-): { fn: NodejsFunction; role: Role } {
+): { fn: LambdaFunction; role: Role } {
   const logs = new LogGroup(scope, 'FunctionLogs', {
     retention: props.logRetention,
     removalPolicy: RemovalPolicy.DESTROY,
@@ -66,13 +61,12 @@ export function createNodeLambda(
     description: props.roleDescription,
   });
   logs.grantWrite(role);
-  const fn = new NodejsFunction(scope, 'Function', {
+  const runtime = Runtime.NODEJS_24_X;
+  const fn = new LambdaFunction(scope, 'Function', {
     role,
-    entry: `${repoRoot}${props.entry}`,
-    handler: 'handler',
-    projectRoot: repoRoot,
-    depsLockFilePath: `${repoRoot}package-lock.json`,
-    runtime: Runtime.NODEJS_24_X,
+    code: bundledCode(`${repoRoot}${props.entry}`, runtime),
+    handler: `${LAMBDA_INDEX_FILE.replace(/\.mjs$/, '')}.handler`,
+    runtime,
     architecture: Architecture.ARM_64,
     timeout: props.timeout,
     memorySize: 512,
@@ -86,7 +80,6 @@ export function createNodeLambda(
       // Stack traces point at the TypeScript sources through the bundled source map.
       NODE_OPTIONS: '--enable-source-maps',
     },
-    bundling: NODE24_ESM_BUNDLING,
   });
   return { fn, role };
 }

@@ -3,7 +3,7 @@ import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import { HttpApi, HttpMethod, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -72,7 +72,7 @@ export interface WebhookApiProps {
 /** The Vonage answer and event webhooks: one Lambda behind an HTTP API. */
 export class WebhookApi extends Construct {
   readonly api: HttpApi;
-  readonly function: NodejsFunction;
+  readonly function: LambdaFunction;
   /** `https://…/answer`, for the Vonage application's answer URL. */
   readonly answerUrl: string;
   /** `https://…/event`, for the Vonage application's event URL. */

@@ -3,7 +3,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { createS3Client, LOCAL_S3_CREDENTIALS } from '../../common/s3-client.js';
 import { describeS3Error } from '../../common/s3-errors.js';
 import { putObjectWithRetry } from '../../fargate/src/retry.js';
-import { parseCallEvent, storeCallEvent } from '../../lambdas/webhooks/event.js';
+import { parseCallEvent } from '../../lambdas/webhooks/event.js';
+import { storeCallEvent } from '../../lambdas/webhooks/event-store.js';
 import { captureIo } from '../../test-support/cli-io.js';
 import { startS3ErrorDouble } from '../../test-support/s3-error-double.js';
 import { fixture } from '../../test-support/webhook-events.js';

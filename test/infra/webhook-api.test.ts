@@ -1,11 +1,15 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { App, Stack } from 'aws-cdk-lib';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebhooksEnv } from '../../common/contract.js';
 import { WebhookApi } from '../../lib/constructs/webhook-api.js';
 import {
   asArray,
@@ -245,6 +249,15 @@ describe('WebhookApi with a Vonage signature secret and custom greeting', () => 
   });
 });
 
+const run = promisify(execFile);
+
+/** What the handler reads at import; the values are never used, as nothing is invoked. */
+const WEBHOOK_ENV = {
+  [WebhooksEnv.recordingsBucket]: 'recordings',
+  [WebhooksEnv.recorderUrl]: 'wss://recorder.example.com',
+  [WebhooksEnv.callTokenSecretArn]: 'arn:aws:secretsmanager:eu-west-2:123456789012:secret:CallToken-AbCdEf',
+};
+
 describe('WebhookApi bundle (real esbuild run)', () => {
   const outdir = mkdtempSync(join(tmpdir(), 'webhook-bundle-'));
   let assetDir: string;
@@ -267,15 +280,66 @@ describe('WebhookApi bundle (real esbuild run)', () => {
   });
   afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
-  it('is one ESM file with a source map, leaving the runtime-provided AWS SDK v3 external', () => {
-    expect(existsSync(join(assetDir, 'index.mjs'))).toBe(true);
-    expect(existsSync(join(assetDir, 'index.mjs.map'))).toBe(true);
-    const code = readFileSync(join(assetDir, 'index.mjs'), 'utf8');
-    expect(code).toMatch(/import\s*\{[^}]*\}\s*from\s*"@aws-sdk\/client-s3"/);
-    // The SDK's own classes are not inlined.
-    expect(code).not.toMatch(/class \w+ extends \w+ \{[^}]*S3ServiceException|name = "S3ServiceException"/);
-    expect(code).toContain('//# sourceMappingURL=index.mjs.map');
-    const map = JSON.parse(readFileSync(join(assetDir, 'index.mjs.map'), 'utf8')) as { sources: string[] };
-    expect(map.sources.some((s) => s.endsWith('lambdas/webhooks/handler.ts'))).toBe(true);
+  /** The files `file` imports statically (`import … from "./…"`), not through `import()`. */
+  function staticImports(file: string): string[] {
+    const code = readFileSync(file, 'utf8');
+    return [...code.matchAll(/(?:\bfrom|\bimport)\s*"(\.{1,2}\/[^"]+)"/g)].map((match) =>
+      join(dirname(file), match[1] ?? ''),
+    );
+  }
+
+  /** Every file a cold start reads before the handler runs: index.mjs and what it imports statically. */
+  function loadedAtStart(): string[] {
+    const seen = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const imported of staticImports(file)) visit(imported);
+    };
+    visit(join(assetDir, 'index.mjs'));
+    return [...seen];
+  }
+
+  const sourcesOf = (files: string[]) =>
+    files.flatMap(
+      (file) => (JSON.parse(readFileSync(`${file}.map`, 'utf8')) as { sources: string[] }).sources,
+    );
+  const allFiles = () =>
+    readdirSync(assetDir, { recursive: true, encoding: 'utf8' })
+      .filter((name) => name.endsWith('.mjs'))
+      .map((name) => join(assetDir, name));
+
+  it('is ESM with source maps and the AWS SDK v3 bundled in, importing no package at run time', async () => {
+    for (const file of allFiles()) {
+      expect(readFileSync(file, 'utf8'), file).toContain(`//# sourceMappingURL=${basename(file)}.map`);
+    }
+    expect(
+      sourcesOf([join(assetDir, 'index.mjs')]).some((s) => s.endsWith('lambdas/webhooks/handler.ts')),
+    ).toBe(true);
+    // The asset sits in a temporary folder with no node_modules above it: a package imported at run
+    // time instead of bundled would fail to resolve here, as it would in the function.
+    const imports = allFiles()
+      .map((file) => `await import(${JSON.stringify(pathToFileURL(file).href)});`)
+      .join(' ');
+    const { stdout } = await run(
+      process.execPath,
+      ['--input-type=module', '-e', `${imports} console.log('loaded')`],
+      {
+        cwd: assetDir,
+        env: { PATH: process.env.PATH ?? '', AWS_REGION: 'eu-west-2', ...WEBHOOK_ENV },
+      },
+    );
+    expect(stdout.trim()).toBe('loaded');
+  });
+
+  it('loads only what an answer needs at cold start: Secrets Manager, not S3 or SQS, whose chunks the first event loads', () => {
+    const atStart = sourcesOf(loadedAtStart());
+    expect(atStart.some((s) => s.includes('/@aws-sdk/client-secrets-manager/'))).toBe(true);
+    expect(atStart.filter((s) => /\/@aws-sdk\/client-(s3|sqs)\//.test(s))).toEqual([]);
+    expect(atStart.filter((s) => /lambdas\/webhooks\/event-(store|clients)\.ts$/.test(s))).toEqual([]);
+    const everything = sourcesOf(allFiles());
+    expect(everything.some((s) => s.includes('/@aws-sdk/client-s3/'))).toBe(true);
+    expect(everything.some((s) => s.includes('/@aws-sdk/client-sqs/'))).toBe(true);
+    expect(everything.some((s) => s.endsWith('lambdas/webhooks/event-store.ts'))).toBe(true);
   });
 });
