@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
-import type { Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -72,6 +72,8 @@ export interface LocalStackOptions {
   readonly logLevel?: LogLevel;
   /** One line per webhook request (method, path, status). */
   readonly onRequest?: (entry: HttpApiAccessLog) => void;
+  /** Told of every request the S3 API server receives, as it arrives (the cost model counts them). */
+  readonly onS3Request?: (request: { readonly method: string; readonly url: string }) => void;
   /** Where recording events go. @default a JSON-lines file, `<dataDir>/eventbridge.jsonl` */
   readonly eventSink?: RecordingEventSink;
   /** When the reconciler checks each completed call. @default 10 s and 60 s after `completed` */
@@ -213,6 +215,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       );
     });
     cleanups.push(() => s3rver.close());
+    const onS3Request = options.onS3Request;
+    if (onS3Request) {
+      // A second 'request' listener only watches: s3rver's own still answers every request.
+      (s3rver as unknown as { httpServer: Server }).httpServer.on('request', (request: IncomingMessage) =>
+        onS3Request({ method: request.method ?? '', url: request.url ?? '' }),
+      );
+    }
     const s3Endpoint = `http://${urlHost(host)}:${s3Address.port}`;
     const s3 = createS3Client({ endpoint: s3Endpoint, credentials: LOCAL_S3_CREDENTIALS });
     cleanups.push(async () => s3.destroy());
