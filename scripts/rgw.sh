@@ -10,13 +10,15 @@
 #   bash scripts/rgw.sh stop    stops the daemons and removes the data dir (memstore keeps nothing)
 #
 # Settings: RGW_DIR (default .local/rgw), RGW_PORT (S3 API, default 7480), RGW_MON_PORT (default
-# 46789). The keys stay in $RGW_DIR/env (mode 600), never on a command line or in a log.
+# 46789), RGW_MEMSTORE_BYTES (the OSD's memory, default 1 GiB; the finalization benchmark's 2-hour
+# calls need more). The keys stay in $RGW_DIR/env (mode 600), never on a command line or in a log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RGW_DIR=${RGW_DIR:-$PWD/.local/rgw}
 RGW_DIR=$(realpath -m "$RGW_DIR")
 RGW_PORT=${RGW_PORT:-7480}
+RGW_MEMSTORE_BYTES=${RGW_MEMSTORE_BYTES:-1073741824}
 RGW_MON_PORT=${RGW_MON_PORT:-46789}
 CONF=$RGW_DIR/ceph.conf
 ENV_FILE=$RGW_DIR/env
@@ -80,7 +82,7 @@ mon_data = $RGW_DIR/mon
 [osd.0]
 osd_data = $RGW_DIR/osd
 osd_objectstore = memstore
-memstore_device_bytes = 1073741824
+memstore_device_bytes = $RGW_MEMSTORE_BYTES
 
 [client.rgw]
 rgw_frontends = beast endpoint=127.0.0.1:$RGW_PORT

@@ -8,6 +8,7 @@ import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/cli
 import type { SampleRate } from '../../common/audio-format.js';
 import { recordingKey } from '../../common/recording-keys.js';
 import { createS3Client, LOCAL_S3_CREDENTIALS, LOCAL_S3_ENV } from '../../common/s3-client.js';
+import { startLocalS3 } from '../../test-support/local-s3.js';
 import { imageEnv, imageNodeFlags } from '../../test-support/recorder-image.js';
 import { loopPcm, speechPcm } from '../../test-support/speech.js';
 import { type CallResult, expectedPcm } from './load-generator.js';
@@ -62,10 +63,13 @@ export interface Target {
   readonly bucket: string;
   readonly s3: S3Client;
   readonly recorder: StartedProcess;
-  /** The local S3 server's process id (its CPU is the environment's, not the recorder's). */
-  readonly s3Pid: number;
-  /** With `s3Events`: every object stored so far and when it became readable. */
-  objectsCreated(): ObjectCreated[];
+  /** The local S3 server's process id (its CPU is the environment's, not the recorder's); none on RGW. */
+  readonly s3Pid: number | undefined;
+  /**
+   * With `s3Events`: every object stored so far and when it became readable. Undefined on RGW,
+   * which sends no notifications here: callers list the bucket instead.
+   */
+  readonly objectsCreated: (() => ObjectCreated[]) | undefined;
   stop(): Promise<void>;
 }
 
@@ -81,14 +85,60 @@ export interface TargetOptions {
   readonly s3Events?: boolean;
 }
 
-/** Bundles and starts one recorder (pinned) against a fresh local S3 server process. */
-export async function startTarget(name: TargetName, options: TargetOptions = {}): Promise<Target> {
-  const script = name === 'recorder' ? await bundleRecorder() : await bundleEntry(TARGET_ENTRIES[name]);
+/** Where a target stores its recordings: a fresh s3rver process, or a fresh bucket on RGW. */
+interface TargetS3 {
+  readonly endpoint: string;
+  readonly bucket: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly client: S3Client;
+  readonly pid: number | undefined;
+  readonly objectsCreated: (() => ObjectCreated[]) | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * `BENCH_S3=rgw` (after `source <(bash scripts/rgw.sh env)`) stores on Ceph's RADOS Gateway, a
+ * real S3 implementation whose multipart completion writes a manifest rather than re-reading the
+ * parts as s3rver does; the default is s3rver in a process of its own.
+ */
+async function startTargetS3(options: TargetOptions): Promise<TargetS3> {
+  if (process.env.BENCH_S3 === 'rgw') {
+    const rgw = await startLocalS3({ server: 'rgw' });
+    return {
+      endpoint: rgw.endpoint,
+      bucket: rgw.bucket,
+      env: rgw.env,
+      client: rgw.client,
+      pid: undefined,
+      objectsCreated: undefined,
+      stop: () => rgw.close(),
+    };
+  }
   const s3 = await startS3Process({
     cpus: options.s3Cpus ?? CPUS.others,
     events: options.s3Events ?? false,
     nice: S3_NICE,
   });
+  const client = createS3Client({ endpoint: s3.endpoint, credentials: LOCAL_S3_CREDENTIALS });
+  return {
+    endpoint: s3.endpoint,
+    bucket: s3.bucket,
+    env: LOCAL_S3_ENV,
+    client,
+    pid: s3.process.pid,
+    objectsCreated: options.s3Events ? s3.objectsCreated : undefined,
+    async stop() {
+      client.destroy();
+      await s3.process.stop(10_000);
+      await rm(s3.directory, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Bundles and starts one recorder (pinned) against a fresh local S3 server process (or RGW bucket). */
+export async function startTarget(name: TargetName, options: TargetOptions = {}): Promise<Target> {
+  const script = name === 'recorder' ? await bundleRecorder() : await bundleEntry(TARGET_ENTRIES[name]);
+  const s3 = await startTargetS3(options);
   const scratch = await mkdtemp(join(tmpdir(), `bench-${name}-scratch-`));
   const secret = randomBytes(32).toString('hex');
   const port = options.port ?? 18000 + Math.floor(Math.random() * 2000);
@@ -117,7 +167,7 @@ export async function startTarget(name: TargetName, options: TargetOptions = {})
       RECORDINGS_BUCKET: s3.bucket,
       CALL_TOKEN_SECRET: secret,
       S3_ENDPOINT: s3.endpoint,
-      ...LOCAL_S3_ENV,
+      ...s3.env,
       AWS_REGION: 'us-east-1',
       SCRATCH_DIR: scratch,
       LOG_LEVEL: 'WARN',
@@ -131,22 +181,19 @@ export async function startTarget(name: TargetName, options: TargetOptions = {})
       ...options.env,
     },
   });
-  const client = createS3Client({ endpoint: s3.endpoint, credentials: LOCAL_S3_CREDENTIALS });
   return {
     name,
     url: `ws://127.0.0.1:${port}`,
     secret,
     endpoint: s3.endpoint,
     bucket: s3.bucket,
-    s3: client,
+    s3: s3.client,
     recorder,
-    s3Pid: s3.process.pid,
+    s3Pid: s3.pid,
     objectsCreated: s3.objectsCreated,
     async stop() {
       await recorder.stop();
-      client.destroy();
-      await s3.process.stop(10_000);
-      await rm(s3.directory, { recursive: true, force: true });
+      await s3.stop();
       await rm(scratch, { recursive: true, force: true });
     },
   };

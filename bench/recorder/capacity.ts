@@ -135,7 +135,7 @@ async function runStep(
       rampMs,
       pcmFile: file,
       framesPerWrite: options.framesPerWrite,
-      watchPids: { server: target.recorder.pid, s3: target.s3Pid },
+      watchPids: { server: target.recorder.pid, ...(target.s3Pid === undefined ? {} : { s3: target.s3Pid }) },
     },
     { cpus: CPUS.others },
   );

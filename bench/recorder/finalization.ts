@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MAX_CALL_SECONDS_LIMIT } from '../../common/contract.js';
+import { RECORDINGS_PREFIX } from '../../common/recording-keys.js';
+import { listObjects } from '../../common/s3-objects.js';
 import {
   CPUS,
   speechFile,
@@ -9,7 +11,7 @@ import {
   verifyRecordings,
 } from '../lib/harness.js';
 import type { CallResult } from '../lib/load-generator.js';
-import { runLoadProcess } from '../lib/processes.js';
+import { type ObjectCreated, runLoadProcess } from '../lib/processes.js';
 import { type Summary, summarize } from '../lib/stats.js';
 
 export interface FinalizationOptions {
@@ -34,15 +36,47 @@ export interface FinalizationResult {
   readonly long: FinalizationRound;
 }
 
+const LISTING_INTERVAL_MS = 50;
+
 /**
- * When each call's complete WAV (`44 + bytesSent` bytes) became readable, epoch ms by call uuid,
- * from the S3 server's own `ObjectCreated` notifications: observed without a request, so the
- * observer adds no load to the server the recorders are waiting on. (Polling HeadObject every
- * 5 ms per call did: 20 calls finalizing at once made 4,000 requests a second, and the
- * single-threaded server's queue, not the recorders, set the figure.)
+ * Objects as they become readable. On s3rver, from the server's own `ObjectCreated`
+ * notifications: observed without a request, so the observer adds no load to the server the
+ * recorders are waiting on. (Polling HeadObject every 5 ms per call did: 20 calls finalizing at
+ * once made 4,000 requests a second, and the single-threaded server's queue, not the recorders,
+ * set the figure.) RGW sends no notifications here: one listing of `recordings/` every 50 ms
+ * (20 requests a second, whatever the number of calls) stands in, so a time is late by up to
+ * 50 ms plus the listing's own latency.
  */
+function watchObjects(target: Target): { objects(): ObjectCreated[]; stop(): void } {
+  if (target.objectsCreated) return { objects: target.objectsCreated, stop: () => {} };
+  const seen = new Map<string, ObjectCreated>();
+  let stopped = false;
+  const poll = async () => {
+    while (!stopped) {
+      const started = performance.timeOrigin + performance.now();
+      for await (const object of listObjects(target.s3, target.bucket, RECORDINGS_PREFIX)) {
+        const known = seen.get(object.key);
+        if (!known || known.size !== object.size)
+          seen.set(object.key, { key: object.key, size: object.size, atMs: started });
+      }
+      await sleep(LISTING_INTERVAL_MS);
+    }
+  };
+  const polling = poll().catch((error: unknown) =>
+    console.error(`listing the bucket failed: ${String(error)}`),
+  );
+  return {
+    objects: () => [...seen.values()],
+    stop: () => {
+      stopped = true;
+      void polling;
+    },
+  };
+}
+
+/** When each call's complete WAV (`44 + bytesSent` bytes) became readable, epoch ms by call uuid. */
 async function waitForRecordings(
-  target: Target,
+  watcher: ReturnType<typeof watchObjects>,
   calls: readonly CallResult[],
   timeoutMs: number,
 ): Promise<Map<string, number>> {
@@ -52,7 +86,7 @@ async function waitForRecordings(
   const stored = new Map<string, number>();
   const deadline = Date.now() + timeoutMs;
   do {
-    for (const object of target.objectsCreated()) {
+    for (const object of watcher.objects()) {
       const uuid = /([0-9a-f-]{36})\.wav$/.exec(object.key)?.[1];
       if (uuid === undefined || stored.has(uuid)) continue;
       if (object.size === wanted.get(uuid)) stored.set(uuid, object.atMs);
@@ -94,6 +128,7 @@ export async function runFinalization(
       rampMs: number,
     ): Promise<FinalizationRound> => {
       console.error(`[${name}] ${calls} calls of ${seconds} s at ${speed}×…`);
+      const watcher = watchObjects(target);
       const result = await runLoadProcess(
         {
           url: target.url,
@@ -106,7 +141,7 @@ export async function runFinalization(
         },
         { cpus: CPUS.others },
       );
-      const stored = await waitForRecordings(target, result.calls, 120_000);
+      const stored = await waitForRecordings(watcher, result.calls, 120_000).finally(() => watcher.stop());
       const times = result.calls.flatMap((call) => {
         const at = stored.get(call.uuid);
         return at === undefined || call.hangupAt === undefined ? [] : [at - call.hangupAt];
@@ -124,7 +159,9 @@ export async function runFinalization(
     // Hangups are spread over the ramp, as calls end at different times.
     const short = await round(options.shortCalls, 10, 1, 10_000);
     const long = await round(options.longCalls, options.longSeconds, options.longSpeed, 5_000);
-    console.log(`\n### ${name}: finalization (hangup → complete WAV readable in S3)\n`);
+    console.log(
+      `\n### ${name}: finalization (hangup → complete WAV readable in S3, ${target.objectsCreated ? 's3rver' : 'Ceph RGW'})\n`,
+    );
     console.log('| calls | audio s | speed | median ms | p99 ms | max ms | complete |');
     console.log('|---:|---:|---:|---:|---:|---:|---:|');
     for (const r of [short, long]) {

@@ -10,6 +10,8 @@
  * the local S3 server (pinned to CPU 0). Capacity also runs the floor (a bare `ws` server that
  * discards every frame) on the recorder's CPU, and drives all three with the lean load generator.
  * Results are printed as a Markdown table and written as JSON under bench/recorder/results/.
+ * `BENCH_S3=rgw` (after `source <(bash scripts/rgw.sh env)`) stores on Ceph's RADOS Gateway instead
+ * of s3rver; 2-hour finalization runs need a larger memstore (`RGW_MEMSTORE_BYTES=6442450944`).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
