@@ -316,6 +316,7 @@ export class CheckpointStore {
         body,
         'application/octet-stream',
         this.#policy(CHECKPOINT_DEADLINE_MS),
+        { unsignedPayload: true },
       );
       for (const entry of sent) entry.checkpoint.confirm(entry.offset + entry.length, entry.callJson);
     });

@@ -85,6 +85,25 @@ export function retrying(policy?: RetryPolicy): S3Attempts {
 }
 
 /**
+ * SigV4 signs a body held in memory by hashing it (SHA-256) unless the request says
+ * `x-amz-content-sha256: UNSIGNED-PAYLOAD`, which S3 accepts in place of the hash
+ * (https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html). Checkpoints
+ * carry every byte of every call's audio, already hashed once as it is spooled; TLS protects them
+ * on the way, and on AWS the SDK's default CRC32 checksum, which S3 verifies, still goes with them.
+ */
+function unsignedPayload(command: PutObjectCommand): PutObjectCommand {
+  command.middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request as { headers?: Record<string, string> };
+      if (request.headers) request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+      return next(args);
+    },
+    { step: 'build', name: 'unsignedPayload' },
+  );
+  return command;
+}
+
+/**
  * PutObject of a body held in memory, retried: every attempt sends the same bytes. (A stream body
  * needs a fresh stream per attempt instead; see the WAV uploads.)
  */
@@ -95,22 +114,21 @@ export async function putObjectWithRetry(
   body: Uint8Array | string,
   contentType: string,
   policy?: RetryPolicy,
-  options: { readonly createOnly?: boolean } = {},
+  options: { readonly createOnly?: boolean; readonly unsignedPayload?: boolean } = {},
 ): Promise<void> {
   await withRetry(
     `PutObject ${key}`,
-    (abortSignal) =>
-      s3.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: key,
-          Body: body,
-          ContentType: contentType,
-          // createOnly: S3 answers 412 instead of writing over an object at the key.
-          ...(options.createOnly ? { IfNoneMatch: '*' } : {}),
-        }),
-        { abortSignal },
-      ),
+    (abortSignal) => {
+      const command = new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: body,
+        ContentType: contentType,
+        // createOnly: S3 answers 412 instead of writing over an object at the key.
+        ...(options.createOnly ? { IfNoneMatch: '*' } : {}),
+      });
+      return s3.send(options.unsignedPayload ? unsignedPayload(command) : command, { abortSignal });
+    },
     policy,
   );
 }
