@@ -83,6 +83,8 @@ export const ReconcilerEnv = {
   /** The recorder's checkpoint interval: the most a recovered recording may lack. */
   checkpointSeconds: 'CHECKPOINT_SECONDS',
   maxCallSeconds: 'MAX_CALL_SECONDS',
+  /** A custom S3 endpoint (local runs and tests only). */
+  s3Endpoint: 'S3_ENDPOINT',
 } as const;
 
 /** CloudWatch metrics (EMF): the namespace both runtimes publish to, and what the stack scales on. */

@@ -11,6 +11,8 @@ export interface ReconcilerEnvironment {
   readonly schedule: ReconcileSchedule;
   readonly crashLossBoundSeconds: number;
   readonly maxCallSeconds: number;
+  /** A custom S3 endpoint (local runs and tests only). */
+  readonly s3Endpoint: string | undefined;
 }
 
 /** A setting missing or not a number: the function cannot start. */
@@ -58,5 +60,6 @@ export function readReconcilerEnvironment(env: NodeJS.ProcessEnv): ReconcilerEnv
     schedule,
     crashLossBoundSeconds: seconds(env, ReconcilerEnv.checkpointSeconds, DEFAULT_CRASH_LOSS_BOUND_SECONDS),
     maxCallSeconds: seconds(env, ReconcilerEnv.maxCallSeconds, DEFAULT_MAX_CALL_SECONDS),
+    s3Endpoint: env[ReconcilerEnv.s3Endpoint]?.trim() || undefined,
   };
 }

@@ -18,7 +18,7 @@ const environment = readReconcilerEnvironment(process.env);
 const logger = new Logger();
 const metrics = new Metrics();
 const reconcile = createReconciler({
-  s3: createS3Client({}),
+  s3: createS3Client({ endpoint: environment.s3Endpoint }),
   bucket: environment.bucket,
   sink: new EventBridgeEventSink({ eventBusName: environment.eventBusName }),
   queue: new SqsReconcileQueue(new SQSClient({}), environment.queueUrl),
