@@ -26,7 +26,11 @@ import { build, type Metafile } from 'esbuild';
 import jwt from 'jsonwebtoken';
 import { MetricNames } from '../../common/contract.js';
 import { checkSignedWebhook, signatureKey } from '../../common/vonage-signature.js';
-import { bundleLambda, LAMBDA_INDEX_FILE } from '../../lib/constructs/lambda-bundle.js';
+import {
+  bundleLambda,
+  LAMBDA_ESBUILD_OPTIONS,
+  LAMBDA_INDEX_FILE,
+} from '../../lib/constructs/lambda-bundle.js';
 import { median, quantile, ratio } from '../lib/stats.js';
 
 const run = promisify(execFile);
@@ -50,21 +54,12 @@ async function singleFile(
 ): Promise<{ file: string; bytes: number; gzipBytes: number; metafile: Metafile }> {
   const file = join(outDir, sdk === 'external' ? 'single-sdk-external.mjs' : 'single-sdk-bundled.mjs');
   const result = await build({
+    ...LAMBDA_ESBUILD_OPTIONS,
     entryPoints: [join(root, 'lambdas/webhooks/handler.ts')],
     outfile: file,
-    bundle: true,
-    minify: true,
-    platform: 'node',
-    target: 'node24',
-    format: 'esm',
     external: sdk === 'external' ? ['@aws-sdk/*'] : [],
-    mainFields: ['module', 'main'],
-    banner: {
-      js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
-    },
     metafile: true,
     write: false,
-    logLevel: 'warning',
   });
   const output = result.outputFiles[0];
   if (!output) throw new Error('esbuild produced no output');

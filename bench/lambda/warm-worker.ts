@@ -7,10 +7,9 @@
  *   node --import tsx bench/lambda/warm-worker.ts <requests> <signed|unsigned>   (BENCH_BUNDLE=<file URL>)
  */
 import { createHash } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import jwt from 'jsonwebtoken';
+import { startSecretsManagerDouble } from '../../test-support/secrets-manager-double.js';
 import { summarize } from '../lib/stats.js';
 
 const requests = Number(process.argv[2] ?? 20000);
@@ -20,23 +19,10 @@ const CALL_TOKEN_SECRET = 'BenchCallTokenSecret0123456789abcdefghijklmnopqrstuvw
 const SIGNATURE_SECRET = 'bench-vonage-signature-secret-0123456789';
 const SIGNATURE_ARN = 'arn:aws:secretsmanager:eu-west-2:123456789012:secret:VonageSignature-AbCdEf';
 
-const secrets = new Map([
-  [process.env.CALL_TOKEN_SECRET_ARN ?? '', CALL_TOKEN_SECRET],
-  [SIGNATURE_ARN, SIGNATURE_SECRET],
-]);
-const secretsManager = createServer((request, response) => {
-  let body = '';
-  request.on('data', (chunk) => {
-    body += chunk;
-  });
-  request.on('end', () => {
-    const { SecretId } = JSON.parse(body) as { SecretId: string };
-    response.setHeader('content-type', 'application/x-amz-json-1.1');
-    response.end(JSON.stringify({ ARN: SecretId, Name: 'bench', SecretString: secrets.get(SecretId) }));
-  });
-});
-await new Promise<void>((resolve) => secretsManager.listen(0, '127.0.0.1', resolve));
-process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = `http://127.0.0.1:${(secretsManager.address() as AddressInfo).port}`;
+const secretsManager = await startSecretsManagerDouble();
+secretsManager.put(process.env.CALL_TOKEN_SECRET_ARN ?? '', CALL_TOKEN_SECRET);
+secretsManager.put(SIGNATURE_ARN, SIGNATURE_SECRET);
+process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = secretsManager.url;
 if (signed) process.env.VONAGE_SIGNATURE_SECRET_ARN = SIGNATURE_ARN;
 
 const bundle = process.env.BENCH_BUNDLE;
@@ -110,7 +96,7 @@ for (let i = 0; i < warmup + requests; i++) {
 }
 const used = process.cpuUsage(cpu);
 const summary = summarize(times);
-secretsManager.close();
+await secretsManager.close();
 process.send?.({
   warmup,
   requests: summary.count,

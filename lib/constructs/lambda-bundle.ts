@@ -1,7 +1,23 @@
-import { buildSync, type Metafile } from 'esbuild';
+import { type BuildOptions, buildSync, type Metafile } from 'esbuild';
 
 /** The file each Lambda's code starts from, beside its chunks; the handler is `index.handler`. */
 export const LAMBDA_INDEX_FILE = 'index.mjs';
+
+/** What every Lambda build shares; `bench/lambda/run.ts` varies only splitting and the SDK. */
+export const LAMBDA_ESBUILD_OPTIONS = {
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node24',
+  minify: true,
+  // The SDK's ESM builds, so unused commands and protocols are left out.
+  mainFields: ['module', 'main'],
+  // CommonJS dependencies inside an ESM bundle still call require().
+  banner: {
+    js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+  },
+  logLevel: 'warning',
+} as const satisfies BuildOptions;
 
 /**
  * Bundles one Lambda for the Node 24 runtime: minified ESM with source maps, the AWS SDK v3
@@ -14,26 +30,15 @@ export const LAMBDA_INDEX_FILE = 'index.mjs';
  */
 export function bundleLambda(entry: string, outdir: string): Metafile {
   const result = buildSync({
+    ...LAMBDA_ESBUILD_OPTIONS,
     entryPoints: { index: entry },
     outdir,
     outExtension: { '.js': '.mjs' },
     chunkNames: 'chunks/[name]-[hash]',
-    bundle: true,
     splitting: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node24',
-    minify: true,
     sourcemap: true,
     sourcesContent: false,
-    // The SDK's ESM builds, so unused commands and protocols are left out.
-    mainFields: ['module', 'main'],
-    // CommonJS dependencies inside an ESM bundle still call require().
-    banner: {
-      js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
-    },
     metafile: true,
-    logLevel: 'warning',
   });
   return result.metafile;
 }
