@@ -2,6 +2,7 @@ import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { IHttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import {
   Alarm,
+  type AlarmProps,
   AlarmStatusWidget,
   ComparisonOperator,
   Dashboard,
@@ -130,43 +131,45 @@ export class Operations extends Construct {
 
   private buildAlarms(props: OperationsProps): OperationsAlarms {
     const name = (suffix: string) => `${Stack.of(this).stackName}-${suffix}`;
+    // Most alarms fire on any count above zero, and read a period with no data as a quiet one.
+    const anyCount = (
+      id: string,
+      alarm: Pick<AlarmProps, 'alarmName' | 'alarmDescription' | 'metric'> &
+        Partial<Pick<AlarmProps, 'evaluationPeriods' | 'datapointsToAlarm'>>,
+    ) =>
+      new Alarm(this, id, {
+        threshold: 0,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+        ...alarm,
+      });
     return {
       // The reconciler publishes a count only when it has checked calls; no data means nothing
       // was found missing, not that something is wrong.
-      missingRecordings: new Alarm(this, 'MissingRecordingsAlarm', {
+      missingRecordings: anyCount('MissingRecordingsAlarm', {
         alarmName: name('recordings-missing'),
         alarmDescription:
           'A call Vonage completed has no recording after the grace period (Recording Missing events name the calls).',
         metric: reconcilerMetric(MetricNames.recordingsMissing, Stats.SUM, Duration.minutes(5)),
-        threshold: 0,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
       // Every task publishes CallsFailed (often 0) each minute; no data means no task is running,
       // which the healthy-targets alarm reports, so it is not counted twice here.
-      failedRecordings: new Alarm(this, 'FailedRecordingsAlarm', {
+      failedRecordings: anyCount('FailedRecordingsAlarm', {
         alarmName: name('recordings-failed'),
         alarmDescription:
           'A recording could not be stored (Recording Failed events say where its audio waits).',
         metric: recorderMetric(MetricNames.callsFailed, Stats.SUM, Duration.minutes(5)),
-        threshold: 0,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
       // One failed checkpoint is retried at the next one; failures in 3 of 5 minutes mean S3 is
       // refusing them, and a crash now would lose more than the documented bound. No data: as above.
-      checkpointFailures: new Alarm(this, 'CheckpointFailuresAlarm', {
+      checkpointFailures: anyCount('CheckpointFailuresAlarm', {
         alarmName: name('checkpoints-failing'),
         alarmDescription:
           'Checkpoints of live calls failed in 3 of the last 5 minutes: a recorder crash now would lose more audio than the checkpoint interval.',
         metric: recorderMetric(MetricNames.checkpointsFailed, Stats.SUM, Duration.minutes(1)),
-        threshold: 0,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 5,
         datapointsToAlarm: 3,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
       // The load balancer reports HealthyHostCount whenever health checks are enabled, calls or
       // not, so here (and only here) no data means nothing is being checked: breaching.
@@ -183,24 +186,16 @@ export class Operations extends Construct {
       }),
       // A failed answer webhook fails the call, so one 5xx is worth a message. API Gateway reports
       // only while requests come in: no data is a quiet line, not an error.
-      webhookServerErrors: new Alarm(this, 'WebhookServerErrorsAlarm', {
+      webhookServerErrors: anyCount('WebhookServerErrorsAlarm', {
         alarmName: name('webhooks-5xx'),
         alarmDescription:
           'The webhook API answered Vonage with a 5xx (a failed answer webhook fails the call).',
         metric: props.webhookApi.metricServerError({ statistic: Stats.SUM, period: Duration.minutes(5) }),
-        threshold: 0,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
-      webhookFunctionErrors: new Alarm(this, 'WebhookFunctionErrorsAlarm', {
+      webhookFunctionErrors: anyCount('WebhookFunctionErrorsAlarm', {
         alarmName: name('webhooks-lambda-errors'),
         alarmDescription: 'The webhooks Lambda failed an invocation (an unhandled error or a timeout).',
         metric: props.webhookFunction.metricErrors({ statistic: Stats.SUM, period: Duration.minutes(5) }),
-        threshold: 0,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
     };
   }
