@@ -3,8 +3,8 @@ import type { RecordingMetadata } from '../../common/recording-metadata.js';
 import { findMissingCalls, type MissingCall } from './missing.js';
 import { type ListingOptions, listRecordingEntries, mapLimit, readMetadata } from './recording-store.js';
 
-/** Filters for `recordings list`; every one given must match. */
-export interface ListFilters {
+/** What `recordings list` and the audit console both filter recordings by; every one given must match. */
+export interface CallFilters {
   /** Calls that started at or after this instant. */
   readonly from?: Date;
   /** Calls that started at or before this instant. */
@@ -15,6 +15,10 @@ export interface ListFilters {
   readonly uuid?: string;
   readonly minDurationSeconds?: number;
   readonly maxDurationSeconds?: number;
+}
+
+/** Filters for `recordings list`. */
+export interface ListFilters extends CallFilters {
   /** Only recordings whose call did not end normally. */
   readonly interrupted?: boolean;
   /** Only calls Vonage answered and completed that have no recording. */
@@ -131,6 +135,31 @@ function rowFromMetadata(
   };
 }
 
+/**
+ * The filters only a recording's metadata answers: the numbers and the duration. A row without
+ * metadata (null fields) fails every one of them that is set.
+ */
+export function matchesCallDetails(
+  row: { readonly from: string | null; readonly to: string | null; readonly durationSeconds: number | null },
+  filters: CallFilters,
+): boolean {
+  const sameNumber = (value: string | null, wanted: string | undefined) =>
+    wanted === undefined || (value !== null && normalizeNumber(value) === normalizeNumber(wanted));
+  if (!sameNumber(row.from, filters.caller) || !sameNumber(row.to, filters.callee)) return false;
+  const duration = row.durationSeconds;
+  if (
+    filters.minDurationSeconds !== undefined &&
+    (duration === null || duration < filters.minDurationSeconds)
+  )
+    return false;
+  if (
+    filters.maxDurationSeconds !== undefined &&
+    (duration === null || duration > filters.maxDurationSeconds)
+  )
+    return false;
+  return true;
+}
+
 /** Rows without metadata match only filters that need none (dates, uuid). */
 function matches(row: RecordingRow, filters: ListFilters): boolean {
   const started = new Date(row.startedAt).getTime();
@@ -139,23 +168,7 @@ function matches(row: RecordingRow, filters: ListFilters): boolean {
   // Without metadata only the key's day is known: keep the row when any part of that day is in range.
   if (filters.from && (hasMetadata ? started : dayEnd) < filters.from.getTime()) return false;
   if (filters.to && started > filters.to.getTime()) return false;
-  if (
-    filters.caller !== undefined &&
-    (row.from === null || normalizeNumber(row.from) !== normalizeNumber(filters.caller))
-  )
-    return false;
-  if (
-    filters.callee !== undefined &&
-    (row.to === null || normalizeNumber(row.to) !== normalizeNumber(filters.callee))
-  )
-    return false;
-  if (filters.minDurationSeconds !== undefined && (row.durationSeconds ?? -1) < filters.minDurationSeconds)
-    return false;
-  if (
-    filters.maxDurationSeconds !== undefined &&
-    (row.durationSeconds === null || row.durationSeconds > filters.maxDurationSeconds)
-  )
-    return false;
+  if (!matchesCallDetails(row, filters)) return false;
   if (filters.interrupted && row.interrupted !== true) return false;
   if (filters.missing && row.state !== 'missing') return false;
   return true;

@@ -1,7 +1,7 @@
 import { ListObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { isValidCallUuid, RECORDINGS_PREFIX } from '../../common/recording-keys.js';
 import type { RecordingMetadata } from '../../common/recording-metadata.js';
-import { normalizeNumber } from '../cli/list.js';
+import { type CallFilters, matchesCallDetails } from '../cli/list.js';
 import {
   listRecordingEntries,
   type MetadataRead,
@@ -38,16 +38,7 @@ export const STATE_FILTERS: readonly StateFilter[] = [
   'failing',
 ];
 
-export interface ConsoleFilters {
-  /** Started at or after. */
-  readonly from?: Date;
-  /** Started at or before. */
-  readonly to?: Date;
-  readonly caller?: string;
-  readonly callee?: string;
-  readonly uuid?: string;
-  readonly minDurationSeconds?: number;
-  readonly maxDurationSeconds?: number;
+export interface ConsoleFilters extends CallFilters {
   readonly state?: StateFilter;
 }
 
@@ -143,21 +134,7 @@ export function matchesFilters(row: ConsoleRow, filters: ConsoleFilters): boolea
   const started = row.startedAt === null ? Number.NaN : new Date(row.startedAt).getTime();
   if (filters.from && started < filters.from.getTime()) return false;
   if (filters.to && started > filters.to.getTime()) return false;
-  const sameNumber = (value: string | null, wanted: string | undefined) =>
-    wanted === undefined || (value !== null && normalizeNumber(value) === normalizeNumber(wanted));
-  if (!sameNumber(row.from, filters.caller) || !sameNumber(row.to, filters.callee)) return false;
-  const duration = row.durationSeconds;
-  if (
-    filters.minDurationSeconds !== undefined &&
-    (duration === null || duration < filters.minDurationSeconds)
-  )
-    return false;
-  if (
-    filters.maxDurationSeconds !== undefined &&
-    (duration === null || duration > filters.maxDurationSeconds)
-  )
-    return false;
-  return true;
+  return matchesCallDetails(row, filters);
 }
 
 /** Newest first: by when the metadata (else the WAV) was stored, then by uuid. */
