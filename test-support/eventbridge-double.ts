@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { PutEventsEntry } from '../common/recording-events.js';
+import { startAwsJsonServer } from './aws-json-server.js';
 
 /**
  * EventBridge on the wire (JSON 1.1: `POST /` with `X-Amz-Target: AWSEvents.PutEvents`), for the
@@ -43,25 +42,11 @@ export async function startEventBridgeDouble(): Promise<EventBridgeDouble> {
     return [200, { FailedEntryCount: results.filter((r) => 'ErrorCode' in r).length, Entries: results }];
   }
 
-  const server: Server = createServer((request, response) => {
-    let body = '';
-    request.on('data', (chunk) => {
-      body += chunk;
-    });
-    request.on('end', () => {
-      response.setHeader('content-type', 'application/x-amz-json-1.1');
-      const target = String(request.headers['x-amz-target']);
-      const [status, payload] =
-        target === 'AWSEvents.PutEvents'
-          ? putEvents(JSON.parse(body || '{}'))
-          : [400, { __type: 'UnknownOperationException', message: `not supported here: ${target}` }];
-      response.writeHead(status).end(JSON.stringify(payload));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  Object.assign(double, {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  });
+  const server = await startAwsJsonServer((target, input) =>
+    target === 'AWSEvents.PutEvents'
+      ? putEvents(input as { Entries?: WireEntry[] })
+      : [400, { __type: 'UnknownOperationException', message: `not supported here: ${target}` }],
+  );
+  Object.assign(double, { url: server.url, close: server.close });
   return double;
 }

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { startAwsJsonServer } from './aws-json-server.js';
 
 /**
  * Secrets Manager on the wire (JSON 1.1: `POST /` with `X-Amz-Target: secretsmanager.<Action>`),
@@ -87,30 +86,19 @@ export async function startSecretsManagerDouble(): Promise<SecretsManagerDouble>
   }
 
   const double = {} as SecretsManagerDouble;
-  const server: Server = createServer((request, response) => {
-    let body = '';
-    request.on('data', (chunk) => {
-      body += chunk;
-    });
-    request.on('end', () => {
-      response.setHeader('content-type', 'application/x-amz-json-1.1');
-      if (double.failing) {
-        response.writeHead(500).end(JSON.stringify({ __type: 'InternalServiceError', message: 'outage' }));
-        return;
-      }
-      const [status, payload] = handle(String(request.headers['x-amz-target']), JSON.parse(body || '{}'));
-      response.writeHead(status).end(JSON.stringify(payload));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const server = await startAwsJsonServer((target, input) =>
+    double.failing
+      ? [500, { __type: 'InternalServiceError', message: 'outage' }]
+      : handle(target, input as Record<string, string>),
+  );
   Object.assign(double, {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: server.url,
     reads,
     failing: false,
     put: (secretId: string, value: string) => {
       put(secretId, value);
     },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: server.close,
   });
   return double;
 }
