@@ -16,9 +16,9 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_RECONCILE_SCHEDULE } from '../../common/reconcile-requests.js';
 import { INFLIGHT_PREFIX } from '../../common/recording-keys.js';
-import { defaultCallsPerTask, taskCapacity } from '../../lib/capacity.js';
+import { MIN_PART_BYTES } from '../../fargate/src/upload.js';
+import { BASE_MIB, defaultCallsPerTask, MIB_PER_CALL, taskCapacity } from '../../lib/capacity.js';
 import { DEFAULTS } from '../../lib/config.js';
 import { startTestStack } from '../../test-support/local-stack.js';
 import { LOCAL_EVENTS_FILE } from '../../tools/local/stack.js';
@@ -134,6 +134,8 @@ const ASSUMED = {
   reconcilerBilledMs: 100,
   logBytesPerWebhookRequest: 1300,
   logBytesPerCallRecorder: 1600,
+  // The call's metadata JSON and its Vonage events, each under a kilobyte or two.
+  smallObjectBytesPerCall: 8 * 1024,
 };
 const webhookRequestsPerCall = webhookTotal / calls;
 const usage: CallUsage = {
@@ -144,8 +146,8 @@ const usage: CallUsage = {
   taskMemoryGiB: DEFAULTS.taskMemoryMiB / 1024,
   s3PutsPerCall: perCall('put: metadata and events') + perCall('put: list'),
   s3GetsPerCall: perCall('get'),
-  smallObjectBytesPerCall: 8 * 1024,
-  partBytes: 5 * 1024 * 1024,
+  smallObjectBytesPerCall: ASSUMED.smallObjectBytesPerCall,
+  partBytes: MIN_PART_BYTES,
   // One batch object per tick holds every due call of a task: counted at the load measured.
   checkpointPutsPerTaskHour: (counted('put: checkpoint') / streamingSeconds) * 3600,
   webhookRequestsPerCall,
@@ -174,7 +176,7 @@ const retentionMonths = (DEFAULTS.retentionDays * 24) / 730;
 console.log(
   `\ninputs: calls per task ${callsPerTask} (auto scaling's target, ${Math.round(100 * (callsPerTask / capacity.maxCalls))}% of the ${capacity.maxCalls}-call cap, ` +
     `limited by ${capacity.limitedBy}: 1 ms of CPU per call-second, measured 0.81–0.90 ms, BENCHMARKS.md); ` +
-    `memory would allow ${Math.floor((DEFAULTS.taskMemoryMiB - 256) / 1)} at 1 MiB a call (218 KiB RSS measured); ` +
+    `memory would allow ${Math.floor((DEFAULTS.taskMemoryMiB - BASE_MIB) / MIB_PER_CALL)} at ${MIB_PER_CALL} MiB a call (218 KiB RSS measured); ` +
     `${usage.checkpointPutsPerTaskHour.toFixed(0)} checkpoint PUTs per task-hour; ` +
     `per call: ${usage.s3PutsPerCall.toFixed(2)} other PUT/LIST, ${usage.s3GetsPerCall.toFixed(2)} GET/HEAD, ${usage.webhookRequestsPerCall.toFixed(2)} webhook requests, ${usage.eventBridgeEventsPerCall} recording events`,
 );
@@ -215,5 +217,5 @@ const results = resolve(import.meta.dirname, 'results');
 await mkdir(results, { recursive: true });
 await writeFile(
   join(results, 'latest.json'),
-  `${JSON.stringify({ measuredAt: new Date().toISOString(), measured, assumed: ASSUMED, usage, lifecycle, pricesAsOf: PRICES_AS_OF, estimate, offers, reconcile: DEFAULT_RECONCILE_SCHEDULE }, null, 2)}\n`,
+  `${JSON.stringify({ measuredAt: new Date().toISOString(), measured, assumed: ASSUMED, usage, lifecycle, pricesAsOf: PRICES_AS_OF, estimate, offers }, null, 2)}\n`,
 );
