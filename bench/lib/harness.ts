@@ -81,6 +81,10 @@ export interface TargetOptions {
   readonly port?: number;
   /** Extra env for the recorder process. */
   readonly env?: Record<string, string>;
+  /** Node flags for the recorder after the image's own (a later V8 flag wins). */
+  readonly nodeArgs?: readonly string[];
+  /** A recorder bundle built elsewhere (e.g. at another commit) instead of the working tree's. */
+  readonly script?: string;
   /** Have the S3 server report each object as it is stored (`Target.objectsCreated`). */
   readonly s3Events?: boolean;
 }
@@ -137,7 +141,9 @@ async function startTargetS3(options: TargetOptions): Promise<TargetS3> {
 
 /** Bundles and starts one recorder (pinned) against a fresh local S3 server process (or RGW bucket). */
 export async function startTarget(name: TargetName, options: TargetOptions = {}): Promise<Target> {
-  const script = name === 'recorder' ? await bundleRecorder() : await bundleEntry(TARGET_ENTRIES[name]);
+  const script =
+    options.script ??
+    (name === 'recorder' ? await bundleRecorder() : await bundleEntry(TARGET_ENTRIES[name]));
   const s3 = await startTargetS3(options);
   const scratch = await mkdtemp(join(tmpdir(), `bench-${name}-scratch-`));
   const secret = randomBytes(32).toString('hex');
@@ -154,6 +160,7 @@ export async function startTarget(name: TargetName, options: TargetOptions = {})
             ...(await imageNodeFlags()),
             // e.g. BENCH_RECORDER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the recorder.
             ...(process.env.BENCH_RECORDER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+            ...(options.nodeArgs ?? []),
           ],
         }
       : name === 'floor'
@@ -210,9 +217,9 @@ function parseEnvList(list: string | undefined): Record<string, string> {
 }
 
 /** The recorder bundled exactly as its container image bundles it (`node fargate/bundle.mjs <outfile>`). */
-async function bundleRecorder(): Promise<string> {
+export async function bundleRecorder(root = ROOT): Promise<string> {
   const outfile = join(await mkdtemp(join(tmpdir(), 'bench-recorder-')), 'main.mjs');
-  await execFileAsync(process.execPath, [join(ROOT, 'fargate/bundle.mjs'), outfile], { cwd: ROOT });
+  await execFileAsync(process.execPath, [join(root, 'fargate/bundle.mjs'), outfile], { cwd: root });
   return outfile;
 }
 

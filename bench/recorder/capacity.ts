@@ -148,7 +148,7 @@ async function runStep(
 }
 
 /** The floor stores nothing: a call is whole when the server parsed every frame before its last pong. */
-function takenIn(result: LeanLoadResult): Verification {
+export function takenIn(result: LeanLoadResult): Verification {
   const short = result.calls.filter((call) => call.framesAcknowledged < call.framesSent);
   return {
     calls: result.calls.length,

@@ -3,6 +3,8 @@
  *
  *   npx tsx bench/recorder/run.ts capacity      [--steps 250,500,1000,1500,2000] [--seconds 20] [--frames-per-write 1]
  *   npx tsx bench/recorder/run.ts memory        [--calls 100] [--seconds 600] [--speed 5]
+ *   npx tsx bench/recorder/run.ts ab            [--calls 400] [--seconds 20] [--rounds 3] [--a-target floor] [--a-ref REV]
+ *                                               [--a-env K=V,…] [--b-env K=V,…] [--a-node-args …] [--b-node-args …]
  *   npx tsx bench/recorder/run.ts finalization  [--short-calls 100] [--long-calls 20] [--long-speed 10]
  *                                               [--long-seconds 600]  (7190 at --long-speed 100: 2-hour calls)
  *
@@ -21,6 +23,7 @@ import { Command } from 'commander';
 import type { TargetName } from '../lib/harness.js';
 import { ROOT } from '../lib/processes.js';
 import { ratio } from '../lib/stats.js';
+import { runAb, type Variant } from './ab.js';
 import { runCapacity, type StepOutcome } from './capacity.js';
 import { type FinalizationResult, runFinalization } from './finalization.js';
 import { type MemoryOutcome, runMemory } from './memory.js';
@@ -104,6 +107,56 @@ program
       );
     }
     await save('capacity', results);
+  });
+
+/** `K=V,K=V` → an env object. */
+function envList(list: string | undefined): Record<string, string> {
+  return Object.fromEntries(
+    (list ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+  );
+}
+
+program
+  .command('ab')
+  .description("two recorders at once on the same core, each with its own calls: B's CPU over A's")
+  .option('--calls <n>', 'concurrent calls on each side', '400')
+  .option('--seconds <n>', 'audio seconds per call in each round', '20')
+  .option('--rounds <n>', 'rounds', '3')
+  .option('--a-target <name>', 'A is the recorder or the floor', 'recorder')
+  .option('--b-target <name>', 'B is the recorder or the floor', 'recorder')
+  .option('--a-ref <rev>', "A's recorder bundled at this commit (default: the working tree)")
+  .option('--b-ref <rev>', "B's recorder bundled at this commit (default: the working tree)")
+  .option('--a-env <list>', "A's extra environment, K=V,K=V")
+  .option('--b-env <list>', "B's extra environment, K=V,K=V")
+  .option('--a-node-args <args>', "A's extra Node flags, space-separated")
+  .option('--b-node-args <args>', "B's extra Node flags, space-separated")
+  .option('--no-verify', 'count frames taken in instead of checking the stored recordings')
+  .action(async (options: Record<string, string | boolean | undefined>) => {
+    const text = (key: string) => {
+      const value = options[key];
+      return typeof value === 'string' ? value : undefined;
+    };
+    const variant = (side: 'a' | 'b'): Variant => {
+      const ref = text(`${side}Ref`);
+      return {
+        target: text(`${side}Target`) === 'floor' ? 'floor' : 'recorder',
+        ...(ref ? { ref } : {}),
+        env: envList(text(`${side}Env`)),
+        nodeArgs: text(`${side}NodeArgs`)?.split(' ').filter(Boolean) ?? [],
+      };
+    };
+    const rounds = await runAb({
+      a: variant('a'),
+      b: variant('b'),
+      calls: Number(text('calls')),
+      seconds: Number(text('seconds')),
+      rounds: Number(text('rounds')),
+      verify: options.verify !== false,
+    });
+    await save('ab', rounds);
   });
 
 program
