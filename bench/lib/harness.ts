@@ -207,7 +207,7 @@ export async function startTarget(name: TargetName, options: TargetOptions = {})
 }
 
 /** `A=1 B=2` → `{ A: '1', B: '2' }`. */
-function parseEnvList(list: string | undefined): Record<string, string> {
+export function parseEnvList(list: string | undefined): Record<string, string> {
   return Object.fromEntries(
     (list ?? '')
       .split(/\s+/)

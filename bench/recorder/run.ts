@@ -4,7 +4,7 @@
  *   npx tsx bench/recorder/run.ts capacity      [--steps 250,500,1000,1500,2000] [--seconds 20] [--frames-per-write 1]
  *   npx tsx bench/recorder/run.ts memory        [--calls 100] [--seconds 600] [--speed 5]
  *   npx tsx bench/recorder/run.ts ab            [--calls 400] [--seconds 20] [--rounds 3] [--a-target floor] [--a-ref REV]
- *                                               [--a-env K=V,…] [--b-env K=V,…] [--a-node-args …] [--b-node-args …]
+ *                                               [--a-env 'K=V …'] [--b-env 'K=V …'] [--a-node-args …] [--b-node-args …]
  *   npx tsx bench/recorder/run.ts finalization  [--short-calls 100] [--long-calls 20] [--long-speed 10]
  *                                               [--long-seconds 600]  (7190 at --long-speed 100: 2-hour calls)
  *
@@ -20,7 +20,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import type { TargetName } from '../lib/harness.js';
+import { parseEnvList, type TargetName } from '../lib/harness.js';
 import { ROOT } from '../lib/processes.js';
 import { ratio } from '../lib/stats.js';
 import { runAb, type Variant } from './ab.js';
@@ -109,16 +109,6 @@ program
     await save('capacity', results);
   });
 
-/** `K=V,K=V` → an env object. */
-function envList(list: string | undefined): Record<string, string> {
-  return Object.fromEntries(
-    (list ?? '')
-      .split(',')
-      .filter(Boolean)
-      .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
-  );
-}
-
 program
   .command('ab')
   .description("two recorders at once on the same core, each with its own calls: B's CPU over A's")
@@ -129,8 +119,8 @@ program
   .option('--b-target <name>', 'B is the recorder or the floor', 'recorder')
   .option('--a-ref <rev>', "A's recorder bundled at this commit (default: the working tree)")
   .option('--b-ref <rev>', "B's recorder bundled at this commit (default: the working tree)")
-  .option('--a-env <list>', "A's extra environment, K=V,K=V")
-  .option('--b-env <list>', "B's extra environment, K=V,K=V")
+  .option('--a-env <list>', "A's extra environment, 'K=V K=V'")
+  .option('--b-env <list>', "B's extra environment, 'K=V K=V'")
   .option('--a-node-args <args>', "A's extra Node flags, space-separated")
   .option('--b-node-args <args>', "B's extra Node flags, space-separated")
   .option('--no-verify', 'count frames taken in instead of checking the stored recordings')
@@ -141,10 +131,13 @@ program
     };
     const variant = (side: 'a' | 'b'): Variant => {
       const ref = text(`${side}Ref`);
+      const target = text(`${side}Target`);
+      if (target !== 'floor' && target !== 'recorder')
+        throw new Error(`--${side}-target: recorder or floor, not ${target}`);
       return {
-        target: text(`${side}Target`) === 'floor' ? 'floor' : 'recorder',
+        target,
         ...(ref ? { ref } : {}),
-        env: envList(text(`${side}Env`)),
+        env: parseEnvList(text(`${side}Env`)),
         nodeArgs: text(`${side}NodeArgs`)?.split(' ').filter(Boolean) ?? [],
       };
     };
