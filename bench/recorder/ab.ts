@@ -82,19 +82,20 @@ export async function runAb(options: AbOptions): Promise<RoundOutcome[]> {
     }
     const [a, b] = targets as [Target, Target];
     console.error('[ab] warm-up: 50 calls on each side, 3 s…');
-    await Promise.all([a, b].map((target) => load(target, 50, 3, file)));
+    await Promise.all([load(a, 50, 3, file), load(b, 50, 3, file)]);
     const rounds: RoundOutcome[] = [];
     for (let round = 1; round <= options.rounds; round++) {
       console.error(`[ab] round ${round}: ${options.calls} calls on each side, ${options.seconds} s…`);
-      const [resultA, resultB] = await Promise.all(
-        [a, b].map((target) => load(target, options.calls, options.seconds, file)),
-      );
-      const [verifiedA, verifiedB] = await Promise.all([
-        verify(a, resultA as LeanLoadResult, pcm, options.verify),
-        verify(b, resultB as LeanLoadResult, pcm, options.verify),
+      const [resultA, resultB] = await Promise.all([
+        load(a, options.calls, options.seconds, file),
+        load(b, options.calls, options.seconds, file),
       ]);
-      const sideA = side(resultA as LeanLoadResult, verifiedA);
-      const sideB = side(resultB as LeanLoadResult, verifiedB);
+      const [verifiedA, verifiedB] = await Promise.all([
+        verify(a, resultA, pcm, options.verify),
+        verify(b, resultB, pcm, options.verify),
+      ]);
+      const sideA = side(resultA, verifiedA);
+      const sideB = side(resultB, verifiedB);
       const outcome = { a: sideA, b: sideB, ratio: sideB.cpuPerCallSecondUs / sideA.cpuPerCallSecondUs };
       console.error(`[ab] ${JSON.stringify(outcome)}`);
       rounds.push(outcome);
