@@ -11,19 +11,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  bundleRecorder,
-  CPUS,
-  speechFile,
-  startTarget,
-  type Target,
-  type Verification,
-  verifyRecordings,
-} from '../lib/harness.js';
+import { bundleRecorder, speechFile, startTarget, type Target, type Verification } from '../lib/harness.js';
 import type { LeanLoadResult } from '../lib/lean-load-generator.js';
-import { ROOT, runLeanLoadProcess } from '../lib/processes.js';
+import { ROOT } from '../lib/processes.js';
 import { median, summarize } from '../lib/stats.js';
-import { takenIn } from './capacity.js';
+import { connectedCalls, cpuShare, streamCalls, takenIn, verifyTarget, warmUp } from './capacity.js';
 
 /**
  * One side: the working tree's recorder or another commit's, with its own env and Node flags; or
@@ -81,14 +73,13 @@ export async function runAb(options: AbOptions): Promise<RoundOutcome[]> {
       );
     }
     const [a, b] = targets as [Target, Target];
-    console.error('[ab] warm-up: 50 calls on each side, 3 s…');
-    await Promise.all([load(a, 50, 3, file), load(b, 50, 3, file)]);
+    await Promise.all([warmUp(a, file, 1), warmUp(b, file, 1)]);
     const rounds: RoundOutcome[] = [];
     for (let round = 1; round <= options.rounds; round++) {
       console.error(`[ab] round ${round}: ${options.calls} calls on each side, ${options.seconds} s…`);
       const [resultA, resultB] = await Promise.all([
-        load(a, options.calls, options.seconds, file),
-        load(b, options.calls, options.seconds, file),
+        streamCalls(a, options.calls, options.seconds, file, 1),
+        streamCalls(b, options.calls, options.seconds, file, 1),
       ]);
       const [verifiedA, verifiedB] = await Promise.all([
         verify(a, resultA, pcm, options.verify),
@@ -120,38 +111,22 @@ async function bundleAt(ref: string, cleanups: (() => Promise<void>)[]): Promise
   return bundleRecorder(dir);
 }
 
-function load(target: Target, calls: number, seconds: number, file: string): Promise<LeanLoadResult> {
-  const rampMs = Math.min(10_000, calls * 4);
-  return runLeanLoadProcess(
-    {
-      url: target.url,
-      secret: target.secret,
-      calls,
-      seconds: seconds + rampMs / 1000,
-      rampMs,
-      pcmFile: file,
-      framesPerWrite: 1,
-      watchPids: { server: target.recorder.pid },
-    },
-    { cpus: CPUS.others },
-  );
-}
-
-function verify(target: Target, result: LeanLoadResult, pcm: Buffer, stored: boolean): Promise<Verification> {
-  if (target.name === 'floor' || !stored) return Promise.resolve(takenIn(result));
-  return verifyRecordings(target.s3, target.bucket, result.calls, pcm, { waitMs: 120_000 });
+/** With `--no-verify`, every side is judged as the floor is: by the frames it took in. */
+function verify(
+  target: Target,
+  result: LeanLoadResult,
+  pcm: Buffer,
+  checkStored: boolean,
+): Promise<Verification> {
+  return checkStored ? verifyTarget(target, result, pcm) : Promise.resolve(takenIn(result));
 }
 
 function side(result: LeanLoadResult, verification: Verification): SideOutcome {
-  const window = result.window;
-  const connected = result.calls.filter((call) => call.openedAt > 0).length;
-  const cpu =
-    window && window.seconds > 0 ? (window.cpuSeconds.server ?? Number.NaN) / window.seconds : Number.NaN;
   return {
-    cpuPerCallSecondUs: (cpu / connected) * 1e6,
+    cpuPerCallSecondUs: (cpuShare(result, 'server') / connectedCalls(result)) * 1e6,
     lagP99Ms: summarize(result.steadyLagMs).p99,
     senderLateP99Ms: result.steadySenderLateness.p99Ms,
-    windowSeconds: window?.seconds ?? Number.NaN,
+    windowSeconds: result.window?.seconds ?? Number.NaN,
     complete: verification.complete,
     framesLost: verification.framesLost,
   };

@@ -98,7 +98,8 @@ export async function runCapacity(
   return outcomes;
 }
 
-async function warmUp(target: Target, file: string, framesPerWrite: number): Promise<void> {
+/** A short unmeasured round, so the first measured one does not pay for JIT compilation. */
+export async function warmUp(target: Target, file: string, framesPerWrite: number): Promise<void> {
   console.error(`[${target.name}] warm-up: 50 calls, 3 s…`);
   await runLeanLoadProcess(
     {
@@ -121,30 +122,56 @@ async function runStep(
   file: string,
   options: CapacityOptions,
 ): Promise<StepOutcome> {
-  // Connections open over a ramp (like calls arriving), and every call lasts past the ramp,
-  // so all `calls` stream at once for `seconds`.
-  const rampMs = Math.min(10_000, calls * 4);
   const sampler = new RssSampler(target.recorder.pid, 500);
   console.error(`[${target.name}] ${calls} calls, ${options.framesPerWrite} frame(s) per write…`);
-  const result = await runLeanLoadProcess(
+  const result = await streamCalls(target, calls, options.seconds, file, options.framesPerWrite);
+  sampler.stop();
+  return judge(calls, result, await verifyTarget(target, result, pcm), sampler, options);
+}
+
+/**
+ * Streams `calls` real-time calls at `target`, reading the target's (and its S3 server's) CPU over
+ * the window. Connections open over a ramp (like calls arriving), and every call lasts past the
+ * ramp, so all `calls` stream at once for `seconds`.
+ */
+export function streamCalls(
+  target: Target,
+  calls: number,
+  seconds: number,
+  file: string,
+  framesPerWrite: number,
+): Promise<LeanLoadResult> {
+  const rampMs = Math.min(10_000, calls * 4);
+  return runLeanLoadProcess(
     {
       url: target.url,
       secret: target.secret,
       calls,
-      seconds: options.seconds + rampMs / 1000,
+      seconds: seconds + rampMs / 1000,
       rampMs,
       pcmFile: file,
-      framesPerWrite: options.framesPerWrite,
+      framesPerWrite,
       watchPids: { server: target.recorder.pid, ...(target.s3Pid === undefined ? {} : { s3: target.s3Pid }) },
     },
     { cpus: CPUS.others },
   );
-  sampler.stop();
-  const verification =
-    target.name === 'floor'
-      ? takenIn(result)
-      : await verifyRecordings(target.s3, target.bucket, result.calls, pcm, { waitMs: 120_000 });
-  return judge(calls, result, verification, sampler, options);
+}
+
+/** Every recording byte for byte against what was sent; the floor, which stores nothing, by its pongs. */
+export function verifyTarget(target: Target, result: LeanLoadResult, pcm: Buffer): Promise<Verification> {
+  if (target.name === 'floor') return Promise.resolve(takenIn(result));
+  return verifyRecordings(target.s3, target.bucket, result.calls, pcm, { waitMs: 120_000 });
+}
+
+/** Calls whose websocket opened. */
+export function connectedCalls(result: LeanLoadResult): number {
+  return result.calls.filter((call) => call.openedAt > 0).length;
+}
+
+/** A watched process's share of a core over the streaming window (NaN without a window). */
+export function cpuShare(result: LeanLoadResult, name: string): number {
+  const window = result.window;
+  return window && window.seconds > 0 ? (window.cpuSeconds[name] ?? Number.NaN) / window.seconds : Number.NaN;
 }
 
 /** The floor stores nothing: a call is whole when the server parsed every frame before its last pong. */
@@ -170,11 +197,10 @@ function judge(
 ): StepOutcome {
   // Judged at steady state: every call streaming, none connecting or hanging up.
   const lag = summarize(result.steadyLagMs);
-  const connected = result.calls.filter((call) => call.openedAt > 0).length;
+  const connected = connectedCalls(result);
   const framesSent = result.calls.reduce((sum, call) => sum + call.framesSent, 0);
   const window = result.window;
-  const share = (name: string) =>
-    window && window.seconds > 0 ? (window.cpuSeconds[name] ?? Number.NaN) / window.seconds : Number.NaN;
+  const share = (name: string) => cpuShare(result, name);
   const why: string[] = [];
   if (connected < calls) why.push(`${calls - connected} calls did not connect`);
   if (verification.framesLost > 0 || verification.failed > 0) {
