@@ -89,7 +89,6 @@ export function redactCallTokens<T>(value: T): T {
   return value;
 }
 
-/** The outcome of storing one event. */
 const WEBSOCKET_URI = /^wss?:\/\//i;
 
 /**
