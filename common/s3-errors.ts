@@ -4,6 +4,11 @@ interface S3ServiceErrorShape {
   readonly $metadata?: { readonly httpStatusCode?: number };
 }
 
+/** The HTTP status an S3 API answered with; undefined for errors that never reached a server. */
+export function s3HttpStatus(error: unknown): number | undefined {
+  return (error as S3ServiceErrorShape | null | undefined)?.$metadata?.httpStatusCode;
+}
+
 /** The SDK's message when the server's `<Message>` is empty or missing. */
 const NO_MESSAGE = 'UnknownError';
 /** The SDK's names for an answer without a code (a HEAD refusal has no body). */

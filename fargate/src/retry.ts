@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { S3_RETRY_DEADLINE_SECONDS } from '../../common/contract.js';
-import { describeS3Error } from '../../common/s3-errors.js';
+import { describeS3Error, s3HttpStatus } from '../../common/s3-errors.js';
 import type { S3Attempts } from '../../common/s3-objects.js';
 
 /** How S3 calls are retried. The audio stays on the scratch disk meanwhile, so waiting costs nothing. */
@@ -36,7 +36,7 @@ export class RetryDeadlineError extends Error {
  * Everything else (5xx, throttling, timeouts, refused or dropped connections) is retried.
  */
 export function isRetryableS3Error(error: unknown): boolean {
-  const status = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+  const status = s3HttpStatus(error);
   if (status === undefined) return true;
   // A conditional write raced by another write to the key: S3 says to send it again (the answer
   // is then 412 or success): https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
@@ -46,7 +46,7 @@ export function isRetryableS3Error(error: unknown): boolean {
 
 /** The HTTP status of an S3 error, also through a `RetryDeadlineError` that gave up on one. */
 export function httpStatusOf(error: unknown): number | undefined {
-  const status = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+  const status = s3HttpStatus(error);
   if (status !== undefined) return status;
   return error instanceof RetryDeadlineError ? httpStatusOf(error.cause) : undefined;
 }

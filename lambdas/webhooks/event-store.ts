@@ -1,6 +1,6 @@
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { eventKey } from '../../common/recording-keys.js';
-import { describeS3Error } from '../../common/s3-errors.js';
+import { describeS3Error, s3HttpStatus } from '../../common/s3-errors.js';
 import { StorageError } from './errors.js';
 import type { CallEvent } from './event.js';
 
@@ -13,10 +13,6 @@ export interface StoredEvent {
   readonly key: string;
   /** True when the event was already in the bucket (a repeated delivery): nothing was written. */
   readonly duplicate: boolean;
-}
-
-function httpStatus(error: unknown): number | undefined {
-  return (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 }
 
 /**
@@ -39,7 +35,7 @@ export async function storeCallEvent(s3: S3Client, bucket: string, event: CallEv
     return { key, duplicate: true };
   } catch (error) {
     // 404: not stored yet. 403: the role may put but not read; the conditional PUT decides.
-    const status = httpStatus(error);
+    const status = s3HttpStatus(error);
     if (status !== 404 && status !== 403) {
       throw new StorageError(`could not check ${key}: ${describeS3Error(error)}`, {
         cause: error,
@@ -58,7 +54,7 @@ export async function storeCallEvent(s3: S3Client, bucket: string, event: CallEv
     );
     return { key, duplicate: false };
   } catch (error) {
-    if (httpStatus(error) === 412) return { key, duplicate: true };
+    if (s3HttpStatus(error) === 412) return { key, duplicate: true };
     // 409 (ConditionalRequestConflict) means a racing write is still in flight and may yet fail:
     // answering 5xx lets Vonage deliver again, when the HEAD settles it.
     throw new StorageError(`could not store ${key}: ${describeS3Error(error)}`, {

@@ -7,15 +7,12 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { PutEventsEntry, RecordingEventDetailType } from '../../common/recording-events.js';
 import { metadataKey } from '../../common/recording-keys.js';
 import type { RecordingMetadata } from '../../common/recording-metadata.js';
+import { s3HttpStatus } from '../../common/s3-errors.js';
 import { getObject } from '../../common/s3-objects.js';
 
 /** The recording of one call was not stored in time. */
 export class RecordingNotFoundError extends Error {
   override readonly name = 'RecordingNotFoundError';
-}
-
-function httpStatus(error: unknown): number | undefined {
-  return (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 }
 
 /** The UTC days a call may have touched (a call can cross midnight). */
@@ -31,7 +28,7 @@ export async function readText(s3: S3Client, bucket: string, key: string): Promi
     const object = await getObject(s3, bucket, key);
     return await (object.Body as { transformToString(): Promise<string> }).transformToString();
   } catch (error) {
-    if (httpStatus(error) === 404 || (error as Error).name === 'NoSuchKey') return undefined;
+    if (s3HttpStatus(error) === 404 || (error as Error).name === 'NoSuchKey') return undefined;
     throw error;
   }
 }
