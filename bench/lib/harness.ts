@@ -81,7 +81,7 @@ export interface TargetOptions {
   readonly port?: number;
   /** Extra env for the recorder process. */
   readonly env?: Record<string, string>;
-  /** Node flags for the recorder after the image's own (a later V8 flag wins). */
+  /** Node flags for the process: the recorder's come after the image's own (a later V8 flag wins). */
   readonly nodeArgs?: readonly string[];
   /** A recorder bundle built elsewhere (e.g. at another commit) instead of the working tree's. */
   readonly script?: string;
@@ -165,7 +165,12 @@ export async function startTarget(name: TargetName, options: TargetOptions = {})
         }
       : name === 'floor'
         ? // e.g. BENCH_FLOOR_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the floor.
-          { nodeArgs: process.env.BENCH_FLOOR_NODE_ARGS?.split(' ').filter(Boolean) ?? [] }
+          {
+            nodeArgs: [
+              ...(process.env.BENCH_FLOOR_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+              ...(options.nodeArgs ?? []),
+            ],
+          }
         : {}),
     env: {
       // The image's environment first (MALLOC_MMAP_THRESHOLD_ among it); the run's own settings win.

@@ -133,8 +133,10 @@ function side(result: LeanLoadResult, verification: Verification): SideOutcome {
 }
 
 function describe(variant: Variant): string {
-  if (variant.target === 'floor') return 'the floor (a bare ws sink)';
-  const parts = [variant.ref ? `recorder at ${variant.ref}` : "the working tree's recorder"];
+  const parts =
+    variant.target === 'floor'
+      ? ['the floor (a bare ws sink)']
+      : [variant.ref ? `recorder at ${variant.ref}` : "the working tree's recorder"];
   for (const [key, value] of Object.entries(variant.env)) parts.push(`${key}=${value}`);
   parts.push(...variant.nodeArgs);
   return parts.join(' ');

@@ -12,6 +12,8 @@
  * the local S3 server (pinned to CPU 0). Capacity also runs the floor (a bare `ws` server that
  * discards every frame) on the recorder's CPU, and drives all three with the lean load generator.
  * Results are printed as a Markdown table and written as JSON under bench/recorder/results/.
+ * In `ab`, a floor side given `FLOOR_SPOOL_DIR=DIR` in its env is the storage floor: the bare sink
+ * plus the recorder's storage path alone (copy, 32 KiB writes, SHA-256; bench/floor/main.ts).
  * `BENCH_S3=rgw` (after `source <(bash scripts/rgw.sh env)`) stores on Ceph's RADOS Gateway instead
  * of s3rver; 2-hour finalization runs need a larger memstore (`RGW_MEMSTORE_BYTES=6442450944`).
  */
