@@ -124,8 +124,9 @@ export interface AudioRateOptions {
 export class AudioRateLimit {
   readonly burstSeconds: number;
   readonly maxSpeed: number;
-  #tokens: number;
-  #lastMs: number;
+  // Numbers from the start (see CallSession): both change with every frame.
+  #tokens = 0;
+  #lastMs = 0;
 
   constructor(nowMs: number, options: AudioRateOptions = {}) {
     this.burstSeconds = options.burstSeconds ?? 120;

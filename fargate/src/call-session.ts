@@ -163,9 +163,12 @@ export class CallSession {
   readonly #done: Promise<void>;
   #resolveDone!: () => void;
   readonly #mono: () => number;
-  #lastMessageAt: number;
-  #startedMono: number;
-  #lastFlushAt: number;
+  // Given a number here, not only in the constructor: a field declared without a value starts
+  // out undefined, and V8 then allocates a fresh heap number for every double stored in it
+  // (#lastMessageAt takes one per frame).
+  #lastMessageAt = 0;
+  #startedMono = 0;
+  #lastFlushAt = 0;
   /** Heartbeat: set by any frame or pong, cleared by each ping. */
   alive = true;
 
