@@ -1,23 +1,15 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { bundleEntry, type StartedProcess, startRecorderProcess } from '../../bench/lib/processes.js';
+import { freePort } from '../../test-support/ports.js';
 
 const FRAME = 640;
 const BATCH = 32 * 1024;
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
 
 /** The file's size once it stops growing at `bytes`, or whatever it holds after 5 s. */
 async function sizeWhenReached(path: string, bytes: number): Promise<number> {

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metadataKey, recordingKey } from '../../common/recording-keys.js';
 import { redactCallTokens } from '../../lambdas/webhooks/event.js';
 import { startTestStack } from '../../test-support/local-stack.js';
+import { freePort } from '../../test-support/ports.js';
 import { metadataDigests } from '../../test-support/recording-fixtures.js';
 import { soxi, speechPcm } from '../../test-support/speech.js';
 import { callDays, listCallEvents, readText, waitForRecording } from '../../tools/local/recordings.js';
@@ -317,12 +318,3 @@ describe('starting the local stack', () => {
     }
   });
 });
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  probe.listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}

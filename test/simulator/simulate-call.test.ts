@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import jwt from 'jsonwebtoken';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../test-support/ports.js';
 import { speechPcm } from '../../test-support/speech.js';
 import {
   type FakeApplication,
@@ -300,7 +301,7 @@ describe('simulateCall errors, one line each', () => {
   });
 
   it('reports an answer URL that refuses connections', async () => {
-    const port = await closedPort();
+    const port = await freePort(); // nothing listens there
     await expect(simulateCall({ answerUrl: `http://127.0.0.1:${port}/answer` })).rejects.toThrow(
       /^answer URL http:\/\/127\.0\.0\.1:\d+\/answer did not answer GET \(connection refused\): expected 200 with an NCCO$/,
     );
@@ -416,12 +417,3 @@ describe('readStackOutputs', () => {
     );
   });
 });
-
-async function closedPort(): Promise<number> {
-  const probe = createServer();
-  probe.listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
