@@ -15,7 +15,7 @@ import { bundleRecorder, speechFile, startTarget, type Target, type Verification
 import type { LeanLoadResult } from '../lib/lean-load-generator.js';
 import { ROOT } from '../lib/processes.js';
 import { median, summarize } from '../lib/stats.js';
-import { connectedCalls, cpuShare, streamCalls, takenIn, verifyTarget, warmUp } from './capacity.js';
+import { cpuPerCallSecondUs, streamCalls, takenIn, verifyTarget, warmUp } from './capacity.js';
 
 /**
  * One side: the working tree's recorder or another commit's, with its own env and Node flags; or
@@ -123,7 +123,7 @@ function verify(
 
 function side(result: LeanLoadResult, verification: Verification): SideOutcome {
   return {
-    cpuPerCallSecondUs: (cpuShare(result, 'server') / connectedCalls(result)) * 1e6,
+    cpuPerCallSecondUs: cpuPerCallSecondUs(result),
     lagP99Ms: summarize(result.steadyLagMs).p99,
     senderLateP99Ms: result.steadySenderLateness.p99Ms,
     windowSeconds: result.window?.seconds ?? Number.NaN,

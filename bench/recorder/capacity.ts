@@ -174,6 +174,11 @@ export function cpuShare(result: LeanLoadResult, name: string): number {
   return window && window.seconds > 0 ? (window.cpuSeconds[name] ?? Number.NaN) / window.seconds : Number.NaN;
 }
 
+/** The target's CPU per connected call per second of the streaming window, in µs. */
+export function cpuPerCallSecondUs(result: LeanLoadResult): number {
+  return (cpuShare(result, 'server') / connectedCalls(result)) * 1e6;
+}
+
 /** The floor stores nothing: a call is whole when the server parsed every frame before its last pong. */
 export function takenIn(result: LeanLoadResult): Verification {
   const short = result.calls.filter((call) => call.framesAcknowledged < call.framesSent);
@@ -226,7 +231,7 @@ function judge(
     windowSeconds: window?.seconds ?? Number.NaN,
     windowMonotonicUs: window?.monotonicUs,
     serverCpu: share('server'),
-    cpuPerCallSecondUs: (share('server') / connected) * 1e6,
+    cpuPerCallSecondUs: cpuPerCallSecondUs(result),
     generatorCpu: share('generator'),
     s3Cpu: share('s3'),
     serverRssMaxMiB: Math.max(0, ...sampler.samples.map((sample) => sample.rssBytes)) / 2 ** 20,
